@@ -1,0 +1,3 @@
+from app.bootstrap.cli import main
+
+raise SystemExit(main())

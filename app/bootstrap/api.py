@@ -1,0 +1,92 @@
+"""The ASGI application factory (``gunicorn 'app.bootstrap.api:create_app()'``)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asgi_correlation_id import CorrelationIdMiddleware
+from dishka import Provider, make_async_container
+from dishka.integrations.fastapi import FastapiProvider, setup_dishka
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from opentelemetry.sdk.trace.export import SpanExporter
+
+from app.bootstrap import health
+from app.bootstrap.di.identity import IdentityProviderSet
+from app.bootstrap.di.platform import PlatformProvider
+from app.bootstrap.logging import configure_logging
+from app.bootstrap.mapping import map_all
+from app.bootstrap.settings import Settings, load_settings
+from app.bootstrap.telemetry import Tracing
+from app.identity.presentation.http import auth_router, users_router
+from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
+from app.shared.presentation.http.openapi import operation_id
+from app.shared.presentation.http.problems import register_problem_handlers
+from app.shared.presentation.http.request_id import is_acceptable_request_id, new_request_id
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    providers: tuple[Provider, ...] = (),
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
+    """Build the API. ``providers`` override the default wiring (tests); nothing here does I/O."""
+    settings = settings or load_settings()
+    configure_logging(level=settings.log.level, json_format=settings.log.format == "json")
+    map_all()
+    tracing = Tracing.from_env(settings.app.name, exporter=span_exporter)
+    container = make_async_container(
+        PlatformProvider(),
+        IdentityProviderSet(),
+        FastapiProvider(),
+        *providers,
+        context={Settings: settings, Tracing: tracing},
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await container.close()
+        tracing.shutdown()
+
+    docs = settings.http.docs_enabled
+    app = FastAPI(
+        title="fastapi-platform",
+        version=settings.app.version,
+        summary="Clean Architecture, CQRS and DDD on FastAPI, PostgreSQL and Redis.",
+        lifespan=lifespan,
+        root_path=settings.http.root_path,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        generate_unique_id_function=operation_id,
+        swagger_ui_parameters={"persistAuthorization": True},
+    )
+    register_problem_handlers(app)
+    app.include_router(health.router)
+    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    app.include_router(auth_router.router)
+    app.include_router(users_router.router)
+
+    # Added innermost first: CORS, then metrics/access log, then request id (outermost).
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    setup_dishka(container, app)
+    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(
+        CorrelationIdMiddleware,
+        header_name="X-Request-ID",
+        generator=new_request_id,
+        validator=is_acceptable_request_id,
+        update_request_header=True,
+    )
+    tracing.instrument_app(app)
+    return app

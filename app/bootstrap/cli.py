@@ -1,0 +1,207 @@
+"""Operator CLI: ``python -m app <command>`` (also installed as ``fastapi-platform``).
+
+Commands: ``api`` (gunicorn), ``migrate`` (waits for the database, then upgrades),
+``create-super-admin``, ``dev`` (embedded servers + migrations + api, for ``make run``),
+``makemigration``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.bootstrap.settings import DatabaseSettings, SettingsError, load_settings
+
+
+def _api(_: argparse.Namespace) -> int:
+    gunicorn = [
+        sys.executable, "-m", "gunicorn",
+        "-c", "python:app.bootstrap.gunicorn_conf",
+        "app.bootstrap.api:create_app()",
+    ]  # fmt: skip
+    # exec: gunicorn becomes this process, so it gets the container's signals directly.
+    os.execv(sys.executable, gunicorn)  # noqa: S606 - fixed argv
+    return 0  # pragma: no cover
+
+
+async def _wait_for_database(url: str, timeout: float) -> None:
+    """Bounded wait, so a migration Job started beside its database does not fail at once."""
+    engine = create_async_engine(url, connect_args={"timeout": 5})
+    deadline = time.monotonic() + timeout
+    delay = 0.5
+    try:
+        while True:
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                return
+            except (OSError, Exception) as error:
+                if time.monotonic() + delay > deadline:
+                    msg = f"database not reachable after {timeout:.0f}s: {type(error).__name__}: {error}"
+                    raise SystemExit(msg) from None
+                print(f"waiting for the database ({type(error).__name__})...", file=sys.stderr)  # noqa: T201
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+    finally:
+        await engine.dispose()
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from app.bootstrap.migrations import upgrade  # noqa: PLC0415 - alembic only when migrating
+
+    url = DatabaseSettings().url
+    asyncio.run(_wait_for_database(url, args.wait))
+    upgrade(url, args.revision)
+    print(f"database migrated to {args.revision}", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def _makemigration(args: argparse.Namespace) -> int:
+    from app.bootstrap.migrations import make_revision  # noqa: PLC0415
+
+    make_revision(args.message, DatabaseSettings().url)
+    return 0
+
+
+def _create_super_admin(args: argparse.Namespace) -> int:
+    password = os.environ.get("APP_SUPER_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    result = asyncio.run(_run_create_super_admin(args.username, args.email, password))
+    print(f"super admin created: {result}")  # noqa: T201
+    return 0
+
+
+async def _run_create_super_admin(username: str, email: str, password: str) -> str:
+    from dishka import Scope, make_async_container  # noqa: PLC0415
+
+    from app.bootstrap.di.identity import IdentityProviderSet  # noqa: PLC0415
+    from app.bootstrap.di.platform import PlatformProvider  # noqa: PLC0415
+    from app.bootstrap.mapping import map_all  # noqa: PLC0415
+    from app.bootstrap.settings import Settings  # noqa: PLC0415
+    from app.bootstrap.telemetry import Tracing  # noqa: PLC0415
+    from app.identity.application.commands.create_super_admin import (  # noqa: PLC0415
+        CreateSuperAdmin,
+        CreateSuperAdminRequest,
+    )
+
+    map_all()
+    container = make_async_container(
+        PlatformProvider(),
+        IdentityProviderSet(),
+        context={Settings: load_settings(), Tracing: Tracing(None)},
+        skip_validation=True,  # no HTTP request in a CLI scope
+    )
+    try:
+        async with container(scope=Scope.REQUEST) as scope:
+            interactor = await scope.get(CreateSuperAdmin)
+            response = await interactor(
+                CreateSuperAdminRequest(username=username, email=email, password=password)
+            )
+            return response["id"]
+    finally:
+        await container.close()
+
+
+def _dev(args: argparse.Namespace) -> int:
+    """Everything for a local run; embedded servers only for the URLs that are not set."""
+    from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: PLC0415
+
+    os.environ.setdefault("APP_ENV", "development")
+    os.environ.setdefault("APP_LOG_FORMAT", "console")
+    os.environ.setdefault("APP_AUTH_COOKIE_SECURE", "false")  # plain http on localhost
+    os.environ.setdefault("APP_SERVER_HOST", "127.0.0.1")
+    os.environ.setdefault("APP_SERVER_WORKERS", "2")
+    data = Path(args.data_dir).resolve()
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not os.environ.get("APP_DB_URL"):
+            postgres = EmbeddedPostgres(data / "postgres")
+            os.environ["APP_DB_URL"] = postgres.start()
+            started.append(postgres)
+            print(f"embedded PostgreSQL: {data / 'postgres'}", file=sys.stderr)  # noqa: T201
+        if not os.environ.get("APP_REDIS_URL"):
+            redis = EmbeddedRedis(data / "redis")
+            os.environ["APP_REDIS_URL"] = redis.start()
+            started.append(redis)
+            print(f"embedded Redis: {data / 'redis'}", file=sys.stderr)  # noqa: T201
+        load_settings()  # fail fast, with the variable's name, before anything else starts
+        _migrate(argparse.Namespace(wait=30.0, revision="head"))
+        return _serve_until_stopped()
+    finally:
+        for server in reversed(started):
+            server.stop()
+
+
+def _serve_until_stopped() -> int:
+    base = f"http://{os.environ['APP_SERVER_HOST']}:{os.environ.get('APP_SERVER_PORT', '8000')}"
+    api = subprocess.Popen([sys.executable, "-m", "app", "api"])  # noqa: S603
+    stopping = False
+
+    def stop(signum: int, _: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+        if api.poll() is None:
+            api.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    print(  # noqa: T201
+        f"\n  API        {base}\n  Swagger UI {base}/docs\n  ReDoc      {base}/redoc\n"
+        f"  Health     {base}/health/ready\n  Metrics    {base}/metrics\n\n"
+        "  Ctrl-C stops everything.\n",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        code = api.wait()
+    except KeyboardInterrupt:
+        code = api.wait()
+    if api.poll() is None:
+        api.kill()
+    return 0 if stopping else code
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("api", help="serve the API with gunicorn (APP_SERVER_* settings)").set_defaults(
+        handler=_api
+    )
+    migrate = commands.add_parser("migrate", help="wait for the database, then upgrade it")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the database")
+    migrate.set_defaults(handler=_migrate)
+    revision = commands.add_parser("makemigration", help="autogenerate a migration")
+    revision.add_argument("message")
+    revision.set_defaults(handler=_makemigration)
+    admin = commands.add_parser(
+        "create-super-admin",
+        help="create a super admin (password from APP_SUPER_ADMIN_PASSWORD or a prompt)",
+    )
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--email", required=True)
+    admin.set_defaults(handler=_create_super_admin)
+    dev = commands.add_parser("dev", help="local run: embedded servers when no URLs are set")
+    dev.add_argument("--data-dir", default=".local")
+    dev.set_defaults(handler=_dev)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except SettingsError as error:
+        print(error, file=sys.stderr)  # noqa: T201
+        return 2

@@ -1,0 +1,83 @@
+"""Process-wide resources (APP scope, closed on shutdown) and the per-request unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import Provider, Scope, from_context, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.bootstrap.settings import Settings
+from app.bootstrap.telemetry import Tracing
+from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
+from app.shared.application.ports import Clock, TransactionManager
+from app.shared.infrastructure.clock import SystemClock
+from app.shared.infrastructure.database import create_engine, create_session_factory
+from app.shared.infrastructure.readiness import ReadinessChecker
+from app.shared.infrastructure.redis import create_redis
+from app.shared.infrastructure.transaction import ConstraintErrors, SqlaTransactionManager
+
+
+class PlatformProvider(Provider):
+    settings = from_context(provides=Settings, scope=Scope.APP)
+    tracing = from_context(provides=Tracing, scope=Scope.APP)
+    clock = provide(SystemClock, provides=Clock, scope=Scope.APP)
+
+    @provide(scope=Scope.APP)
+    async def engine(self, settings: Settings, tracing: Tracing) -> AsyncIterator[AsyncEngine]:
+        db = settings.db
+        engine = create_engine(
+            db.url,
+            pool_size=db.pool_size,
+            max_overflow=db.max_overflow,
+            pool_timeout=db.pool_timeout,
+            pool_recycle=db.pool_recycle,
+            connect_timeout=db.connect_timeout,
+            statement_timeout_ms=db.statement_timeout_ms,
+            application_name=settings.app.name,
+            echo=db.echo,
+        )
+        tracing.instrument_engine(engine)
+        yield engine
+        await engine.dispose()
+
+    @provide(scope=Scope.APP)
+    def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(engine)
+
+    @provide(scope=Scope.APP)
+    async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
+        config = settings.redis
+        client = create_redis(
+            config.url,
+            socket_timeout=config.socket_timeout,
+            connect_timeout=config.connect_timeout,
+            retries=config.retries,
+            max_connections=config.max_connections,
+        )
+        yield client
+        await client.aclose()
+
+    @provide(scope=Scope.APP)
+    def constraint_errors(self) -> ConstraintErrors:
+        # Each bounded context contributes the constraints it names.
+        return {**IDENTITY_CONSTRAINT_ERRORS}
+
+    @provide(scope=Scope.APP)
+    def readiness(self, engine: AsyncEngine, redis: Redis, settings: Settings) -> ReadinessChecker:
+        return ReadinessChecker(engine, redis, timeout=settings.app.readiness_timeout)
+
+    @provide(scope=Scope.REQUEST)
+    async def session(
+        self, factory: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[AsyncSession]:
+        # One session per request; never committed here (interactors commit), rolled back on close.
+        async with factory() as session:
+            yield session
+
+    @provide(scope=Scope.REQUEST)
+    def transaction(
+        self, session: AsyncSession, constraint_errors: ConstraintErrors
+    ) -> TransactionManager:
+        return SqlaTransactionManager(session, constraint_errors)

@@ -1,0 +1,64 @@
+"""gunicorn configuration (``gunicorn -c python:app.bootstrap.gunicorn_conf``), from APP_SERVER_*.
+
+The app is created in each worker after fork (no preload), so connection pools, thread pools and
+OpenTelemetry exporters are never shared across processes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from uvicorn_worker import UvicornWorker
+
+from app.bootstrap.settings import load_server_settings
+
+
+class Worker(UvicornWorker):
+    """uvicorn with uvloop and httptools, lifespan on (the container is closed on shutdown)."""
+
+    CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn-worker's own hook
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "on",
+        "access_log": False,
+        "server_header": False,
+    }
+
+
+_server = load_server_settings()
+
+bind = [f"{_server.host}:{_server.port}"]
+workers = _server.workers
+worker_class = "app.bootstrap.gunicorn_conf.Worker"
+timeout = _server.timeout
+graceful_timeout = _server.graceful_timeout
+keepalive = _server.keepalive
+max_requests = _server.max_requests
+max_requests_jitter = _server.max_requests_jitter
+forwarded_allow_ips = _server.forwarded_allow_ips
+preload_app = False
+accesslog = None  # the app logs each request once, as JSON
+errorlog = "-"
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - heartbeat files off disk
+
+# Prometheus multiprocess mode: every worker writes its samples here; /metrics merges them. Must be
+# in the environment before a worker imports prometheus_client.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.gettempdir()) / f"prometheus-{os.getpid()}")
+)
+
+
+def on_starting(_server: object) -> None:
+    # Stale files from an earlier run would be summed into this run's counters.
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
+
+
+def child_exit(_server: object, worker: Any) -> None:  # noqa: ANN401 - gunicorn's Worker
+    from prometheus_client import multiprocess  # noqa: PLC0415 - only after the env var is set
+
+    multiprocess.mark_process_dead(worker.pid)

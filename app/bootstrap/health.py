@@ -1,0 +1,31 @@
+"""HTTP routes. No `from __future__ import annotations` here: FastAPI reads the annotations of
+Dishka's injection wrapper, which cannot resolve postponed (string) annotations."""
+
+from typing import Any
+
+from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from app.shared.infrastructure.readiness import ReadinessChecker
+
+router = APIRouter(prefix="/health", tags=["health"], route_class=DishkaRoute)
+
+
+@router.get("/live", summary="Liveness: the process serves requests (no I/O)")
+async def live() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness: PostgreSQL and Redis answered within the timeout",
+    responses={503: {"description": "A dependency failed; the body says which"}},
+)
+async def ready(checker: FromDishka[ReadinessChecker]) -> Any:  # noqa: ANN401
+    checks = await checker.check()
+    healthy = all(result == "ok" for result in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "unavailable", "checks": checks},
+        status_code=200 if healthy else 503,
+    )

@@ -1,0 +1,175 @@
+"""Settings from the environment: one model per concern, each with its own ``APP_*`` prefix.
+
+Nothing is read at import time: ``load_settings()`` is called by each entrypoint. A bad or
+missing variable stops start-up with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
+MIN_SECRET_LENGTH = 32
+
+Environment = Literal["development", "test", "staging", "production"]
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class _Section(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+
+class AppSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_")
+
+    env: Environment = "production"
+    name: str = "fastapi-platform"
+    version: str = "0.1.0"
+    readiness_timeout: PositiveFloat = 2.0
+
+
+class DatabaseSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_DB_")
+
+    url: str = Field(description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pw@host/db")
+    pool_size: PositiveInt = 10
+    max_overflow: Annotated[int, Field(ge=0)] = 10
+    pool_timeout: PositiveFloat = 5.0
+    pool_recycle: PositiveInt = 1800
+    connect_timeout: PositiveFloat = 5.0
+    statement_timeout_ms: PositiveInt = 15_000
+    echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _asyncpg_url(cls, url: str) -> str:
+        # Accept the usual postgres:// forms and pin the async driver.
+        for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url.removeprefix(prefix)
+        msg = "must be a PostgreSQL URL (postgresql://...)"
+        raise ValueError(msg)
+
+
+class RedisSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_REDIS_")
+
+    url: str = Field(description="redis://host:port/db or unix:///path/redis.sock?db=0")
+    socket_timeout: PositiveFloat = 2.0
+    connect_timeout: PositiveFloat = 2.0
+    retries: Annotated[int, Field(ge=0)] = 2
+    max_connections: PositiveInt = 100
+
+
+class AuthSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_AUTH_")
+
+    jwt_secret: SecretStr = SecretStr(PLACEHOLDER_SECRET)
+    jwt_issuer: str = "fastapi-platform"
+    jwt_audience: str = "fastapi-platform"
+    access_ttl_seconds: PositiveInt = 900
+    refresh_ttl_seconds: PositiveInt = 14 * 24 * 3600
+    cookie_secure: bool = True
+    cookie_samesite: Literal["lax", "strict"] = "lax"
+    # Argon2id: OWASP's minimum is m=19 MiB, t=2, p=1; the defaults here are stronger.
+    argon2_time_cost: PositiveInt = 2
+    argon2_memory_kib: Annotated[int, Field(ge=8)] = 32_768
+    argon2_parallelism: PositiveInt = 1
+    hash_threads: PositiveInt = 2
+    hash_queue: Annotated[int, Field(ge=0)] = 64
+
+
+class HttpSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_HTTP_")
+
+    docs_enabled: bool = True
+    cors_origins: list[str] = []
+    root_path: str = ""
+
+
+class ServerSettings(_Section):
+    """gunicorn knobs (read by gunicorn.conf.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_SERVER_")
+
+    host: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces
+    port: Annotated[int, Field(gt=0, lt=65536)] = 8000
+    workers: PositiveInt = 2
+    timeout: PositiveInt = 60
+    graceful_timeout: PositiveInt = 30
+    keepalive: PositiveInt = 5
+    max_requests: Annotated[int, Field(ge=0)] = 10_000
+    max_requests_jitter: Annotated[int, Field(ge=0)] = 1_000
+    forwarded_allow_ips: str = "127.0.0.1"
+
+
+class LogSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_LOG_")
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app: AppSettings
+    db: DatabaseSettings
+    redis: RedisSettings
+    auth: AuthSettings
+    http: HttpSettings
+    log: LogSettings
+
+
+S = TypeVar("S", bound=_Section)
+
+
+class SettingsError(RuntimeError):
+    """Start-up stops here; the message names every bad variable."""
+
+
+def _section(model: type[S], problems: list[str]) -> S | None:
+    try:
+        return model()
+    except ValidationError as error:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        for item in error.errors():
+            field = ".".join(str(part) for part in item["loc"])
+            variable = field if field.startswith("APP_") else f"{prefix}{field}".upper()
+            problems.append(f"{variable}: {item['msg']}")
+        return None
+
+
+def load_server_settings() -> ServerSettings:
+    problems: list[str] = []
+    server = _section(ServerSettings, problems)
+    if server is None:
+        raise SettingsError("Invalid configuration:\n  " + "\n  ".join(problems))
+    return server
+
+
+def load_settings() -> Settings:
+    problems: list[str] = []
+    sections = {
+        "app": _section(AppSettings, problems),
+        "db": _section(DatabaseSettings, problems),
+        "redis": _section(RedisSettings, problems),
+        "auth": _section(AuthSettings, problems),
+        "http": _section(HttpSettings, problems),
+        "log": _section(LogSettings, problems),
+    }
+    app, auth = sections["app"], sections["auth"]
+    if isinstance(app, AppSettings) and isinstance(auth, AuthSettings) and app.env != "development":
+        secret = auth.jwt_secret.get_secret_value()
+        if secret == PLACEHOLDER_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            problems.append(
+                f"APP_AUTH_JWT_SECRET: set a random secret of at least {MIN_SECRET_LENGTH} "
+                f"characters (the placeholder is accepted only with APP_ENV=development)"
+            )
+    if problems:
+        raise SettingsError("Invalid configuration:\n  " + "\n  ".join(problems))
+    return Settings(**sections)  # type: ignore[arg-type]

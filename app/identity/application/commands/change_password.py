@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.identity.application.current_user import CurrentUser
+from app.identity.application.errors import WrongPasswordError
+from app.identity.application.ports.auth import SessionStore
+from app.identity.domain.user_service import UserService
+from app.identity.domain.value_objects import RawPassword
+from app.shared.application.ports import Clock, TransactionManager
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class ChangePasswordRequest:
+    current_password: str
+    new_password: str
+
+
+class ChangePassword:
+    """Needs the current password; every other session of the user is revoked."""
+
+    def __init__(
+        self,
+        current_user: CurrentUser,
+        user_service: UserService,
+        sessions: SessionStore,
+        transaction: TransactionManager,
+        clock: Clock,
+    ) -> None:
+        self._current_user = current_user
+        self._user_service = user_service
+        self._sessions = sessions
+        self._transaction = transaction
+        self._clock = clock
+
+    async def __call__(self, request: ChangePasswordRequest) -> None:
+        session = await self._current_user.session()
+        user = await self._current_user.get()
+        check = await self._user_service.check_password(user, RawPassword(request.current_password))
+        if not check.valid:
+            raise WrongPasswordError("The current password is wrong.")
+        await self._user_service.change_password(
+            user, RawPassword(request.new_password), at=self._clock.now()
+        )
+        await self._transaction.flush()
+        # Revoke before commit: if revocation fails, the old password stays and so do the sessions.
+        await self._sessions.revoke_all(user.id_, keep=session.session_id)
+        await self._transaction.commit()

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypedDict
+
+from app.identity.application.ports.user_repository import UserRepository
+from app.identity.domain.user_service import UserService
+from app.identity.domain.value_objects import Email, RawPassword, Username
+from app.shared.application.ports import Clock, TransactionManager
+from app.shared.domain.role import Role
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class CreateSuperAdminRequest:
+    username: str
+    email: str
+    password: str
+
+
+class CreateSuperAdminResponse(TypedDict):
+    id: str
+
+
+class CreateSuperAdmin:
+    """Operators (CLI only, no HTTP route) create the system's super administrators."""
+
+    def __init__(
+        self,
+        users: UserRepository,
+        user_service: UserService,
+        transaction: TransactionManager,
+        clock: Clock,
+    ) -> None:
+        self._users = users
+        self._user_service = user_service
+        self._transaction = transaction
+        self._clock = clock
+
+    async def __call__(self, request: CreateSuperAdminRequest) -> CreateSuperAdminResponse:
+        user = await self._user_service.create_user(
+            username=Username.parse(request.username),
+            email=Email.parse(request.email),
+            password=RawPassword(request.password),
+            role=Role.SUPER_ADMIN,
+            at=self._clock.now(),
+        )
+        self._users.add(user)
+        await self._transaction.commit()
+        return CreateSuperAdminResponse(id=str(user.id_))

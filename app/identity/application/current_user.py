@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from app.identity.application.errors import SessionRevokedError
+from app.identity.application.ports.auth import AuthenticatedSession, IdentityProvider
+from app.identity.application.ports.user_repository import UserRepository
+from app.identity.domain.user import User
+
+
+class CurrentUser:
+    """Resolves the caller to a live, active User entity (once per request)."""
+
+    def __init__(self, identity: IdentityProvider, users: UserRepository) -> None:
+        self._identity = identity
+        self._users = users
+
+    async def session(self) -> AuthenticatedSession:
+        return await self._identity.current_session()
+
+    async def get(self) -> User:
+        session = await self._identity.current_session()
+        user = await self._users.get_by_id(session.user_id)
+        if user is None or not user.is_active:
+            raise SessionRevokedError("Your session is no longer valid.")
+        return user

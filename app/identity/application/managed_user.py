@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from app.identity.application.current_user import CurrentUser
+from app.identity.application.permissions import (
+    CAN_MANAGE_USERS,
+    ActorContext,
+    CanManageSubordinate,
+    SubordinateContext,
+    authorize,
+)
+from app.identity.application.ports.user_repository import UserRepository
+from app.identity.domain.errors import UserNotFoundError
+from app.identity.domain.user import User
+from app.identity.domain.value_objects import UserId
+
+
+async def load_managed_user(
+    current_user: CurrentUser, users: UserRepository, user_id: UserId
+) -> tuple[User, User]:
+    """The acting admin and the subject user, locked for update, once both checks pass."""
+    actor = await current_user.get()
+    authorize(CAN_MANAGE_USERS, context=ActorContext(actor))
+    subject = await users.get_by_id(user_id, for_update=True)
+    if subject is None:
+        raise UserNotFoundError("No such user.", user_id=str(user_id))
+    authorize(CanManageSubordinate(), context=SubordinateContext(actor, subject))
+    return actor, subject

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.identity.application.current_user import CurrentUser
+from app.identity.application.permissions import CAN_MANAGE_USERS, ActorContext, authorize
+from app.identity.application.ports.user_reader import UserFilter, UserPage, UserReader, UserSort
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListUsersRequest:
+    filter_: UserFilter = field(default_factory=UserFilter)
+    sort: UserSort = UserSort.CREATED_AT_DESC
+    limit: int = 20
+    cursor: str | None = None
+
+
+class ListUsers:
+    """Admins page through users with filters and a stable sort (keyset pagination)."""
+
+    MAX_LIMIT = 100
+
+    def __init__(self, current_user: CurrentUser, reader: UserReader) -> None:
+        self._current_user = current_user
+        self._reader = reader
+
+    async def __call__(self, request: ListUsersRequest) -> UserPage:
+        authorize(CAN_MANAGE_USERS, context=ActorContext(await self._current_user.get()))
+        return await self._reader.list(
+            filter_=request.filter_,
+            sort=request.sort,
+            limit=max(1, min(request.limit, self.MAX_LIMIT)),
+            cursor=request.cursor,
+        )

@@ -1,0 +1,67 @@
+"""Short-lived HS256 access tokens that carry the session id (checked on every request)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import timedelta
+from typing import Final
+from uuid import UUID
+
+import jwt
+
+from app.identity.application.ports.auth import AccessToken, AuthenticatedSession, SessionId
+from app.identity.domain.value_objects import UserId
+from app.shared.application.errors import AuthenticationError
+from app.shared.application.ports import Clock
+
+_ALGORITHM: Final = "HS256"
+
+
+class JwtAccessTokens:
+    def __init__(
+        self, *, secret: str, ttl: timedelta, issuer: str, audience: str, clock: Clock
+    ) -> None:
+        self._secret = secret
+        self._ttl = ttl
+        self._issuer = issuer
+        self._audience = audience
+        self._clock = clock
+
+    def issue(self, user_id: UserId, session_id: SessionId) -> AccessToken:
+        now = self._clock.now()
+        claims = {
+            "sub": str(user_id),
+            "sid": session_id,
+            "iss": self._issuer,
+            "aud": self._audience,
+            "iat": now,
+            "exp": now + self._ttl,
+        }
+        return AccessToken(
+            token=jwt.encode(claims, self._secret, algorithm=_ALGORITHM),
+            expires_in=int(self._ttl.total_seconds()),
+            csrf_token=self.csrf_token(session_id),
+        )
+
+    def decode(self, token: str) -> AuthenticatedSession:
+        """Verify signature, algorithm (only HS256: ``alg=none`` is refused), expiry and audience."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[_ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": ["sub", "sid", "exp", "iat", "iss", "aud"]},
+            )
+            return AuthenticatedSession(
+                user_id=UserId(UUID(claims["sub"])), session_id=SessionId(str(claims["sid"]))
+            )
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise AuthenticationError("The access token is invalid or has expired.") from None
+
+    def csrf_token(self, session_id: SessionId) -> str:
+        mac = hmac.new(self._secret.encode(), f"csrf:{session_id}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")

@@ -1,0 +1,120 @@
+"""HTTP routes. No `from __future__ import annotations` here: FastAPI reads the annotations of
+Dishka's injection wrapper, which cannot resolve postponed (string) annotations."""
+
+from typing import Annotated
+
+from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from app.identity.application.commands.log_in import LogIn, LogInRequest
+from app.identity.application.commands.log_out import LogOut
+from app.identity.application.commands.log_out_everywhere import LogOutEverywhere
+from app.identity.application.commands.refresh_session import (
+    RefreshSession,
+    RefreshSessionRequest,
+)
+from app.identity.application.errors import SessionRevokedError
+from app.identity.presentation.http.auth import (
+    REFRESH_COOKIE,
+    CookiePolicy,
+    clear_auth_cookies,
+    oauth2_scheme,
+    set_auth_cookies,
+)
+from app.identity.presentation.http.schemas import (
+    LogInBody,
+    OAuth2TokenOut,
+    RefreshBody,
+    RevokedSessionsOut,
+    TokenOut,
+)
+from app.shared.presentation.http.openapi import problems
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=DishkaRoute)
+
+
+def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:
+    if as_cookies:
+        return TokenOut(
+            token_type="cookie",  # noqa: S106 - not a secret
+            expires_in=int(str(tokens["expires_in"])),
+            csrf_token=str(tokens["csrf_token"]),
+        )
+    return TokenOut.model_validate(tokens)
+
+
+@router.post("/login", responses=problems(401, 503))
+async def log_in(
+    body: LogInBody,
+    response: Response,
+    interactor: FromDishka[LogIn],
+    cookies: FromDishka[CookiePolicy],
+) -> TokenOut:
+    """Log in with a username (or e-mail) and password.
+
+    Returns a short-lived access token and a single-use refresh token; with ``cookie: true`` both
+    are set as HttpOnly cookies instead and cookie-authenticated writes must send ``X-CSRF-Token``.
+    """
+    tokens = await interactor(LogInRequest(login=body.login, password=body.password))
+    if body.cookie:
+        set_auth_cookies(response, tokens, cookies)
+    return _token_out(dict(tokens), as_cookies=body.cookie)
+
+
+@router.post("/token", responses=problems(401, 503), include_in_schema=True)
+async def issue_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    interactor: FromDishka[LogIn],
+) -> OAuth2TokenOut:
+    """OAuth2 password flow (form-encoded), used by Swagger UI's Authorize button."""
+    tokens = await interactor(LogInRequest(login=form.username, password=form.password))
+    return OAuth2TokenOut.model_validate(dict(tokens))
+
+
+@router.post("/refresh", responses=problems(401, 503))
+async def refresh(
+    body: RefreshBody,
+    request: Request,
+    response: Response,
+    interactor: FromDishka[RefreshSession],
+    cookies: FromDishka[CookiePolicy],
+) -> TokenOut:
+    """Swap a refresh token for new tokens. Each refresh token works once; a replay revokes the
+    session."""
+    from_cookie = body.refresh_token is None
+    refresh_token = body.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    if not refresh_token:
+        raise SessionRevokedError("Send a refresh token in the body or the refresh cookie.")
+    tokens = await interactor(RefreshSessionRequest(refresh_token=refresh_token))
+    if from_cookie:
+        set_auth_cookies(response, tokens, cookies)
+    return _token_out(dict(tokens), as_cookies=from_cookie)
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=problems(401, 403),
+    dependencies=[Depends(oauth2_scheme)],
+)
+async def log_out(
+    response: Response, interactor: FromDishka[LogOut], cookies: FromDishka[CookiePolicy]
+) -> None:
+    """End this session: its access and refresh tokens stop working at once."""
+    await interactor()
+    clear_auth_cookies(response, cookies)
+
+
+@router.post(
+    "/logout-all", responses=problems(401, 403), dependencies=[Depends(oauth2_scheme)]
+)
+async def log_out_everywhere(
+    response: Response,
+    interactor: FromDishka[LogOutEverywhere],
+    cookies: FromDishka[CookiePolicy],
+) -> RevokedSessionsOut:
+    """End every session of the caller, on every device."""
+    result = await interactor()
+    clear_auth_cookies(response, cookies)
+    return RevokedSessionsOut(revoked_sessions=result["revoked_sessions"])

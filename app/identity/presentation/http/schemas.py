@@ -1,0 +1,84 @@
+"""HTTP request and response bodies (Pydantic); never ORM objects, never the password hash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.shared.domain.role import Role
+
+
+class SignUpBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"username": "alice", "email": "alice@example.com", "password": "correct horse battery"}
+            ]
+        }
+    )
+
+    username: str = Field(min_length=1, max_length=64)
+    email: str = Field(min_length=3, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LogInBody(BaseModel):
+    login: str = Field(min_length=1, max_length=320, description="Username or e-mail address")
+    password: str = Field(min_length=1, max_length=1024)
+    cookie: bool = Field(
+        default=False,
+        description="Set HttpOnly cookies instead of returning the tokens (browser clients).",
+    )
+
+
+class RefreshBody(BaseModel):
+    refresh_token: str | None = Field(
+        default=None, max_length=512, description="Omit to use the refresh cookie."
+    )
+
+
+class ChangePasswordBody(BaseModel):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
+class CreatedOut(BaseModel):
+    id: UUID
+
+
+class TokenOut(BaseModel):
+    """Tokens are omitted when they were set as cookies."""
+
+    token_type: str
+    expires_in: int
+    csrf_token: str
+    access_token: str | None = None
+    refresh_token: str | None = None
+
+
+class OAuth2TokenOut(BaseModel):
+    access_token: str
+    token_type: str
+    expires_in: int
+    refresh_token: str
+
+
+class RevokedSessionsOut(BaseModel):
+    revoked_sessions: int
+
+
+class UserOut(BaseModel):
+    id: UUID
+    username: str
+    email: str
+    role: Role
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPageOut(BaseModel):
+    items: list[UserOut]
+    next_cursor: str | None

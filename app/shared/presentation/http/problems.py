@@ -1,0 +1,174 @@
+"""RFC 9457 problem details, and the one place that maps errors to HTTP statuses.
+
+Errors are mapped by *kind* (the shared base classes), so a context adds an error by subclassing a
+kind, without touching this module. Infrastructure outages (PostgreSQL, Redis, raw OSError such
+as connection refused) become 503 with Retry-After; anything else is a 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any, Final
+
+import asyncpg
+from asgi_correlation_id import correlation_id
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sqla_errors
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from structlog.stdlib import get_logger
+
+from app.shared.application.errors import AuthenticationError, AuthorizationError, ServiceBusyError
+from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
+
+PROBLEM_JSON: Final = "application/problem+json"
+RETRY_AFTER_SECONDS: Final = "5"
+
+STATUS_BY_KIND: Final[tuple[tuple[type[DomainError], HTTPStatus], ...]] = (
+    (InvalidValueError, HTTPStatus.UNPROCESSABLE_ENTITY),
+    (NotFoundError, HTTPStatus.NOT_FOUND),
+    (ConflictError, HTTPStatus.CONFLICT),
+    (AuthenticationError, HTTPStatus.UNAUTHORIZED),
+    (AuthorizationError, HTTPStatus.FORBIDDEN),
+    (ServiceBusyError, HTTPStatus.SERVICE_UNAVAILABLE),
+)
+
+# Errors that mean "a dependency is unreachable or overloaded", not "the code is wrong".
+UNAVAILABLE_ERRORS: Final[tuple[type[Exception], ...]] = (
+    OSError,  # includes ConnectionRefusedError and TimeoutError, raw from asyncpg
+    sqla_errors.OperationalError,
+    sqla_errors.InterfaceError,
+    sqla_errors.TimeoutError,  # pool exhausted
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+)
+
+_log = get_logger("app.errors")
+
+
+def problem(
+    status: HTTPStatus,
+    *,
+    code: str,
+    detail: str,
+    request: Request,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,  # noqa: ANN401 - extension members are arbitrary JSON
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"urn:problem-type:{code}",
+        "title": status.phrase,
+        "status": int(status),
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": correlation_id.get(),
+        **extensions,
+    }
+    return JSONResponse(body, status_code=int(status), headers=headers, media_type=PROBLEM_JSON)
+
+
+def status_for(error: DomainError) -> HTTPStatus:
+    for kind, status in STATUS_BY_KIND:
+        if isinstance(error, kind):
+            return status
+    return HTTPStatus.BAD_REQUEST
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, DomainError)  # noqa: S101 - registered for DomainError only
+    status = status_for(error)
+    headers: dict[str, str] = {}
+    if status is HTTPStatus.UNAUTHORIZED:
+        headers["WWW-Authenticate"] = "Bearer"
+    elif status is HTTPStatus.SERVICE_UNAVAILABLE:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return problem(
+        status,
+        code=error.code,
+        detail=error.detail,
+        request=request,
+        headers=headers,
+        **error.context,
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)  # noqa: S101
+    # Never echo "input": it may hold a password.
+    errors = [
+        {"loc": list(item.get("loc", ())), "msg": item.get("msg", ""), "type": item.get("type", "")}
+        for item in error.errors()
+    ]
+    return problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        code="validation_error",
+        detail="The request is not valid; see 'errors'.",
+        request=request,
+        errors=errors,
+    )
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)  # noqa: S101
+    status = HTTPStatus(error.status_code)
+    return problem(
+        status,
+        code=status.name.lower(),
+        detail=str(error.detail) if error.detail else status.description,
+        request=request,
+        headers=dict(error.headers or {}),
+    )
+
+
+async def _unavailable(request: Request, error: Exception) -> JSONResponse:
+    _log.warning("dependency_unavailable", error_type=type(error).__name__, error=str(error))
+    return problem(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        code="dependency_unavailable",
+        detail="A service this request needs is unavailable; retry shortly.",
+        request=request,
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    if _is_unavailable(error):
+        return await _unavailable(request, error)
+    _log.error("unhandled_error", exc_info=error, path=request.url.path)
+    return problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        code="internal_error",
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+        request=request,
+    )
+
+
+def _is_unavailable(error: BaseException) -> bool:
+    """Also look through wrappers: SQLAlchemy's DBAPIError keeps the driver error in ``orig``."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, UNAVAILABLE_ERRORS):
+            return True
+        if isinstance(current, sqla_errors.DBAPIError) and current.connection_invalidated:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
+def register_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    for error_type in UNAVAILABLE_ERRORS:
+        app.add_exception_handler(error_type, _unavailable)
+    app.add_exception_handler(Exception, _unexpected)
