@@ -18,14 +18,15 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
+from typing import NoReturn
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.bootstrap.settings import DatabaseSettings, SettingsError, load_settings
 
 
-def _api(_: argparse.Namespace) -> int:
+def _api(_: argparse.Namespace) -> NoReturn:
     gunicorn = [
         sys.executable, "-m", "gunicorn",
         "-c", "python:app.bootstrap.gunicorn_conf",
@@ -33,29 +34,32 @@ def _api(_: argparse.Namespace) -> int:
     ]  # fmt: skip
     # exec: gunicorn becomes this process, so it gets the container's signals directly.
     os.execv(sys.executable, gunicorn)  # noqa: S606 - fixed argv
-    return 0  # pragma: no cover
 
 
-async def _wait_for_database(url: str, timeout: float) -> None:
+async def _wait_for_database(url: str, wait_seconds: float) -> None:
     """Bounded wait, so a migration Job started beside its database does not fail at once."""
     engine = create_async_engine(url, connect_args={"timeout": 5})
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + wait_seconds
     delay = 0.5
     try:
-        while True:
-            try:
-                async with engine.connect() as connection:
-                    await connection.execute(text("SELECT 1"))
-                return
-            except (OSError, Exception) as error:
-                if time.monotonic() + delay > deadline:
-                    msg = f"database not reachable after {timeout:.0f}s: {type(error).__name__}: {error}"
-                    raise SystemExit(msg) from None
-                print(f"waiting for the database ({type(error).__name__})...", file=sys.stderr)  # noqa: T201
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        while (error := await _probe_database(engine)) is not None:
+            if time.monotonic() + delay > deadline:
+                msg = f"database not reachable after {wait_seconds:.0f}s: {error}"
+                raise SystemExit(msg)
+            print(f"waiting for the database ({error})...", file=sys.stderr)  # noqa: T201
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
     finally:
         await engine.dispose()
+
+
+async def _probe_database(engine: AsyncEngine) -> str | None:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means "not yet"; reported, retried
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -145,7 +149,7 @@ def _dev(args: argparse.Namespace) -> int:
 
 def _serve_until_stopped() -> int:
     base = f"http://{os.environ['APP_SERVER_HOST']}:{os.environ.get('APP_SERVER_PORT', '8000')}"
-    api = subprocess.Popen([sys.executable, "-m", "app", "api"])  # noqa: S603
+    api = subprocess.Popen([sys.executable, "-m", "app", "api"])
     stopping = False
 
     def stop(signum: int, _: FrameType | None) -> None:
@@ -175,12 +179,14 @@ def _serve_until_stopped() -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("api", help="serve the API with gunicorn (APP_SERVER_* settings)").set_defaults(
-        handler=_api
-    )
+    commands.add_parser(
+        "api", help="serve the API with gunicorn (APP_SERVER_* settings)"
+    ).set_defaults(handler=_api)
     migrate = commands.add_parser("migrate", help="wait for the database, then upgrade it")
     migrate.add_argument("--revision", default="head")
-    migrate.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the database")
+    migrate.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the database"
+    )
     migrate.set_defaults(handler=_migrate)
     revision = commands.add_parser("makemigration", help="autogenerate a migration")
     revision.add_argument("message")

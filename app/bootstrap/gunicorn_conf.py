@@ -17,7 +17,7 @@ from uvicorn_worker import UvicornWorker
 from app.bootstrap.settings import load_server_settings
 
 
-class Worker(UvicornWorker):
+class Worker(UvicornWorker):  # type: ignore[misc]
     """uvicorn with uvloop and httptools, lifespan on (the container is closed on shutdown)."""
 
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn-worker's own hook
@@ -61,4 +61,4 @@ def on_starting(_server: object) -> None:
 def child_exit(_server: object, worker: Any) -> None:  # noqa: ANN401 - gunicorn's Worker
     from prometheus_client import multiprocess  # noqa: PLC0415 - only after the env var is set
 
-    multiprocess.mark_process_dead(worker.pid)
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

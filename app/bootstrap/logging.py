@@ -13,16 +13,17 @@ from typing import Any
 import structlog
 from asgi_correlation_id import correlation_id
 from opentelemetry import trace
+from structlog.typing import EventDict
 
 
-def _add_request_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+def _add_request_id(_: Any, __: str, event: EventDict) -> EventDict:  # noqa: ANN401
     request_id = correlation_id.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
     return event
 
 
-def _add_trace_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:  # noqa: ANN401
+def _add_trace_context(_: Any, __: str, event: EventDict) -> EventDict:  # noqa: ANN401
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event.setdefault("trace_id", format(context.trace_id, "032x"))

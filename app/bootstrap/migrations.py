@@ -9,9 +9,7 @@ from alembic.config import Config
 def alembic_config(database_url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", "app:migrations")
-    config.set_main_option(
-        "file_template", "%%(rev)s_%%(slug)s"
-    )
+    config.set_main_option("file_template", "%%(rev)s_%%(slug)s")
     if database_url is not None:
         config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config

@@ -13,13 +13,12 @@ import os
 from fastapi import FastAPI
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
     ConsoleSpanExporter,
-    SpanExporter,
-    SpanProcessor,
     SimpleSpanProcessor,
+    SpanExporter,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 

@@ -58,9 +58,8 @@ class CanAssignRole:
     """Only roles strictly below the actor's own may be given or taken away."""
 
     def is_satisfied_by(self, context: RoleAssignmentContext) -> bool:
-        return (
-            context.actor.role.outranks(context.subject.role)
-            and context.actor.role.outranks(context.role)
+        return context.actor.role.outranks(context.subject.role) and context.actor.role.outranks(
+            context.role
         )
 
 

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 class Argon2PasswordHasher:
-    def __init__(  # noqa: PLR0913 - argon2 parameters and pool bounds are separate settings
+    def __init__(
         self,
         *,
         time_cost: int,

@@ -46,7 +46,7 @@ class JwtAccessTokens:
         )
 
     def decode(self, token: str) -> AuthenticatedSession:
-        """Verify signature, algorithm (only HS256: ``alg=none`` is refused), expiry and audience."""
+        """Verify signature, algorithm (HS256 only, so ``alg=none`` fails), expiry and audience."""
         try:
             claims = jwt.decode(
                 token,

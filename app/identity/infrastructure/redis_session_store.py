@@ -117,7 +117,7 @@ class RedisSessionStore:
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.delete(key)
             if owner is not None:
-                pipe.srem(self._user_key(owner), key)
+                pipe.srem(self._user_key(str(owner)), key)
             await pipe.execute()
 
     async def revoke_all(self, user_id: UserId, *, keep: SessionId | None = None) -> int:

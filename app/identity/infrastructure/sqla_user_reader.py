@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.identity.application.errors import InvalidCursorError
@@ -30,28 +30,33 @@ class SqlaUserReader:
         self._session = session
 
     async def get(self, user_id: UserId) -> UserView | None:
-        row = (
-            await self._session.execute(select(*_VIEW_COLUMNS).where(_c.id == user_id))
-        ).one_or_none()
-        return None if row is None else _to_view(row._mapping)
+        statement = select(*_VIEW_COLUMNS).where(_c.id == user_id)
+        row = (await self._session.execute(statement)).mappings().one_or_none()
+        return None if row is None else _to_view(row)
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
     ) -> UserPage:
         statement = self._filtered(select(*_VIEW_COLUMNS), filter_)
-        key_column = _c.username if sort in {UserSort.USERNAME, UserSort.USERNAME_DESC} else _c.created_at
+        key_column = (
+            _c.username if sort in {UserSort.USERNAME, UserSort.USERNAME_DESC} else _c.created_at
+        )
         descending = sort.value.startswith("-")
         if cursor is not None:
             key_value, last_id = _decode_cursor(cursor, sort)
             position = tuple_(key_column, _c.id)
-            bound = tuple_(key_value, last_id)
+            bound = tuple_(literal(key_value), literal(last_id))
             statement = statement.where(position < bound if descending else position > bound)
         order = (key_column.desc(), _c.id.desc()) if descending else (key_column.asc(), _c.id.asc())
-        rows = (await self._session.execute(statement.order_by(*order).limit(limit + 1))).all()
-        items = [_to_view(row._mapping) for row in rows[:limit]]
+        rows = (
+            (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
+            .mappings()
+            .all()
+        )
+        items = [_to_view(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            last = rows[limit - 1]._mapping
+            last = rows[limit - 1]
             next_cursor = _encode_cursor(sort, last[key_column.name], last["id"])
         return UserPage(items=items, next_cursor=next_cursor)
 

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -58,9 +57,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
     )
-    op.create_index(
-        "ix_users_created_at_id", "users", ["created_at", "id"], unique=False
-    )
+    op.create_index("ix_users_created_at_id", "users", ["created_at", "id"], unique=False)
 
 
 def downgrade() -> None:

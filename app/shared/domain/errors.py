@@ -18,7 +18,7 @@ class DomainError(Exception):
     def __init__(self, detail: str, **context: object) -> None:
         super().__init__(detail)
         self.detail = detail
-        # Extra, public facts about the error (e.g. the current state); rendered into the problem body.
+        # Public facts about the error (e.g. the current state), rendered into the problem body.
         self.context = context
 
 
@@ -29,7 +29,7 @@ class InvalidValueError(DomainError):
 
 
 class ConflictError(DomainError):
-    """The request clashes with the current state (duplicates, illegal transitions, stale versions)."""
+    """The request clashes with current state (duplicates, illegal transitions, stale versions)."""
 
     code = "conflict"
 

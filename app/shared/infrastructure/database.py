@@ -1,11 +1,16 @@
-"""SQLAlchemy foundations: one metadata with a naming convention, one mapper registry, the engine."""
+"""SQLAlchemy foundations: a metadata with a naming convention, a mapper registry, the engine."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import MetaData
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.orm import registry
 
 # Constraint names are stable and predictable, so an IntegrityError can be mapped back to the

@@ -35,7 +35,7 @@ class LogIn:
     answer tells an attacker nothing about which accounts exist.
     """
 
-    def __init__(  # noqa: PLR0913 - a use case states all of its collaborators
+    def __init__(
         self,
         users: UserRepository,
         user_service: UserService,

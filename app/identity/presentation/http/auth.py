@@ -14,8 +14,8 @@ from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
-from app.identity.application.errors import SessionRevokedError
 from app.identity.application.commands.log_in import TokenPair
+from app.identity.application.errors import SessionRevokedError
 from app.identity.application.ports.auth import AccessTokenCodec, AuthenticatedSession, SessionStore
 from app.shared.application.errors import AuthenticationError, AuthorizationError
 

@@ -106,9 +106,7 @@ async def log_out(
     clear_auth_cookies(response, cookies)
 
 
-@router.post(
-    "/logout-all", responses=problems(401, 403), dependencies=[Depends(oauth2_scheme)]
-)
+@router.post("/logout-all", responses=problems(401, 403), dependencies=[Depends(oauth2_scheme)])
 async def log_out_everywhere(
     response: Response,
     interactor: FromDishka[LogOutEverywhere],

@@ -14,7 +14,11 @@ class SignUpBody(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"username": "alice", "email": "alice@example.com", "password": "correct horse battery"}
+                {
+                    "username": "alice",
+                    "email": "alice@example.com",
+                    "password": "correct horse battery",
+                }
             ]
         }
     )

@@ -40,7 +40,9 @@ _authenticated = [Depends(oauth2_scheme)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=problems(409, 503))
-async def sign_up(body: SignUpBody, response: Response, interactor: FromDishka[SignUp]) -> CreatedOut:
+async def sign_up(
+    body: SignUpBody, response: Response, interactor: FromDishka[SignUp]
+) -> CreatedOut:
     """Open a customer account. Usernames and e-mails are unique regardless of case; the password
     has 8 to 128 characters and must not contain the username or e-mail."""
     result = await interactor(
@@ -72,7 +74,7 @@ async def change_password(body: ChangePasswordBody, interactor: FromDishka[Chang
 
 
 @router.get("", responses=problems(401, 403), dependencies=_authenticated)
-async def list_users(  # noqa: PLR0913 - one parameter per documented query filter
+async def list_users(
     interactor: FromDishka[ListUsers],
     role: Role | None = None,
     status_: Annotated[UserStatus | None, Query(alias="status")] = None,

@@ -27,9 +27,7 @@ from structlog.stdlib import get_logger
 
 UNMATCHED_ROUTE: Final = "<unmatched>"
 
-REQUESTS = Counter(
-    "http_requests_total", "HTTP requests handled.", ["method", "route", "status"]
-)
+REQUESTS = Counter("http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
 DURATION = Histogram(
     "http_request_duration_seconds",
     "Time from request start to the end of the response.",
@@ -96,6 +94,6 @@ class ObservabilityMiddleware:
 def metrics_endpoint(_: Request) -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
-        MultiProcessCollector(registry)
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,59 @@
+# Everything bootstraps from python3 + make + git: a venv, uv inside it (unless uv is on PATH),
+# then the hash-pinned requirements.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
+REQUIREMENTS := requirements/dev.txt
+SYNCED := $(VENV)/.synced
+
+.PHONY: help install run test lint fmt migrate migration lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(BIN)/uv: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(SYNCED): $(REQUIREMENTS) pyproject.toml | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(REQUIREMENTS)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+install: $(SYNCED) ## create the venv and install the pinned requirements
+
+run: $(SYNCED) ## start the platform (embedded PostgreSQL and Redis unless APP_DB_URL/APP_REDIS_URL are set)
+	$(BIN)/python -m app dev
+
+test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter
+	$(BIN)/ruff format --check app tests
+	$(BIN)/ruff check app tests
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+fmt: $(SYNCED) ## format and autofix
+	$(BIN)/ruff format app tests
+	$(BIN)/ruff check --fix app tests
+
+migrate: $(SYNCED) ## apply migrations to APP_DB_URL
+	$(BIN)/python -m app migrate
+
+migration: $(SYNCED) ## autogenerate a migration: make migration msg="add orders"
+	@test -n "$(msg)" || { echo 'usage: make migration msg="what changed"'; exit 2; }
+	PATH="$(BIN):$$PATH" $(BIN)/python -m app makemigration "$(msg)"
+
+lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin requirements/*.txt from pyproject.toml
+	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 -o requirements/main.txt
+	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
+
+clean: ## remove the venv and caches (keeps .local data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,0 +1,124 @@
+"""Test harness: a private database per run, real PostgreSQL and Redis, the app over HTTP.
+
+``TEST_DATABASE_URL`` (a server to create the run's database on) and ``TEST_REDIS_URL`` (a
+database index the run may flush) are used when set; otherwise embedded servers are started, so
+``make test`` passes on a machine with neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
+
+from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.migrations import upgrade
+from app.bootstrap.settings import (
+    AppSettings,
+    AuthSettings,
+    DatabaseSettings,
+    HttpSettings,
+    LogSettings,
+    RedisSettings,
+    Settings,
+)
+
+# Cheap Argon2 parameters keep hundreds of hashes fast; production parameters are tested apart.
+TEST_AUTH = {
+    "jwt_secret": "test-secret-" + "x" * 40,
+    "argon2_time_cost": 1,
+    "argon2_memory_kib": 1024,
+    "hash_threads": 4,
+    "cookie_secure": False,
+}
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a PostgreSQL server on which this run may create a database."""
+    configured = os.environ.get("TEST_DATABASE_URL")
+    if configured:
+        yield configured
+        return
+    # Short path: the unix socket path must stay under 108 bytes.
+    data = Path(tempfile.mkdtemp(prefix="fp-pg-"))
+    server = EmbeddedPostgres(data / "pg")
+    url = server.start()
+    yield url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url: str) -> Iterator[str]:
+    """A fresh database for this run, migrated to head, dropped at the end."""
+    name = f"test_{secrets.token_hex(6)}"
+    base = make_url(server_url).set(drivername="postgresql+asyncpg")
+    admin_dsn = _asyncpg_dsn(base.render_as_string(hide_password=False))
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin_dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    configured = os.environ.get("TEST_REDIS_URL")
+    if configured:
+        yield configured
+        return
+    server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="fp-redis-")), persistent=False)
+    yield server.start()
+    server.stop()
+
+
+def build_settings(database_url: str, redis_url: str, **auth: Any) -> Settings:  # noqa: ANN401
+    return Settings(
+        app=AppSettings(env="test"),
+        db=DatabaseSettings(url=database_url, pool_size=10, max_overflow=20),
+        redis=RedisSettings(url=redis_url),
+        auth=AuthSettings(**{**TEST_AUTH, **auth}),
+        http=HttpSettings(),
+        log=LogSettings(format="json"),
+    )
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str) -> Settings:
+    return build_settings(database_url, redis_url)
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[Redis]:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    await client.aclose()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001 - pytest hook signature
+    # The app's log handler holds pytest's captured stream, closed by now; servers stopped at exit
+    # (embedded PostgreSQL) must not log into it.
+    import logging  # noqa: PLC0415
+
+    logging.getLogger().handlers.clear()
