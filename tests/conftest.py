@@ -93,7 +93,7 @@ def redis_url() -> Iterator[str]:
     server.stop()
 
 
-def build_settings(database_url: str, redis_url: str, **auth: Any) -> Settings:  # noqa: ANN401
+def build_settings(database_url: str, redis_url: str, **auth: Any) -> Settings:
     return Settings(
         app=AppSettings(env="test"),
         db=DatabaseSettings(url=database_url, pool_size=10, max_overflow=20),
@@ -116,7 +116,7 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:  # noqa: ARG001 - pytest hook signature
+def pytest_unconfigure(config: pytest.Config) -> None:
     # The app's log handler holds pytest's captured stream, closed by now; servers stopped at exit
     # (embedded PostgreSQL) must not log into it.
     import logging  # noqa: PLC0415

@@ -22,7 +22,10 @@ from app.bootstrap.telemetry import Tracing
 from app.identity.presentation.http import auth_router, users_router
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id
-from app.shared.presentation.http.problems import register_problem_handlers
+from app.shared.presentation.http.problems import (
+    UnhandledErrorMiddleware,
+    register_problem_handlers,
+)
 from app.shared.presentation.http.request_id import is_acceptable_request_id, new_request_id
 
 
@@ -70,7 +73,8 @@ def create_app(
     app.include_router(auth_router.router)
     app.include_router(users_router.router)
 
-    # Added innermost first: CORS, then metrics/access log, then request id (outermost).
+    # Added innermost first. Outermost to innermost: request id, metrics and access log,
+    # last-resort 500, Dishka's request scope, CORS.
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -80,6 +84,7 @@ def create_app(
             allow_headers=["*"],
         )
     setup_dishka(container, app)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(
         CorrelationIdMiddleware,

@@ -41,6 +41,9 @@ max_requests = _server.max_requests
 max_requests_jitter = _server.max_requests_jitter
 forwarded_allow_ips = _server.forwarded_allow_ips
 preload_app = False
+# Kubernetes manages the process; a control socket under $HOME breaks on read-only roots and
+# collides between instances on one host.
+control_socket_disable = True
 accesslog = None  # the app logs each request once, as JSON
 errorlog = "-"
 worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - heartbeat files off disk

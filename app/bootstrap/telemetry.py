@@ -96,4 +96,8 @@ class Tracing:
 
     def shutdown(self) -> None:
         if self.provider is not None:
+            from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
+
+            # Redis instrumentation patches the client class process-wide; undo it with the provider.
+            RedisInstrumentor().uninstrument()
             self.provider.shutdown()

@@ -48,7 +48,7 @@ async def make_client() -> AsyncIterator[ClientFactory]:
     """Start an app (its own container and pools) for given settings; stopped after the test."""
     async with AsyncExitStack() as stack:
 
-        async def factory(settings: Settings, **kwargs: Any) -> httpx.AsyncClient:  # noqa: ANN401
+        async def factory(settings: Settings, **kwargs: Any) -> httpx.AsyncClient:
             app: FastAPI = create_app(settings, **kwargs)
             manager = await stack.enter_async_context(LifespanManager(app))
             transport = httpx.ASGITransport(app=manager.app, raise_app_exceptions=False)

@@ -12,7 +12,11 @@ async def sign_up(
 ) -> str:
     response = await client.post(
         "/api/v1/users",
-        json={"username": username, "email": email or f"{username}@example.com", "password": password},
+        json={
+            "username": username,
+            "email": email or f"{username}@example.com",
+            "password": password,
+        },
     )
     assert response.status_code == 201, response.text
     return str(response.json()["id"])

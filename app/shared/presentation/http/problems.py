@@ -19,6 +19,7 @@ from redis import exceptions as redis_errors
 from sqlalchemy import exc as sqla_errors
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.stdlib import get_logger
 
 from app.shared.application.errors import AuthenticationError, AuthorizationError, ServiceBusyError
@@ -151,6 +152,36 @@ async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+class UnhandledErrorMiddleware:
+    """Turns any exception no handler claimed into a problem response, logged once.
+
+    Starlette's own last-resort handler sits outside every middleware, so its 500 would carry no
+    X-Request-ID and would not be counted by the metrics middleware; this one sits inside both.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as error:
+            if started:  # too late for a clean response; let the server drop the connection
+                raise
+            response = await _unexpected(Request(scope), error)
+            await response(scope, receive, send)
+
+
 def _is_unavailable(error: BaseException) -> bool:
     """Also look through wrappers: SQLAlchemy's DBAPIError keeps the driver error in ``orig``."""
     seen: set[int] = set()
@@ -166,9 +197,9 @@ def _is_unavailable(error: BaseException) -> bool:
 
 
 def register_problem_handlers(app: FastAPI) -> None:
+    """Handlers for known errors; add UnhandledErrorMiddleware for everything else."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, _unavailable)
-    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,110 @@
+"""The real server: gunicorn with uvicorn workers, over real HTTP, several worker processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.bootstrap.settings import Settings
+from tests.integration.helpers import PASSWORD
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "APP_DB_URL": settings.db.url,
+        "APP_REDIS_URL": settings.redis.url,
+        "APP_AUTH_JWT_SECRET": settings.auth.jwt_secret.get_secret_value(),
+        "APP_AUTH_ARGON2_MEMORY_KIB": "1024",
+        "APP_AUTH_ARGON2_TIME_COST": "1",
+        "APP_SERVER_HOST": "127.0.0.1",
+        "APP_SERVER_PORT": str(port),
+        "APP_SERVER_WORKERS": "2",
+        "APP_SERVER_GRACEFUL_TIMEOUT": "10",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "app", "api"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("gunicorn did not become ready")
+        time.sleep(0.2)
+    yield base, process
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def _counter(metrics: str, route: str, status: str) -> float:
+    pattern = (
+        rf'http_requests_total{{method="GET",route="{re.escape(route)}",status="{status}"}} (\S+)'
+    )
+    match = re.search(pattern, metrics)
+    return float(match.group(1)) if match else 0.0
+
+
+def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(
+    server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
+    base, _ = server
+    with httpx.Client(base_url=base, timeout=10) as client:
+        created = client.post(
+            "/api/v1/users",
+            json={"username": "gunny", "email": "gunny@example.com", "password": PASSWORD},
+        )
+        assert created.status_code == 201
+        tokens = client.post(
+            "/api/v1/auth/login", json={"login": "gunny", "password": PASSWORD}
+        ).json()
+        me = client.get(
+            "/api/v1/users/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+        )
+        assert me.json()["username"] == "gunny"
+        for _ in range(40):
+            # A fresh connection each time spreads requests over both workers.
+            response = httpx.get(f"{base}/health/live", headers={"Connection": "close"})
+            assert response.status_code == 200
+        for _ in range(4):
+            metrics = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
+            # Whichever worker answers, it reports the sum over all workers.
+            assert _counter(metrics, "/health/live", "200") == 40
+            assert _counter(metrics, "/api/v1/users/me", "200") == 1
+
+
+def test_stops_gracefully_on_sigterm(server: tuple[str, subprocess.Popen[bytes]]) -> None:
+    _, process = server
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=15) == 0
+    assert time.monotonic() - started < 15

@@ -1,0 +1,105 @@
+"""Dependencies down or saturated: clear 503 problems with Retry-After, never a 500."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx
+
+from app.bootstrap.settings import DatabaseSettings, RedisSettings, Settings
+from tests.integration.conftest import ClientFactory
+from tests.integration.helpers import PASSWORD, sign_up
+
+
+def _dead_port() -> int:
+    """A port nobody listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _with_dead_redis(settings: Settings) -> Settings:
+    redis = RedisSettings(url=f"redis://127.0.0.1:{_dead_port()}/0", retries=1, connect_timeout=0.5)
+    return Settings(settings.app, settings.db, redis, settings.auth, settings.http, settings.log)
+
+
+def _with_dead_database(settings: Settings) -> Settings:
+    db = DatabaseSettings(
+        url=f"postgresql://postgres@127.0.0.1:{_dead_port()}/postgres", connect_timeout=1
+    )
+    return Settings(settings.app, db, settings.redis, settings.auth, settings.http, settings.log)
+
+
+def _assert_unavailable(response: httpx.Response) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert int(response.headers["Retry-After"]) > 0
+    assert response.json()["code"] == "dependency_unavailable"
+
+
+async def test_log_in_is_503_with_retry_after_when_redis_is_down(
+    make_client: ClientFactory, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    await sign_up(client, "nored")
+    dead = await make_client(_with_dead_redis(settings))
+    response = await dead.post("/api/v1/auth/login", json={"login": "nored", "password": PASSWORD})
+    _assert_unavailable(response)
+
+
+async def test_sign_up_is_503_when_postgres_refuses_connections(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    dead = await make_client(_with_dead_database(settings))
+    response = await dead.post(
+        "/api/v1/users",
+        json={"username": "nodb", "email": "nodb@example.com", "password": PASSWORD},
+    )
+    _assert_unavailable(response)
+
+
+async def test_readiness_names_the_failed_dependency(
+    make_client: ClientFactory, settings: Settings, client: httpx.AsyncClient
+) -> None:
+    healthy = await client.get("/health/ready")
+    no_redis = await (await make_client(_with_dead_redis(settings))).get("/health/ready")
+    no_db = await (await make_client(_with_dead_database(settings))).get("/health/ready")
+    assert healthy.status_code == 200
+    assert healthy.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert no_redis.status_code == 503
+    assert no_redis.json()["checks"]["postgres"] == "ok"
+    assert no_redis.json()["checks"]["redis"] != "ok"
+    assert no_db.status_code == 503
+    assert no_db.json()["checks"]["postgres"] != "ok"
+    assert no_db.json()["checks"]["redis"] == "ok"
+
+
+async def test_liveness_needs_no_dependency(make_client: ClientFactory, settings: Settings) -> None:
+    dead = await make_client(_with_dead_database(_with_dead_redis(settings)))
+    response = await dead.get("/health/live")
+    assert response.status_code == 200
+
+
+async def test_saturated_password_hashing_answers_503_instead_of_queueing_forever(
+    make_client: ClientFactory, database_url: str, redis_url: str
+) -> None:
+    from tests.conftest import build_settings  # noqa: PLC0415
+
+    # One hashing thread, no queue, and slow hashes: concurrent log-ins must be turned away.
+    narrow = build_settings(
+        database_url, redis_url, hash_threads=1, hash_queue=0, argon2_memory_kib=65536
+    )
+    client = await make_client(narrow)
+    await sign_up(client, "busy")
+    responses = await asyncio.gather(
+        *(
+            client.post("/api/v1/auth/login", json={"login": "busy", "password": PASSWORD})
+            for _ in range(8)
+        )
+    )
+    statuses = sorted(response.status_code for response in responses)
+    assert 200 in statuses
+    busy = [response for response in responses if response.status_code == 503]
+    assert busy, statuses
+    assert all(response.json()["code"] == "service_busy" for response in busy)
+    assert all(response.headers["Retry-After"] for response in busy)
