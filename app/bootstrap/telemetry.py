@@ -98,6 +98,6 @@ class Tracing:
         if self.provider is not None:
             from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
 
-            # Redis instrumentation patches the client class process-wide; undo it with the provider.
+            # The Redis instrumentation patches the client class process-wide: undo it too.
             RedisInstrumentor().uninstrument()
             self.provider.shutdown()
