@@ -23,10 +23,20 @@ from typing import NoReturn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from app.bootstrap.settings import DatabaseSettings, SettingsError, load_settings
+from app.bootstrap.settings import (
+    DatabaseSettings,
+    SettingsError,
+    load_server_settings,
+    load_settings,
+)
+from app.shared.domain.errors import DomainError
 
 
 def _api(_: argparse.Namespace) -> NoReturn:
+    # Check every setting here, where a bad one exits 2 with the variables named, rather than
+    # inside gunicorn's workers, which would crash-loop.
+    load_settings()
+    load_server_settings()
     gunicorn = [
         sys.executable, "-m", "gunicorn",
         "-c", "python:app.bootstrap.gunicorn_conf",
@@ -211,3 +221,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as error:
         print(error, file=sys.stderr)  # noqa: T201
         return 2
+    except DomainError as error:  # a rule said no (e.g. the username is taken): no traceback
+        print(f"error: {error.detail} ({error.code})", file=sys.stderr)  # noqa: T201
+        return 1

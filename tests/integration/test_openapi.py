@@ -1,0 +1,53 @@
+"""The published contract: operation ids, problem responses, the OAuth2 flow Swagger uses."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.integration.helpers import PASSWORD, sign_up
+
+
+async def test_openapi_documents_problem_responses_and_the_oauth2_password_flow(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    operation_ids = [
+        operation["operationId"] for path in spec["paths"].values() for operation in path.values()
+    ]
+    assert len(operation_ids) == len(set(operation_ids))
+    assert "users-sign_up" in operation_ids
+    sign_up_responses = spec["paths"]["/api/v1/users"]["post"]["responses"]
+    assert {"201", "409", "422"} <= set(sign_up_responses)
+    assert "application/problem+json" in sign_up_responses["409"]["content"]
+    schemes = spec["components"]["securitySchemes"]
+    flow = next(iter(schemes.values()))["flows"]["password"]
+    assert flow["tokenUrl"] == "/api/v1/auth/token"
+    me = spec["paths"]["/api/v1/users/me"]["get"]
+    assert me.get("security"), "protected operations show Swagger's lock"
+
+
+async def test_swagger_ui_is_served(client: httpx.AsyncClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert "swagger-ui" in response.text
+
+
+async def test_oauth2_token_endpoint_accepts_the_form_swagger_sends(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client, "swagger")
+    granted = await client.post(
+        "/api/v1/auth/token", data={"username": "swagger", "password": PASSWORD}
+    )
+    refused = await client.post(
+        "/api/v1/auth/token", data={"username": "swagger", "password": "not-" + PASSWORD}
+    )
+    assert granted.status_code == 200
+    token = granted.json()
+    assert token["token_type"] == "bearer"
+    me = await client.get(
+        "/api/v1/users/me", headers={"Authorization": f"Bearer {token['access_token']}"}
+    )
+    assert me.status_code == 200
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "invalid_credentials"
