@@ -98,8 +98,12 @@ def _decode_cursor(cursor: str, sort: UserSort) -> tuple[str | datetime, UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         cursor_sort, key_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        if cursor_sort != sort.value:
-            raise ValueError(cursor_sort)  # noqa: TRY301 - funnels into the one error below
+        if (
+            cursor_sort != sort.value
+            or not isinstance(key_text, str)
+            or not isinstance(last_id, str)
+        ):
+            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
         key: str | datetime = (
             datetime.fromisoformat(key_text) if "created_at" in sort.value else str(key_text)
         )
