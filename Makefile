@@ -32,6 +32,7 @@ run: $(SYNCED) ## start the platform (embedded PostgreSQL and Redis unless APP_D
 	$(BIN)/python -m app dev
 
 test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers)
+	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter
