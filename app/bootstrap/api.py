@@ -73,16 +73,8 @@ def create_app(
     app.include_router(auth_router.router)
     app.include_router(users_router.router)
 
-    # Added innermost first. Outermost to innermost: request id, metrics and access log,
-    # last-resort 500, Dishka's request scope, CORS.
-    if settings.http.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.http.cors_origins,
-            allow_credentials=True,
-            allow_methods=["*"],
-            allow_headers=["*"],
-        )
+    # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
+    # carries its headers), request id, metrics and access log, last-resort 500, Dishka's scope.
     setup_dishka(container, app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware)
@@ -93,5 +85,14 @@ def create_app(
         validator=is_acceptable_request_id,
         update_request_header=True,
     )
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
     tracing.instrument_app(app)
     return app

@@ -25,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.bootstrap.settings import (
     DatabaseSettings,
+    ServerSettings,
     SettingsError,
-    load_server_settings,
+    load_section,
     load_settings,
 )
 from app.shared.domain.errors import DomainError
@@ -36,7 +37,7 @@ def _api(_: argparse.Namespace) -> NoReturn:
     # Check every setting here, where a bad one exits 2 with the variables named, rather than
     # inside gunicorn's workers, which would crash-loop.
     load_settings()
-    load_server_settings()
+    load_section(ServerSettings)
     gunicorn = [
         sys.executable, "-m", "gunicorn",
         "-c", "python:app.bootstrap.gunicorn_conf",
@@ -75,7 +76,7 @@ async def _probe_database(engine: AsyncEngine) -> str | None:
 def _migrate(args: argparse.Namespace) -> int:
     from app.bootstrap.migrations import upgrade  # noqa: PLC0415 - alembic only when migrating
 
-    url = DatabaseSettings().url
+    url = load_section(DatabaseSettings).url
     asyncio.run(_wait_for_database(url, args.wait))
     upgrade(url, args.revision)
     print(f"database migrated to {args.revision}", file=sys.stderr)  # noqa: T201
@@ -85,7 +86,7 @@ def _migrate(args: argparse.Namespace) -> int:
 def _makemigration(args: argparse.Namespace) -> int:
     from app.bootstrap.migrations import make_revision  # noqa: PLC0415
 
-    make_revision(args.message, DatabaseSettings().url)
+    make_revision(args.message, load_section(DatabaseSettings).url)
     return 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
-from app.bootstrap.settings import load_server_settings
+from app.bootstrap.settings import ServerSettings, load_section
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]
@@ -29,7 +29,7 @@ class Worker(UvicornWorker):  # type: ignore[misc]
     }
 
 
-_server = load_server_settings()
+_server = load_section(ServerSettings)
 
 bind = [f"{_server.host}:{_server.port}"]
 workers = _server.workers

@@ -73,7 +73,9 @@ class AuthSettings(_Section):
     jwt_issuer: str = "fastapi-platform"
     jwt_audience: str = "fastapi-platform"
     access_ttl_seconds: PositiveInt = 900
+    # A session ends after this long without a refresh, and in any case after its maximum age.
     refresh_ttl_seconds: PositiveInt = 14 * 24 * 3600
+    session_max_age_seconds: PositiveInt = 30 * 24 * 3600
     cookie_secure: bool = True
     cookie_samesite: Literal["lax", "strict"] = "lax"
     # Argon2id: OWASP's minimum is m=19 MiB, t=2, p=1; the defaults here are stronger.
@@ -144,12 +146,13 @@ def _section(model: type[S], problems: list[str]) -> S | None:
         return None
 
 
-def load_server_settings() -> ServerSettings:
+def load_section(model: type[S]) -> S:
+    """One concern's settings, for entrypoints that need no more (gunicorn, migrations)."""
     problems: list[str] = []
-    server = _section(ServerSettings, problems)
-    if server is None:
+    section = _section(model, problems)
+    if section is None:
         raise SettingsError("Invalid configuration:\n  " + "\n  ".join(problems))
-    return server
+    return section
 
 
 def load_settings() -> Settings:

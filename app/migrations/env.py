@@ -9,7 +9,7 @@ from sqlalchemy import Connection, pool
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.bootstrap.mapping import map_all
-from app.bootstrap.settings import DatabaseSettings
+from app.bootstrap.settings import DatabaseSettings, load_section
 from app.shared.infrastructure.database import metadata
 
 config = context.config
@@ -18,7 +18,7 @@ target_metadata = metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or DatabaseSettings().url
+    return config.get_main_option("sqlalchemy.url") or load_section(DatabaseSettings).url
 
 
 def _configure(connection: Connection) -> None:

@@ -14,9 +14,12 @@ from redis.asyncio import Redis
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
 
-pytestmark = pytest.mark.integration
 
-PASSWORD = "correct horse battery staple"
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Everything under tests/integration talks to real servers: select with -m integration.
+    for item in items:
+        if "tests/integration/" in str(item.path).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(autouse=True)

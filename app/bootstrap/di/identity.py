@@ -78,7 +78,11 @@ class IdentityProviderSet(Provider):
 
     @provide(scope=Scope.APP)
     def session_store(self, redis: Redis, settings: Settings) -> SessionStore:
-        return RedisSessionStore(redis, ttl_seconds=settings.auth.refresh_ttl_seconds)
+        return RedisSessionStore(
+            redis,
+            idle_ttl_seconds=settings.auth.refresh_ttl_seconds,
+            max_age_seconds=settings.auth.session_max_age_seconds,
+        )
 
     @provide(scope=Scope.APP)
     def cookie_policy(self, settings: Settings) -> CookiePolicy:
@@ -88,6 +92,7 @@ class IdentityProviderSet(Provider):
             samesite=auth.cookie_samesite,
             access_max_age=auth.access_ttl_seconds,
             refresh_max_age=auth.refresh_ttl_seconds,
+            refresh_path=f"{settings.http.root_path.rstrip('/')}/api/v1/auth",
         )
 
     user_service = provide(UserService, scope=Scope.APP)

@@ -1,7 +1,12 @@
 """Server-side sessions in Redis: one hash per session, one set per user to revoke them all.
 
 A refresh token is ``<session id>.<secret>``; only a SHA-256 of the secret is stored. Rotation is a
-compare-and-swap in a Lua script, so two concurrent refreshes with one token cannot both win.
+compare-and-swap in a Lua script, so two concurrent refreshes with one token cannot both win. The
+digests of rotated-away secrets are kept, so presenting one again (a replay: the token leaked)
+revokes the session, while a merely wrong secret is refused without harming the session.
+
+Keys of one session share a hash tag (``{<session id>}``), so the script stays valid on Redis
+Cluster; the per-user index is only touched outside scripts.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from typing import Final
 from uuid import UUID
 
@@ -25,32 +31,31 @@ from app.identity.domain.value_objects import UserId
 
 _PREFIX: Final = "identity"
 
-# KEYS[1] session hash. ARGV: presented hash, new hash, ttl seconds, user-index key prefix.
-# Returns the user id on success, "" for unknown session, "reused" after revoking on replay.
+# KEYS: session hash, its used-digests set. ARGV: presented digest, new digest, idle ttl (s),
+# max age (s), now (epoch s). Returns the user id on success, "" when the token is unknown,
+# wrong or the session is too old, "reused" after revoking the session on a replay.
 _ROTATE: Final = """
 local stored = redis.call('HGET', KEYS[1], 'refresh')
 if not stored then return '' end
-local user_id = redis.call('HGET', KEYS[1], 'user')
 if stored ~= ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  redis.call('SREM', ARGV[4] .. user_id, KEYS[1])
-  return 'reused'
-end
-redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return user_id
-"""
-
-# KEYS[1] the user's index set. ARGV[1] session key to keep ('' for none).
-_REVOKE_ALL: Final = """
-local revoked = 0
-for _, key in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if key ~= ARGV[1] then
-    revoked = revoked + redis.call('DEL', key)
-    redis.call('SREM', KEYS[1], key)
+  if redis.call('SISMEMBER', KEYS[2], ARGV[1]) == 1 then
+    redis.call('DEL', KEYS[1], KEYS[2])
+    return 'reused'
   end
+  return ''
 end
-return revoked
+local remaining = tonumber(redis.call('HGET', KEYS[1], 'created')) + tonumber(ARGV[4])
+  - tonumber(ARGV[5])
+if remaining <= 0 then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return ''
+end
+local ttl = math.min(tonumber(ARGV[3]), remaining)
+redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ttl)
+redis.call('EXPIRE', KEYS[2], ttl)
+return redis.call('HGET', KEYS[1], 'user')
 """
 
 
@@ -59,15 +64,19 @@ def _digest(secret: str) -> str:
 
 
 class RedisSessionStore:
-    def __init__(self, redis: Redis, *, ttl_seconds: int) -> None:
+    def __init__(self, redis: Redis, *, idle_ttl_seconds: int, max_age_seconds: int) -> None:
         self._redis = redis
-        self._ttl = ttl_seconds
+        self._ttl = min(idle_ttl_seconds, max_age_seconds)
+        self._max_age = max_age_seconds
         self._rotate = redis.register_script(_ROTATE)
-        self._revoke_all = redis.register_script(_REVOKE_ALL)
 
     @staticmethod
     def _session_key(session_id: str) -> str:
-        return f"{_PREFIX}:session:{session_id}"
+        return f"{_PREFIX}:session:{{{session_id}}}"
+
+    @staticmethod
+    def _used_key(session_id: str) -> str:
+        return f"{_PREFIX}:session:{{{session_id}}}:used"
 
     @staticmethod
     def _user_key(user_id: UserId | str) -> str:
@@ -77,11 +86,21 @@ class RedisSessionStore:
         session_id = SessionId(secrets.token_urlsafe(18))
         secret = secrets.token_urlsafe(32)
         key = self._session_key(session_id)
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(key, mapping={"user": str(user_id), "refresh": _digest(secret)})
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(
+                key,
+                items=[
+                    "user",
+                    str(user_id),
+                    "refresh",
+                    _digest(secret),
+                    "created",
+                    int(time.time()),
+                ],
+            )
             pipe.expire(key, self._ttl)
-            pipe.sadd(self._user_key(user_id), key)
-            pipe.expire(self._user_key(user_id), self._ttl)
+            pipe.sadd(self._user_key(user_id), session_id)
+            pipe.expire(self._user_key(user_id), self._max_age)
             await pipe.execute()
         return OpenedSession(session_id=session_id, refresh_token=f"{session_id}.{secret}")
 
@@ -91,16 +110,15 @@ class RedisSessionStore:
             raise SessionRevokedError("The refresh token is not valid.")
         new_secret = secrets.token_urlsafe(32)
         outcome = await self._rotate(
-            keys=[self._session_key(session_id)],
-            args=[_digest(secret), _digest(new_secret), self._ttl, f"{_PREFIX}:user-sessions:"],
+            keys=[self._session_key(session_id), self._used_key(session_id)],
+            args=[_digest(secret), _digest(new_secret), self._ttl, self._max_age, int(time.time())],
         )
         if outcome == "reused":
             raise SessionRevokedError(
                 "This refresh token was already used; the session has been revoked."
             )
         if not outcome:
-            raise SessionRevokedError("The refresh token is not valid.")
-        await self._redis.expire(self._user_key(outcome), self._ttl)
+            raise SessionRevokedError("The refresh token is not valid or the session has ended.")
         return RotatedSession(
             session_id=SessionId(session_id),
             user_id=UserId(UUID(outcome)),
@@ -112,14 +130,20 @@ class RedisSessionStore:
         return owner is not None and hmac.compare_digest(str(owner), str(session.user_id))
 
     async def revoke(self, session_id: SessionId) -> None:
-        key = self._session_key(session_id)
-        owner = await self._redis.hget(key, "user")
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.delete(key)
-            if owner is not None:
-                pipe.srem(self._user_key(str(owner)), key)
-            await pipe.execute()
+        owner = await self._redis.hget(self._session_key(session_id), "user")
+        await self._redis.delete(self._session_key(session_id), self._used_key(session_id))
+        if owner is not None:
+            await self._redis.srem(self._user_key(str(owner)), session_id)
 
     async def revoke_all(self, user_id: UserId, *, keep: SessionId | None = None) -> int:
-        keep_key = self._session_key(keep) if keep is not None else ""
-        return int(await self._revoke_all(keys=[self._user_key(user_id)], args=[keep_key]))
+        index = self._user_key(user_id)
+        session_ids = [str(sid) for sid in await self._redis.smembers(index) if sid != keep]
+        if not session_ids:
+            return 0
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for session_id in session_ids:
+                pipe.delete(self._session_key(session_id), self._used_key(session_id))
+            pipe.srem(index, *session_ids)
+            results = await pipe.execute()
+        # DEL counts the keys it removed: 1 or 2 per live session, 0 for one that had expired.
+        return sum(1 for removed in results[:-1] if removed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -102,13 +102,22 @@ def _decode_cursor(cursor: str, sort: UserSort) -> tuple[str | datetime, UUID]:
             cursor_sort != sort.value
             or not isinstance(key_text, str)
             or not isinstance(last_id, str)
+            or "\x00" in key_text
         ):
             raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
-        key: str | datetime = (
-            datetime.fromisoformat(key_text) if "created_at" in sort.value else str(key_text)
-        )
-        return key, UUID(last_id)
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError):
+        return _cursor_key(key_text, sort), UUID(last_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
         raise InvalidCursorError(
             "The cursor is not valid for this listing; start again without one."
         ) from None
+
+
+def _cursor_key(key_text: str, sort: UserSort) -> str | datetime:
+    if "created_at" not in sort.value:
+        return key_text
+    moment = datetime.fromisoformat(key_text)
+    if moment.tzinfo is None:
+        raise ValueError(key_text)
+    # Normalise to UTC: a forged offset that leaves the representable range fails here
+    # (OverflowError), not in PostgreSQL.
+    return moment.astimezone(UTC)

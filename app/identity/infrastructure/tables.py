@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import UUID, Column, DateTime, Enum, Index, String, Table
+from sqlalchemy import UUID, Column, DateTime, Enum, Index, String, Table, UniqueConstraint
 
 from app.identity.domain.value_objects import UserStatus
 from app.shared.domain.role import Role
 from app.shared.infrastructure.database import metadata
 
-# Named once, used by the table and by the IntegrityError translation.
+# Named once, used by the table and by the IntegrityError translation (see constraints.py).
 UQ_USERS_USERNAME: Final = "uq_users_username"
 UQ_USERS_EMAIL: Final = "uq_users_email"
 
@@ -18,8 +18,8 @@ users_table = Table(
     "users",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("username", String(32), nullable=False, unique=True),
-    Column("email", String(254), nullable=False, unique=True),
+    Column("username", String(32), nullable=False),
+    Column("email", String(254), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column(
         "role",
@@ -47,6 +47,8 @@ users_table = Table(
     ),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("username", name=UQ_USERS_USERNAME),
+    UniqueConstraint("email", name=UQ_USERS_EMAIL),
     # Keyset pagination by creation time needs (created_at, id) ordered.
     Index("ix_users_created_at_id", "created_at", "id"),
 )

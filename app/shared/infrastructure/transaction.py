@@ -29,14 +29,18 @@ class SqlaTransactionManager:
         try:
             await self._session.flush()
         except IntegrityError as error:
-            raise self._translate(error) from error
+            self._raise_domain_error(error)
+            raise
 
     async def commit(self) -> None:
         try:
             await self._session.commit()
         except IntegrityError as error:
-            raise self._translate(error) from error
+            self._raise_domain_error(error)
+            raise
 
-    def _translate(self, error: IntegrityError) -> Exception:
+    def _raise_domain_error(self, error: IntegrityError) -> None:
+        """Raise the domain error a known constraint stands for; unknown ones stay as they are."""
         factory = self._constraint_errors.get(violated_constraint(error) or "")
-        return factory() if factory is not None else error
+        if factory is not None:
+            raise factory() from error

@@ -76,9 +76,8 @@ class CookiePolicy:
     samesite: Literal["lax", "strict"]
     access_max_age: int
     refresh_max_age: int
-
-
-REFRESH_COOKIE_PATH: Final = "/api/v1/auth"
+    # The refresh cookie goes only to the auth routes, under the proxy's path prefix if any.
+    refresh_path: str = "/api/v1/auth"
 
 
 def set_auth_cookies(response: Response, tokens: TokenPair, policy: CookiePolicy) -> None:
@@ -95,7 +94,7 @@ def set_auth_cookies(response: Response, tokens: TokenPair, policy: CookiePolicy
         REFRESH_COOKIE,
         tokens["refresh_token"],
         max_age=policy.refresh_max_age,
-        path=REFRESH_COOKIE_PATH,
+        path=policy.refresh_path,
         httponly=True,
         secure=policy.secure,
         samesite="strict",
@@ -113,7 +112,7 @@ def set_auth_cookies(response: Response, tokens: TokenPair, policy: CookiePolicy
 def clear_auth_cookies(response: Response, policy: CookiePolicy) -> None:
     for name, path in (
         (ACCESS_COOKIE, "/"),
-        (REFRESH_COOKIE, REFRESH_COOKIE_PATH),
+        (REFRESH_COOKIE, policy.refresh_path),
         (CSRF_COOKIE, "/"),
     ):
         response.delete_cookie(name, path=path, secure=policy.secure, httponly=name != CSRF_COOKIE)

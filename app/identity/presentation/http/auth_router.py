@@ -18,6 +18,7 @@ from app.identity.application.errors import SessionRevokedError
 from app.identity.presentation.http.auth import (
     REFRESH_COOKIE,
     CookiePolicy,
+    bearer_token,
     clear_auth_cookies,
     oauth2_scheme,
     set_auth_cookies,
@@ -74,16 +75,19 @@ async def issue_token(
 
 @router.post("/refresh", responses=problems(401, 503))
 async def refresh(
-    body: RefreshBody,
     request: Request,
     response: Response,
     interactor: FromDishka[RefreshSession],
     cookies: FromDishka[CookiePolicy],
+    body: RefreshBody | None = None,
 ) -> TokenOut:
     """Swap a refresh token for new tokens. Each refresh token works once; a replay revokes the
     session."""
-    from_cookie = body.refresh_token is None
-    refresh_token = body.refresh_token or request.cookies.get(REFRESH_COOKIE)
+    # A token in the body is answered in the body; otherwise the cookie is used and answered with
+    # cookies, so tokens set HttpOnly never reach a script.
+    body_token = body.refresh_token if body is not None else None
+    from_cookie = not body_token
+    refresh_token = body_token or request.cookies.get(REFRESH_COOKIE)
     if not refresh_token:
         raise SessionRevokedError("Send a refresh token in the body or the refresh cookie.")
     tokens = await interactor(RefreshSessionRequest(refresh_token=refresh_token))
@@ -99,20 +103,26 @@ async def refresh(
     dependencies=[Depends(oauth2_scheme)],
 )
 async def log_out(
-    response: Response, interactor: FromDishka[LogOut], cookies: FromDishka[CookiePolicy]
+    request: Request,
+    response: Response,
+    interactor: FromDishka[LogOut],
+    cookies: FromDishka[CookiePolicy],
 ) -> None:
     """End this session: its access and refresh tokens stop working at once."""
     await interactor()
-    clear_auth_cookies(response, cookies)
+    if bearer_token(request) is None:  # a cookie session: drop the cookies too
+        clear_auth_cookies(response, cookies)
 
 
 @router.post("/logout-all", responses=problems(401, 403), dependencies=[Depends(oauth2_scheme)])
 async def log_out_everywhere(
+    request: Request,
     response: Response,
     interactor: FromDishka[LogOutEverywhere],
     cookies: FromDishka[CookiePolicy],
 ) -> RevokedSessionsOut:
     """End every session of the caller, on every device."""
     result = await interactor()
-    clear_auth_cookies(response, cookies)
+    if bearer_token(request) is None:
+        clear_auth_cookies(response, cookies)
     return RevokedSessionsOut(revoked_sessions=result["revoked_sessions"])

@@ -39,7 +39,7 @@ class LogInBody(BaseModel):
 
 class RefreshBody(BaseModel):
     refresh_token: str | None = Field(
-        default=None, max_length=512, description="Omit to use the refresh cookie."
+        default=None, min_length=1, max_length=512, description="Omit to use the refresh cookie."
     )
 
 

@@ -78,7 +78,7 @@ async def list_users(
     interactor: FromDishka[ListUsers],
     role: Role | None = None,
     status_: Annotated[UserStatus | None, Query(alias="status")] = None,
-    search: Annotated[str | None, Query(max_length=64)] = None,
+    search: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00]*$")] = None,
     sort: UserSort = UserSort.CREATED_AT_DESC,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
