@@ -25,9 +25,12 @@ from app.bootstrap.migrations import upgrade
 from app.bootstrap.settings import (
     AppSettings,
     AuthSettings,
+    CacheSettings,
     DatabaseSettings,
     HttpSettings,
+    IdempotencySettings,
     LogSettings,
+    RateLimitSettings,
     RedisSettings,
     Settings,
 )
@@ -39,6 +42,15 @@ TEST_AUTH = {
     "argon2_memory_kib": 1024,
     "hash_threads": 4,
     "cookie_secure": False,
+}
+
+
+# Tests sign up and log in far more often than people do; limits get their own tests.
+GENEROUS_LIMITS = {
+    "login_per_account": "10000/minute",
+    "login_per_address": "10000/minute",
+    "sign_up_per_address": "10000/minute",
+    "place_order_per_user": "10000/minute",
 }
 
 
@@ -93,7 +105,13 @@ def redis_url() -> Iterator[str]:
     server.stop()
 
 
-def build_settings(database_url: str, redis_url: str, **auth: Any) -> Settings:
+def build_settings(
+    database_url: str,
+    redis_url: str,
+    *,
+    rate_limits: dict[str, Any] | None = None,
+    **auth: Any,
+) -> Settings:
     return Settings(
         app=AppSettings(env="test"),
         db=DatabaseSettings(url=database_url, pool_size=10, max_overflow=20),
@@ -101,6 +119,9 @@ def build_settings(database_url: str, redis_url: str, **auth: Any) -> Settings:
         auth=AuthSettings(**{**TEST_AUTH, **auth}),
         http=HttpSettings(),
         log=LogSettings(format="json"),
+        cache=CacheSettings(),
+        idempotency=IdempotencySettings(),
+        rate_limit=RateLimitSettings(**{**GENEROUS_LIMITS, **(rate_limits or {})}),
     )
 
 

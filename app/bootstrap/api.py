@@ -11,14 +11,17 @@ from dishka.integrations.fastapi import FastapiProvider, setup_dishka
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.bootstrap import health
+from app.bootstrap.di.catalog import CatalogProviderSet
 from app.bootstrap.di.identity import IdentityProviderSet
 from app.bootstrap.di.platform import PlatformProvider
 from app.bootstrap.logging import configure_logging
 from app.bootstrap.mapping import map_all
 from app.bootstrap.settings import Settings, load_settings
 from app.bootstrap.telemetry import Tracing
+from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id
@@ -43,6 +46,7 @@ def create_app(
     container = make_async_container(
         PlatformProvider(),
         IdentityProviderSet(),
+        CatalogProviderSet(),
         FastapiProvider(),
         *providers,
         context={Settings: settings, Tracing: tracing},
@@ -72,9 +76,11 @@ def create_app(
     app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.include_router(auth_router.router)
     app.include_router(users_router.router)
+    app.include_router(products_router.router)
 
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
-    # carries its headers), request id, metrics and access log, last-resort 500, Dishka's scope.
+    # carries its headers), proxy headers, request id, metrics and access log, last-resort 500,
+    # Dishka's scope.
     setup_dishka(container, app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware)
@@ -85,6 +91,8 @@ def create_app(
         validator=is_acceptable_request_id,
         update_request_header=True,
     )
+    # The real client address and scheme, from trusted proxies only.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.http.trusted_proxies)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -26,6 +26,8 @@ class Worker(UvicornWorker):  # type: ignore[misc]
         "lifespan": "on",
         "access_log": False,
         "server_header": False,
+        # The app applies X-Forwarded-* itself (APP_HTTP_TRUSTED_PROXIES), under any server.
+        "proxy_headers": False,
     }
 
 
@@ -39,7 +41,6 @@ graceful_timeout = _server.graceful_timeout
 keepalive = _server.keepalive
 max_requests = _server.max_requests
 max_requests_jitter = _server.max_requests_jitter
-forwarded_allow_ips = _server.forwarded_allow_ips
 preload_app = False
 # Kubernetes manages the process; a control socket under $HOME breaks on read-only roots and
 # collides between instances on one host.

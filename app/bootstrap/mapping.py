@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+from app.catalog.infrastructure.mapping import map_catalog
 from app.identity.infrastructure.mapping import map_identity
+from app.shared.infrastructure import idempotency, outbox  # noqa: F401 - their tables join the metadata
 
 
 def map_all() -> None:
     """Imperative ORM mapping of every context; idempotent, run by each entrypoint."""
     map_identity()
+    map_catalog()

@@ -86,12 +86,53 @@ class AuthSettings(_Section):
     hash_queue: Annotated[int, Field(ge=0)] = 64
 
 
+class CacheSettings(_Section):
+    """Cache-aside for catalog reads (see docs/12-redis.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_CACHE_")
+
+    ttl_seconds: PositiveInt = 300
+    operation_timeout: PositiveFloat = 0.25
+    breaker_seconds: PositiveFloat = 5.0
+
+
+class IdempotencySettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_IDEMPOTENCY_")
+
+    retention_seconds: PositiveInt = 24 * 3600
+
+
 class HttpSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_HTTP_")
 
     docs_enabled: bool = True
     cors_origins: list[str] = []
     root_path: str = ""
+    # Peers whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated,
+    # "*" for any). Client addresses (rate limits, logs) come from here and nowhere else.
+    trusted_proxies: str = "127.0.0.1"
+
+
+class RateLimitSettings(_Section):
+    """Limits in the ``limits`` notation: "5/minute", "100 per hour", "10/30 seconds"."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_RATE_LIMIT_")
+
+    enabled: bool = True
+    login_per_account: str = "10/minute"
+    login_per_address: str = "30/minute"
+    sign_up_per_address: str = "20/hour"
+    place_order_per_user: str = "30/minute"
+
+    @field_validator(
+        "login_per_account", "login_per_address", "sign_up_per_address", "place_order_per_user"
+    )
+    @classmethod
+    def _parsable(cls, text: str) -> str:
+        from limits import parse  # noqa: PLC0415 - only to validate the notation
+
+        parse(text)  # raises ValueError naming the problem
+        return text
 
 
 class ServerSettings(_Section):
@@ -107,7 +148,6 @@ class ServerSettings(_Section):
     keepalive: PositiveInt = 5
     max_requests: Annotated[int, Field(ge=0)] = 10_000
     max_requests_jitter: Annotated[int, Field(ge=0)] = 1_000
-    forwarded_allow_ips: str = "127.0.0.1"
 
 
 class LogSettings(_Section):
@@ -125,6 +165,9 @@ class Settings:
     auth: AuthSettings
     http: HttpSettings
     log: LogSettings
+    cache: CacheSettings
+    idempotency: IdempotencySettings
+    rate_limit: RateLimitSettings
 
 
 S = TypeVar("S", bound=_Section)
@@ -164,6 +207,9 @@ def load_settings() -> Settings:
         "auth": _section(AuthSettings, problems),
         "http": _section(HttpSettings, problems),
         "log": _section(LogSettings, problems),
+        "cache": _section(CacheSettings, problems),
+        "idempotency": _section(IdempotencySettings, problems),
+        "rate_limit": _section(RateLimitSettings, problems),
     }
     app, auth = sections["app"], sections["auth"]
     if isinstance(app, AppSettings) and isinstance(auth, AuthSettings) and app.env != "development":

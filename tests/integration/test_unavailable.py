@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 
 import httpx
@@ -21,14 +22,14 @@ def _dead_port() -> int:
 
 def _with_dead_redis(settings: Settings) -> Settings:
     redis = RedisSettings(url=f"redis://127.0.0.1:{_dead_port()}/0", retries=1, connect_timeout=0.5)
-    return Settings(settings.app, settings.db, redis, settings.auth, settings.http, settings.log)
+    return dataclasses.replace(settings, redis=redis)
 
 
 def _with_dead_database(settings: Settings) -> Settings:
     db = DatabaseSettings(
         url=f"postgresql://postgres@127.0.0.1:{_dead_port()}/postgres", connect_timeout=1
     )
-    return Settings(settings.app, db, settings.redis, settings.auth, settings.http, settings.log)
+    return dataclasses.replace(settings, db=db)
 
 
 def _assert_unavailable(response: httpx.Response) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
@@ -9,18 +10,14 @@ from app.bootstrap import settings as settings_module
 
 
 def _variables_in_code() -> set[str]:
-    names = set()
-    for section in (
-        settings_module.AppSettings,
-        settings_module.DatabaseSettings,
-        settings_module.RedisSettings,
-        settings_module.AuthSettings,
-        settings_module.HttpSettings,
-        settings_module.ServerSettings,
-        settings_module.LogSettings,
-    ):
-        prefix = section.model_config.get("env_prefix", "")
-        names |= {f"{prefix}{field}".upper() for field in section.model_fields}
+    models = [settings_module.ServerSettings] + [
+        getattr(settings_module, str(section.type))
+        for section in dataclasses.fields(settings_module.Settings)
+    ]
+    names: set[str] = set()
+    for model in models:
+        prefix = str(model.model_config.get("env_prefix", ""))
+        names |= {f"{prefix}{field}".upper() for field in model.model_fields}
     return names
 
 

@@ -22,6 +22,7 @@ from app.identity.application.commands.log_out_everywhere import LogOutEverywher
 from app.identity.application.commands.refresh_session import RefreshSession
 from app.identity.application.commands.revoke_role import RevokeRole
 from app.identity.application.commands.sign_up import SignUp
+from app.identity.application.current_actor import CurrentActor
 from app.identity.application.current_user import CurrentUser
 from app.identity.application.ports.auth import AccessTokenCodec, IdentityProvider, SessionStore
 from app.identity.application.ports.user_reader import UserReader
@@ -38,6 +39,7 @@ from app.identity.infrastructure.redis_session_store import RedisSessionStore
 from app.identity.infrastructure.sqla_user_reader import SqlaUserReader
 from app.identity.infrastructure.sqla_user_repository import SqlaUserRepository
 from app.identity.presentation.http.auth import CookiePolicy, HttpIdentityProvider
+from app.shared.application.actor import ActorProvider
 from app.shared.application.ports import Clock
 
 
@@ -99,6 +101,7 @@ class IdentityProviderSet(Provider):
     users = provide(SqlaUserRepository, provides=UserRepository, scope=Scope.REQUEST)
     reader = provide(SqlaUserReader, provides=UserReader, scope=Scope.REQUEST)
     current_user = provide(CurrentUser, scope=Scope.REQUEST)
+    current_actor = provide(CurrentActor, provides=ActorProvider, scope=Scope.REQUEST)
 
     @provide(scope=Scope.REQUEST)
     def identity(

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
-from dishka import Provider, Scope, from_context, provide
+from dishka import Provider, Scope, alias, from_context, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.telemetry import Tracing
+from app.catalog.infrastructure.constraints import CATALOG_CONSTRAINT_ERRORS
 from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
+from app.shared.application.idempotency import IdempotencyStore
 from app.shared.application.ports import Clock, TransactionManager
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.infrastructure.cache import VersionedCache
 from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import create_engine, create_session_factory
+from app.shared.infrastructure.idempotency import SqlaIdempotencyStore
+from app.shared.infrastructure.rate_limiter import LimitsRateLimiter
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.infrastructure.redis import create_redis
 from app.shared.infrastructure.transaction import ConstraintErrors, SqlaTransactionManager
@@ -62,7 +69,7 @@ class PlatformProvider(Provider):
     @provide(scope=Scope.APP)
     def constraint_errors(self) -> ConstraintErrors:
         # Each bounded context contributes the constraints it names.
-        return {**IDENTITY_CONSTRAINT_ERRORS}
+        return {**IDENTITY_CONSTRAINT_ERRORS, **CATALOG_CONSTRAINT_ERRORS}
 
     @provide(scope=Scope.APP)
     def readiness(self, engine: AsyncEngine, redis: Redis, settings: Settings) -> ReadinessChecker:
@@ -76,8 +83,40 @@ class PlatformProvider(Provider):
         async with factory() as session:
             yield session
 
+    @provide(scope=Scope.APP)
+    def cache(self, redis: Redis, settings: Settings) -> VersionedCache:
+        return VersionedCache(
+            redis,
+            ttl_seconds=settings.cache.ttl_seconds,
+            operation_timeout=settings.cache.operation_timeout,
+            breaker_seconds=settings.cache.breaker_seconds,
+        )
+
     @provide(scope=Scope.REQUEST)
     def transaction(
         self, session: AsyncSession, constraint_errors: ConstraintErrors
-    ) -> TransactionManager:
+    ) -> SqlaTransactionManager:
         return SqlaTransactionManager(session, constraint_errors)
+
+    transaction_port = alias(source=SqlaTransactionManager, provides=TransactionManager)
+
+    @provide(scope=Scope.APP)
+    def rate_limiter(self, redis: Redis, settings: Settings) -> RateLimiter:
+        limits = settings.rate_limit
+        return LimitsRateLimiter(
+            redis,
+            {
+                RateLimitRule.LOGIN_PER_ACCOUNT: limits.login_per_account,
+                RateLimitRule.LOGIN_PER_ADDRESS: limits.login_per_address,
+                RateLimitRule.SIGN_UP_PER_ADDRESS: limits.sign_up_per_address,
+                RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,
+            },
+            enabled=limits.enabled,
+        )
+
+    @provide(scope=Scope.REQUEST)
+    def idempotency(
+        self, session: AsyncSession, clock: Clock, settings: Settings
+    ) -> IdempotencyStore:
+        retention = timedelta(seconds=settings.idempotency.retention_seconds)
+        return SqlaIdempotencyStore(session, clock, retention=retention)

@@ -1,16 +1,29 @@
-"""The SQLAlchemy unit of work, translating named-constraint violations into domain errors."""
+"""The SQLAlchemy unit of work.
+
+On commit it writes the domain events of every aggregate it saw to the outbox, in the same
+transaction. It translates named-constraint violations into domain errors and stale versions
+(optimistic locking) into ConcurrentModificationError.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
+from structlog.stdlib import get_logger
 
+from app.shared.application.errors import ConcurrentModificationError
 from app.shared.domain.errors import DomainError
+from app.shared.domain.events import AggregateRoot, DomainEvent
+from app.shared.infrastructure.outbox import write_events
 
 # Constraint name -> factory of the domain error that the constraint enforces.
 ConstraintErrors = Mapping[str, Callable[[], DomainError]]
+AfterCommit = Callable[[], Awaitable[None]]
+
+_log = get_logger(__name__)
 
 
 def violated_constraint(error: IntegrityError) -> str | None:
@@ -24,6 +37,15 @@ class SqlaTransactionManager:
     def __init__(self, session: AsyncSession, constraint_errors: ConstraintErrors) -> None:
         self._session = session
         self._constraint_errors = constraint_errors
+        self._after_commit: dict[str, AfterCommit] = {}
+
+    def after_commit(self, name: str, callback: AfterCommit) -> None:
+        """Run ``callback`` once after the next successful commit (e.g. cache invalidation).
+
+        Named, so an adapter registering the same work twice in one unit of work runs it once.
+        Failures are logged, never raised: the commit has happened and must be reported as such.
+        """
+        self._after_commit[name] = callback
 
     async def flush(self) -> None:
         try:
@@ -31,13 +53,33 @@ class SqlaTransactionManager:
         except IntegrityError as error:
             self._raise_domain_error(error)
             raise
+        except StaleDataError as error:
+            raise ConcurrentModificationError(
+                "This resource was changed by someone else; reload it and try again."
+            ) from error
 
     async def commit(self) -> None:
+        await self.flush()
+        await write_events(self._session, self._pending_events())
         try:
             await self._session.commit()
         except IntegrityError as error:
             self._raise_domain_error(error)
             raise
+        finally:
+            callbacks, self._after_commit = self._after_commit, {}
+        for name, callback in callbacks.items():
+            try:
+                await callback()
+            except Exception:  # noqa: BLE001 - the commit stands; the hook's failure is logged
+                _log.warning("after_commit_failed", hook=name, exc_info=True)
+
+    def _pending_events(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        for instance in (*self._session.new, *self._session.identity_map.values()):
+            if isinstance(instance, AggregateRoot):
+                events.extend(instance.pull_events())
+        return sorted(events, key=lambda event: event.occurred_at)
 
     def _raise_domain_error(self, error: IntegrityError) -> None:
         """Raise the domain error a known constraint stands for; unknown ones stay as they are."""

@@ -71,3 +71,7 @@ class IdentityProvider(Protocol):
     async def current_session(self) -> AuthenticatedSession:
         """The caller's live session; raises AuthenticationError when there is none."""
         ...
+
+    def has_credentials(self) -> bool:
+        """Whether the caller sent any credentials at all (anonymous calls send none)."""
+        ...

@@ -47,6 +47,9 @@ class HttpIdentityProvider:
             self._resolved = await self._resolve()
         return self._resolved
 
+    def has_credentials(self) -> bool:
+        return bearer_token(self._request) is not None or ACCESS_COOKIE in self._request.cookies
+
     async def _resolve(self) -> AuthenticatedSession:
         token = bearer_token(self._request)
         from_cookie = token is None

@@ -30,6 +30,8 @@ from app.identity.presentation.http.schemas import (
     RevokedSessionsOut,
     TokenOut,
 )
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=DishkaRoute)
@@ -45,30 +47,42 @@ def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:
     return TokenOut.model_validate(tokens)
 
 
-@router.post("/login", responses=problems(401, 503))
+async def _limit_log_in(limiter: RateLimiter, request: Request, login: str) -> None:
+    # Per address (password spraying from one host) and per account (guessing one password).
+    await limiter.hit(RateLimitRule.LOGIN_PER_ADDRESS, client_address(request))
+    await limiter.hit(RateLimitRule.LOGIN_PER_ACCOUNT, login.strip().lower())
+
+
+@router.post("/login", responses=problems(401, 429, 503))
 async def log_in(
     body: LogInBody,
+    request: Request,
     response: Response,
     interactor: FromDishka[LogIn],
     cookies: FromDishka[CookiePolicy],
+    limiter: FromDishka[RateLimiter],
 ) -> TokenOut:
     """Log in with a username (or e-mail) and password.
 
     Returns a short-lived access token and a single-use refresh token; with ``cookie: true`` both
     are set as HttpOnly cookies instead and cookie-authenticated writes must send ``X-CSRF-Token``.
     """
+    await _limit_log_in(limiter, request, body.login)
     tokens = await interactor(LogInRequest(login=body.login, password=body.password))
     if body.cookie:
         set_auth_cookies(response, tokens, cookies)
     return _token_out(dict(tokens), as_cookies=body.cookie)
 
 
-@router.post("/token", responses=problems(401, 503), include_in_schema=True)
+@router.post("/token", responses=problems(401, 429, 503))
 async def issue_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
     interactor: FromDishka[LogIn],
+    limiter: FromDishka[RateLimiter],
 ) -> OAuth2TokenOut:
     """OAuth2 password flow (form-encoded), used by Swagger UI's Authorize button."""
+    await _limit_log_in(limiter, request, form.username)
     tokens = await interactor(LogInRequest(login=form.username, password=form.password))
     return OAuth2TokenOut.model_validate(dict(tokens))
 

@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import DishkaRoute, FromDishka
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.identity.application.commands.activate_user import ActivateUser, ActivateUserRequest
 from app.identity.application.commands.change_password import (
@@ -32,19 +32,26 @@ from app.identity.presentation.http.schemas import (
     UserOut,
     UserPageOut,
 )
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
+from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=DishkaRoute)
 _authenticated = [Depends(oauth2_scheme)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(409, 503))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(409, 429, 503))
 async def sign_up(
-    body: SignUpBody, response: Response, interactor: FromDishka[SignUp]
+    body: SignUpBody,
+    request: Request,
+    response: Response,
+    interactor: FromDishka[SignUp],
+    limiter: FromDishka[RateLimiter],
 ) -> CreatedOut:
     """Open a customer account. Usernames and e-mails are unique regardless of case; the password
     has 8 to 128 characters and must not contain the username or e-mail."""
+    await limiter.hit(RateLimitRule.SIGN_UP_PER_ADDRESS, client_address(request))
     result = await interactor(
         SignUpRequest(username=body.username, email=body.email, password=body.password)
     )

@@ -22,7 +22,13 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.stdlib import get_logger
 
-from app.shared.application.errors import AuthenticationError, AuthorizationError, ServiceBusyError
+from app.shared.application.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    PaymentRequiredError,
+    RateLimitedError,
+    ServiceBusyError,
+)
 from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
 
 PROBLEM_JSON: Final = "application/problem+json"
@@ -35,6 +41,8 @@ STATUS_BY_KIND: Final[tuple[tuple[type[DomainError], HTTPStatus], ...]] = (
     (AuthenticationError, HTTPStatus.UNAUTHORIZED),
     (AuthorizationError, HTTPStatus.FORBIDDEN),
     (ServiceBusyError, HTTPStatus.SERVICE_UNAVAILABLE),
+    (RateLimitedError, HTTPStatus.TOO_MANY_REQUESTS),
+    (PaymentRequiredError, HTTPStatus.PAYMENT_REQUIRED),
 )
 
 # Errors that mean "a dependency is unreachable or overloaded", not "the code is wrong".
@@ -91,6 +99,14 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     elif status is HTTPStatus.SERVICE_UNAVAILABLE:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(error, RateLimitedError):
+        window = error.context.get("window_seconds", error.retry_after)
+        headers |= {
+            "Retry-After": str(error.retry_after),
+            # IETF draft "RateLimit header fields for HTTP".
+            "RateLimit-Policy": f"{error.limit};w={window}",
+            "RateLimit": f"limit={error.limit}, remaining=0, reset={error.retry_after}",
+        }
     return problem(
         status,
         code=error.code,

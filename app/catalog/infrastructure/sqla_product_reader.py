@@ -1,0 +1,159 @@
+"""Query gateway for products: Core selects into read models, keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Select, literal, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.catalog.application.errors import InvalidCursorError
+from app.catalog.application.ports.product_reader import (
+    ProductFilter,
+    ProductPage,
+    ProductSort,
+    ProductView,
+)
+from app.catalog.domain.value_objects import ProductId
+from app.catalog.infrastructure.tables import products_table
+
+_c = products_table.c
+_COLUMNS = (
+    _c.id, _c.sku, _c.name, _c.description, _c.price_amount, _c.price_currency,
+    _c.stock_on_hand, _c.status, _c.version, _c.created_at, _c.updated_at,
+)  # fmt: skip
+# sort -> (key column, descending)
+_ORDER: dict[ProductSort, tuple[Any, bool]] = {
+    ProductSort.NAME: (_c.name, False),
+    ProductSort.NAME_DESC: (_c.name, True),
+    ProductSort.PRICE: (_c.price_amount, False),
+    ProductSort.PRICE_DESC: (_c.price_amount, True),
+    ProductSort.NEWEST: (_c.created_at, True),
+    ProductSort.OLDEST: (_c.created_at, False),
+}
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class SqlaProductReader:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, product_id: ProductId) -> ProductView | None:
+        return await self._one(_c.id == product_id)
+
+    async def get_by_sku(self, sku: str) -> ProductView | None:
+        return await self._one(_c.sku == sku)
+
+    async def _one(self, condition: ColumnElement[bool]) -> ProductView | None:
+        row = (await self._session.execute(select(*_COLUMNS).where(condition))).mappings().first()
+        return None if row is None else to_view(row)
+
+    async def list(
+        self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
+    ) -> ProductPage:
+        key_column, descending = _ORDER[sort]
+        statement = _filtered(select(*_COLUMNS), filter_)
+        if cursor is not None:
+            key, last_id = _decode_cursor(cursor, sort)
+            position = tuple_(key_column, _c.id)
+            bound = tuple_(literal(key, key_column.type), literal(last_id, _c.id.type))
+            statement = statement.where(position < bound if descending else position > bound)
+        order = (key_column.desc(), _c.id.desc()) if descending else (key_column, _c.id)
+        rows = (
+            (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
+            .mappings()
+            .all()
+        )
+        items = [to_view(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = _encode_cursor(sort, last[key_column.name], last["id"])
+        return ProductPage(items=items, next_cursor=next_cursor)
+
+
+def _filtered(statement: Select[Any], filter_: ProductFilter) -> Select[Any]:
+    conditions: list[ColumnElement[bool]] = []
+    if filter_.status is not None:
+        conditions.append(_c.status == filter_.status)
+    if filter_.text:
+        pattern = f"%{_escape_like(filter_.text.strip())}%"
+        conditions.append(
+            or_(_c.name.ilike(pattern, escape="\\"), _c.sku.ilike(pattern, escape="\\"))
+        )
+    if filter_.currency:
+        conditions.append(_c.price_currency == filter_.currency.upper())
+    if filter_.min_price is not None:
+        conditions.append(_c.price_amount >= filter_.min_price)
+    if filter_.max_price is not None:
+        conditions.append(_c.price_amount <= filter_.max_price)
+    if filter_.in_stock is True:
+        conditions.append(_c.stock_on_hand > 0)
+    elif filter_.in_stock is False:
+        conditions.append(_c.stock_on_hand == 0)
+    return statement.where(*conditions)
+
+
+def to_view(row: Any) -> ProductView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+    return ProductView(
+        id=str(row["id"]),
+        sku=row["sku"],
+        name=row["name"],
+        description=row["description"],
+        price_amount=str(row["price_amount"]),
+        currency=row["price_currency"],
+        stock_on_hand=row["stock_on_hand"],
+        in_stock=row["stock_on_hand"] > 0,
+        status=str(row["status"].value),
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _encode_cursor(sort: ProductSort, key: str | Decimal | datetime, last_id: UUID) -> str:
+    key_text = key.isoformat() if isinstance(key, datetime) else str(key)
+    payload = json.dumps([sort.value, key_text, str(last_id)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: ProductSort) -> tuple[str | Decimal | datetime, UUID]:
+    """Cursors are opaque; anything this reader did not issue is a 422, never a 500."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        cursor_sort, key_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        if (
+            cursor_sort != sort.value
+            or not isinstance(key_text, str)
+            or not isinstance(last_id, str)
+            or "\x00" in key_text
+        ):
+            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
+        return _cursor_key(key_text, sort), UUID(last_id)
+    except (ValueError, TypeError, OverflowError, InvalidOperation, binascii.Error):
+        raise InvalidCursorError(
+            "The cursor is not valid for this listing; start again without one."
+        ) from None
+
+
+def _cursor_key(key_text: str, sort: ProductSort) -> str | Decimal | datetime:
+    if sort in {ProductSort.NEWEST, ProductSort.OLDEST}:
+        moment = datetime.fromisoformat(key_text)
+        if moment.tzinfo is None:
+            raise ValueError(key_text)
+        return moment.astimezone(UTC)
+    if sort in {ProductSort.PRICE, ProductSort.PRICE_DESC}:
+        amount = Decimal(key_text)
+        if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+            raise ValueError(key_text)
+        return amount
+    return key_text

@@ -1,0 +1,23 @@
+"""Rate limits as a port: use cases and routes name a rule and a key; an adapter counts."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+
+class RateLimitRule(StrEnum):
+    LOGIN_PER_ACCOUNT = "login_per_account"
+    LOGIN_PER_ADDRESS = "login_per_address"
+    SIGN_UP_PER_ADDRESS = "sign_up_per_address"
+    PLACE_ORDER_PER_USER = "place_order_per_user"
+
+
+class RateLimiter(Protocol):
+    async def hit(self, rule: RateLimitRule, key: str) -> None:
+        """Count one attempt; raises RateLimitedError (with retry_after) when over the limit.
+
+        Fails open: if the counter store is unreachable the attempt is allowed (and counted as
+        such in the metrics), since refusing every log-in during a Redis outage is worse.
+        """
+        ...

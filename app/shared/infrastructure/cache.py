@@ -1,0 +1,160 @@
+"""Cache-aside in Redis with versioned keys, stampede protection and a circuit breaker.
+
+- Versioned keys: an entry lives under ``<namespace>:v<N>:<key>``; a write bumps ``N`` after its
+  commit, so every later read misses and reloads. Nothing is deleted and no reader can put old
+  data under the new version: it read the version before the database.
+- Stampede protection: concurrent misses for one entry are collapsed in-process (one load per
+  process) and across processes by a short Redis lock; the others wait briefly for the winner's
+  value, then load themselves rather than wait long.
+- Failure: any Redis error or slow answer skips the cache (reads go to PostgreSQL), is logged
+  and counted, and opens a breaker so the following requests do not each wait for a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from prometheus_client import Counter
+from redis.asyncio import Redis
+from structlog.stdlib import get_logger
+
+T = TypeVar("T")
+
+CACHE_LOOKUPS = Counter(
+    "cache_lookups_total", "Cache lookups by namespace and outcome.", ["namespace", "outcome"]
+)
+CACHE_ERRORS = Counter(
+    "cache_errors_total", "Redis errors the cache absorbed (reads fell back to the database).",
+    ["operation"],
+)  # fmt: skip
+
+_log = get_logger(__name__)
+_MISSING = object()
+
+
+class VersionedCache:
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        ttl_seconds: int,
+        operation_timeout: float,
+        breaker_seconds: float,
+        lock_seconds: float = 2.0,
+        wait_for_peer: float = 0.5,
+    ) -> None:
+        self._redis = redis
+        self._ttl = ttl_seconds
+        self._timeout = operation_timeout
+        self._breaker_seconds = breaker_seconds
+        self._lock_ms = int(lock_seconds * 1000)
+        self._wait_for_peer = wait_for_peer
+        self._open_until = 0.0
+        self._inflight: dict[str, asyncio.Future[Any]] = {}
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self._open_until
+
+    async def get_or_load(
+        self,
+        namespace: str,
+        key: str,
+        load: Callable[[], Awaitable[T]],
+        *,
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+    ) -> T:
+        if not self.available:
+            CACHE_LOOKUPS.labels(namespace, "bypass").inc()
+            return await load()
+        version = await self._call("version", self._redis.get(_version_key(namespace)))
+        if version is _MISSING:
+            CACHE_LOOKUPS.labels(namespace, "bypass").inc()
+            return await load()
+        entry = f"{{{namespace}}}:v{version or 0}:{key}"
+        cached = await self._call("get", self._redis.get(entry))
+        if isinstance(cached, str):
+            CACHE_LOOKUPS.labels(namespace, "hit").inc()
+            return decode(json.loads(cached))
+        CACHE_LOOKUPS.labels(namespace, "miss").inc()
+        return await self._single_flight(entry, lambda: self._fill(entry, load, encode, decode))
+
+    async def bump(self, namespace: str) -> None:
+        """Invalidate every entry of ``namespace`` (call after the write's commit)."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._redis.incr(_version_key(namespace))
+        except Exception:
+            # Old entries may outlive this write; stop reading them here until they expire.
+            self._trip("bump", until=time.monotonic() + self._ttl)
+            raise
+
+    async def _fill(
+        self,
+        entry: str,
+        load: Callable[[], Awaitable[T]],
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+    ) -> T:
+        lock = f"{entry}:lock"
+        acquired = await self._call("lock", self._redis.set(lock, "1", nx=True, px=self._lock_ms))
+        if acquired is None:  # a peer process is loading it: give it a moment
+            deadline = time.monotonic() + self._wait_for_peer
+            while time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+                cached = await self._call("get", self._redis.get(entry))
+                if isinstance(cached, str):
+                    return decode(json.loads(cached))
+                if cached is _MISSING:
+                    break
+        value = await load()
+        if value is not None:
+            payload = json.dumps(encode(value), separators=(",", ":"), default=str)
+            await self._call("set", self._redis.set(entry, payload, ex=self._ttl))
+        if acquired is True:
+            await self._call("unlock", self._redis.delete(lock))
+        return value
+
+    async def _single_flight(self, entry: str, work: Callable[[], Awaitable[T]]) -> T:
+        running = self._inflight.get(entry)
+        if running is not None:
+            result: T = await asyncio.shield(running)
+            return result
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._inflight[entry] = future
+        try:
+            value = await work()
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # mark retrieved: waiters (if any) re-raise it
+            raise
+        else:
+            future.set_result(value)
+            return value
+        finally:
+            del self._inflight[entry]
+
+    async def _call(self, operation: str, command: Awaitable[Any]) -> Any:  # noqa: ANN401
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await command
+        except Exception:  # noqa: BLE001 - any Redis failure: serve from the database
+            self._trip(operation, until=time.monotonic() + self._breaker_seconds)
+            return _MISSING
+
+    def _trip(self, operation: str, *, until: float) -> None:
+        CACHE_ERRORS.labels(operation).inc()
+        if until > self._open_until:
+            self._open_until = until
+            _log.warning(
+                "cache_unavailable", operation=operation, bypass_seconds=until - time.monotonic()
+            )
+
+
+def _version_key(namespace: str) -> str:
+    return f"{{{namespace}}}:version"
