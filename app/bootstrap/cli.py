@@ -36,8 +36,14 @@ from app.shared.domain.errors import DomainError
 def _api(_: argparse.Namespace) -> NoReturn:
     # Check every setting here, where a bad one exits 2 with the variables named, rather than
     # inside gunicorn's workers, which would crash-loop.
-    load_settings()
-    load_section(ServerSettings)
+    problems = []
+    for load in (load_settings, lambda: load_section(ServerSettings)):
+        try:
+            load()
+        except SettingsError as error:
+            problems.append(str(error).removeprefix("Invalid configuration:\n  "))
+    if problems:
+        raise SettingsError("Invalid configuration:\n  " + "\n  ".join(problems))
     gunicorn = [
         sys.executable, "-m", "gunicorn",
         "-c", "python:app.bootstrap.gunicorn_conf",
@@ -128,6 +134,30 @@ async def _run_create_super_admin(username: str, email: str, password: str) -> s
         await container.close()
 
 
+DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - documented demo accounts, never in production
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415
+
+    settings = load_settings()
+    if settings.app.env == "production" and not args.allow_production:
+        print(  # noqa: T201
+            "refusing to create demo accounts with a published password in production "
+            "(APP_ENV=production); pass --allow-production if you really mean it",
+            file=sys.stderr,
+        )
+        return 2
+    password = os.environ.get("APP_DEMO_PASSWORD", DEMO_PASSWORD)
+    result = asyncio.run(DemoSeeder(settings, password).run())
+    print(  # noqa: T201
+        f"demo data: {result['products_created']} products and {result['orders_created']} orders "
+        f"created; accounts admin, staff, customer, customer2 (password: {password})",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     """Everything for a local run; embedded servers only for the URLs that are not set."""
     from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: PLC0415
@@ -152,6 +182,8 @@ def _dev(args: argparse.Namespace) -> int:
             print(f"embedded Redis: {data / 'redis'}", file=sys.stderr)  # noqa: T201
         load_settings()  # fail fast, with the variable's name, before anything else starts
         _migrate(argparse.Namespace(wait=30.0, revision="head"))
+        if not args.no_seed:
+            _seed_demo(argparse.Namespace(allow_production=False))
         return _serve_until_stopped()
     finally:
         for server in reversed(started):
@@ -209,8 +241,14 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     admin.set_defaults(handler=_create_super_admin)
+    seed = commands.add_parser(
+        "seed-demo", help="idempotently add demo products, accounts and orders (not in production)"
+    )
+    seed.add_argument("--allow-production", action="store_true")
+    seed.set_defaults(handler=_seed_demo)
     dev = commands.add_parser("dev", help="local run: embedded servers when no URLs are set")
     dev.add_argument("--data-dir", default=".local")
+    dev.add_argument("--no-seed", action="store_true", help="skip the demo data")
     dev.set_defaults(handler=_dev)
     return parser
 

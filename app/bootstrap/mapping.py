@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from app.catalog.infrastructure.mapping import map_catalog
 from app.identity.infrastructure.mapping import map_identity
+from app.ordering.infrastructure.mapping import map_ordering
 from app.shared.infrastructure import idempotency, outbox  # noqa: F401 - their tables join the metadata
 
 
@@ -9,3 +10,4 @@ def map_all() -> None:
     """Imperative ORM mapping of every context; idempotent, run by each entrypoint."""
     map_identity()
     map_catalog()
+    map_ordering()

@@ -38,6 +38,7 @@ class SqlaTransactionManager:
         self._session = session
         self._constraint_errors = constraint_errors
         self._after_commit: dict[str, AfterCommit] = {}
+        self._events: list[DomainEvent] = []
 
     def after_commit(self, name: str, callback: AfterCommit) -> None:
         """Run ``callback`` once after the next successful commit (e.g. cache invalidation).
@@ -48,6 +49,10 @@ class SqlaTransactionManager:
         self._after_commit[name] = callback
 
     async def flush(self) -> None:
+        # Take events before flushing: until then, changed aggregates are held strongly by the
+        # session (new or dirty); afterwards the identity map holds them only weakly, and an
+        # aggregate nobody else references could vanish with its events.
+        self._collect_events()
         try:
             await self._session.flush()
         except IntegrityError as error:
@@ -60,7 +65,8 @@ class SqlaTransactionManager:
 
     async def commit(self) -> None:
         await self.flush()
-        await write_events(self._session, self._pending_events())
+        events, self._events = self._events, []
+        await write_events(self._session, sorted(events, key=lambda event: event.occurred_at))
         try:
             await self._session.commit()
         except IntegrityError as error:
@@ -74,12 +80,10 @@ class SqlaTransactionManager:
             except Exception:  # noqa: BLE001 - the commit stands; the hook's failure is logged
                 _log.warning("after_commit_failed", hook=name, exc_info=True)
 
-    def _pending_events(self) -> list[DomainEvent]:
-        events: list[DomainEvent] = []
+    def _collect_events(self) -> None:
         for instance in (*self._session.new, *self._session.identity_map.values()):
             if isinstance(instance, AggregateRoot):
-                events.extend(instance.pull_events())
-        return sorted(events, key=lambda event: event.occurred_at)
+                self._events.extend(instance.pull_events())
 
     def _raise_domain_error(self, error: IntegrityError) -> None:
         """Raise the domain error a known constraint stands for; unknown ones stay as they are."""

@@ -1,0 +1,66 @@
+"""Wiring of the ordering context: ports to adapters, interactors per request.
+
+Needs from elsewhere: AsyncSession, TransactionManager, Clock (platform), ActorProvider
+(identity), StockReservations (catalog), IdempotencyStore (platform).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from dishka import Provider, Scope, provide, provide_all
+
+from app.ordering.application.commands.cancel_order import CancelOrder
+from app.ordering.application.commands.deliver_order import DeliverOrder
+from app.ordering.application.commands.expire_order import ExpireOrder
+from app.ordering.application.commands.pay_order import PayOrder
+from app.ordering.application.commands.place_order import PlaceOrder
+from app.ordering.application.commands.ship_order import ShipOrder
+from app.ordering.application.ports.order_reader import OrderReader
+from app.ordering.application.ports.order_repository import OrderRepository
+from app.ordering.application.ports.payment_gateway import PaymentGateway
+from app.ordering.application.queries.get_order import GetOrder
+from app.ordering.application.queries.list_my_orders import ListMyOrders
+from app.ordering.application.queries.sales_summary import SalesSummary
+from app.ordering.application.queries.search_orders import SearchOrders
+from app.ordering.domain.policy import OrderingPolicy
+from app.ordering.domain.ports import OrderIdGenerator
+from app.ordering.domain.value_objects import OrderId
+from app.ordering.infrastructure.sandbox_payment_gateway import SandboxPaymentGateway
+from app.ordering.infrastructure.sqla_order_reader import SqlaOrderReader
+from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
+
+
+def _new_order_id() -> OrderId:
+    return OrderId(uuid.uuid4())
+
+
+class OrderingProviderSet(Provider):
+    """Adapters and interactors of the ordering context."""
+
+    @provide(scope=Scope.APP)
+    def order_id_generator(self) -> OrderIdGenerator:
+        return _new_order_id
+
+    @provide(scope=Scope.APP)
+    def policy(self) -> OrderingPolicy:
+        return OrderingPolicy()
+
+    # The only gateway so far; a real one replaces this line (same port).
+    payments = provide(SandboxPaymentGateway, provides=PaymentGateway, scope=Scope.APP)
+    orders = provide(SqlaOrderRepository, provides=OrderRepository, scope=Scope.REQUEST)
+    reader = provide(SqlaOrderReader, provides=OrderReader, scope=Scope.REQUEST)
+
+    interactors = provide_all(
+        PlaceOrder,
+        PayOrder,
+        CancelOrder,
+        ShipOrder,
+        DeliverOrder,
+        ExpireOrder,
+        GetOrder,
+        ListMyOrders,
+        SearchOrders,
+        SalesSummary,
+        scope=Scope.REQUEST,
+    )

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, cast
+from uuid import UUID
+
+from app.ordering.application.errors import PaymentDeclinedError
+from app.ordering.application.idempotent import Idempotent, claim
+from app.ordering.application.permissions import ensure_owner, visible_order
+from app.ordering.application.ports.order_repository import OrderRepository
+from app.ordering.application.ports.payment_gateway import PaymentGateway
+from app.ordering.application.snapshot import OrderSnapshot, snapshot
+from app.ordering.domain.state_machine import OrderAction
+from app.ordering.domain.value_objects import OrderId
+from app.shared.application.actor import ActorProvider
+from app.shared.application.idempotency import IdempotencyStore
+from app.shared.application.ports import Clock, TransactionManager
+
+OPERATION: Final = "ordering.pay_order"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, repr=False)
+class PayOrderRequest:
+    order_id: UUID
+    card_number: str
+    idempotency_key: str | None = None
+
+
+PayOrderResponse = Idempotent[OrderSnapshot]
+
+
+class PayOrder:
+    """The customer pays their own pending order by card. A declined card raises
+    PaymentDeclinedError (402) with the gateway's reason and leaves the order pending. With an
+    Idempotency-Key, a retry of a successful payment gets the first response and is not charged."""
+
+    def __init__(
+        self,
+        actors: ActorProvider,
+        orders: OrderRepository,
+        payments: PaymentGateway,
+        idempotency: IdempotencyStore,
+        transaction: TransactionManager,
+        clock: Clock,
+    ) -> None:
+        self._actors = actors
+        self._orders = orders
+        self._payments = payments
+        self._idempotency = idempotency
+        self._transaction = transaction
+        self._clock = clock
+
+    async def __call__(self, request: PayOrderRequest) -> PayOrderResponse:
+        actor = await self._actors.current()
+        key, stored = await claim(
+            self._idempotency,
+            owner=actor.user_id,
+            operation=OPERATION,
+            key=request.idempotency_key,
+            # Never the card number: the fingerprint is stored, and an unsalted hash of a card
+            # number is trivially reversed. The last four digits tell retries from new requests.
+            request={"order_id": str(request.order_id), "card_last4": request.card_number[-4:]},
+        )
+        if stored is not None:
+            return Idempotent(cast("OrderSnapshot", stored), replayed=True)
+
+        order_id = OrderId(request.order_id)
+        order = visible_order(actor, await self._orders.get(order_id, for_update=True), order_id)
+        ensure_owner(actor, order)
+        # Refuse before charging: a paid, cancelled or expired order must never take money.
+        order.ensure_can(OrderAction.PAY)
+        result = await self._payments.charge(order.id_, order.total, request.card_number)
+        if not result.approved:
+            # Raising rolls the unit of work back, the key's claim included: a declined attempt
+            # took no money, so retrying with the same key (e.g. after topping up) is allowed.
+            raise PaymentDeclinedError(
+                "The payment was declined.", reason=result.decline_reason or "declined"
+            )
+        order.pay(result.reference or "", at=self._clock.now())
+        response = snapshot(order)
+        if key is not None:
+            await self._idempotency.complete(key, response)
+        await self._transaction.commit()
+        return Idempotent(response)

@@ -1,0 +1,41 @@
+"""Errors of the ordering context."""
+
+from __future__ import annotations
+
+from app.shared.domain.errors import ConflictError, InvalidValueError, NotFoundError
+
+
+class InvalidOrderTransitionError(ConflictError):
+    code = "invalid_order_transition"
+
+
+class OrderNotOverdueError(ConflictError):
+    code = "order_not_overdue"
+
+
+class OrderNotFoundError(NotFoundError):
+    code = "order_not_found"
+
+
+class InvalidQuantityError(InvalidValueError):
+    code = "invalid_quantity"
+
+
+class InvalidLineCountError(InvalidValueError):
+    code = "invalid_line_count"
+
+
+class DuplicateOrderLineError(InvalidValueError):
+    code = "duplicate_order_line"
+
+
+class InvalidOrderLineError(InvalidValueError):
+    code = "invalid_order_line"
+
+
+class InvalidPaymentReferenceError(InvalidValueError):
+    code = "invalid_payment_reference"
+
+
+class InvalidCancellationReasonError(InvalidValueError):
+    code = "invalid_cancellation_reason"

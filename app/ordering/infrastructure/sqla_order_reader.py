@@ -1,0 +1,199 @@
+"""Query gateway for orders: Core selects straight into read models, keyset pagination."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any, Final
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, Date, cast, func, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ordering.application.errors import InvalidCursorError
+from app.ordering.application.ports.order_reader import (
+    OrderFilter,
+    OrderLineView,
+    OrderPage,
+    OrderSummaryView,
+    OrderView,
+    SalesRow,
+)
+from app.ordering.domain.value_objects import OrderId
+from app.ordering.infrastructure.tables import order_lines_table, orders_table
+from app.shared.domain.money import MINOR_UNITS
+
+_o = orders_table.c
+_l = order_lines_table.c
+_SUMMARY_COLUMNS = (
+    _o.id,
+    _o.customer_id,
+    _o.status,
+    _o.total_amount,
+    _o.currency,
+    _o.created_at,
+    _o.updated_at,
+)
+_DETAIL_COLUMNS = (
+    *_SUMMARY_COLUMNS,
+    _o.paid_at,
+    _o.payment_reference,
+    _o.shipped_at,
+    _o.delivered_at,
+    _o.cancelled_at,
+    _o.cancellation_reason,
+)
+_CURSOR_KIND: Final = "orders:-created_at"
+
+
+def amount_text(amount: Decimal, currency: str) -> str:
+    """The currency's scale, as Money shows it: "12.50" USD, "1500" JPY (stored as 1500.00)."""
+    return str(amount.quantize(Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))))
+
+
+class SqlaOrderReader:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, order_id: OrderId) -> OrderView | None:
+        row = (
+            (await self._session.execute(select(*_DETAIL_COLUMNS).where(_o.id == order_id)))
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            return None
+        lines = (
+            (
+                await self._session.execute(
+                    select(order_lines_table).where(_l.order_id == order_id).order_by(_l.line_no)
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return OrderView(
+            **_summary(row),
+            lines=[_line(line) for line in lines],
+            paid_at=row["paid_at"],
+            payment_reference=row["payment_reference"],
+            shipped_at=row["shipped_at"],
+            delivered_at=row["delivered_at"],
+            cancelled_at=row["cancelled_at"],
+            cancellation_reason=row["cancellation_reason"],
+        )
+
+    async def search(self, *, filter_: OrderFilter, limit: int, cursor: str | None) -> OrderPage:
+        conditions: list[ColumnElement[bool]] = []
+        if filter_.customer_id is not None:
+            conditions.append(_o.customer_id == filter_.customer_id)
+        if filter_.status is not None:
+            conditions.append(_o.status == filter_.status)
+        if filter_.created_from is not None:
+            conditions.append(_o.created_at >= filter_.created_from)
+        if filter_.created_to is not None:
+            conditions.append(_o.created_at < filter_.created_to)
+        if cursor is not None:
+            created_at, last_id = decode_cursor(cursor)
+            conditions.append(
+                tuple_(_o.created_at, _o.id) < tuple_(literal(created_at), literal(last_id))
+            )
+        statement = (
+            select(*_SUMMARY_COLUMNS)
+            .where(*conditions)
+            .order_by(_o.created_at.desc(), _o.id.desc())
+            .limit(limit + 1)
+        )
+        rows = (await self._session.execute(statement)).mappings().all()
+        items = [_summary(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(last["created_at"], last["id"])
+        return OrderPage(items=items, next_cursor=next_cursor)
+
+    async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
+        # Bounds as instants, so the (created_at) index serves the range; days are UTC days.
+        start = datetime.combine(first_day, time.min, tzinfo=UTC)
+        end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
+        day = cast(func.date_trunc("day", func.timezone("UTC", _o.created_at)), Date).label("day")
+        statement = (
+            select(
+                day,
+                _o.status,
+                _o.currency,
+                func.count().label("order_count"),
+                func.sum(_o.total_amount).label("revenue"),
+            )
+            .where(_o.created_at >= start, _o.created_at < end)
+            .group_by(day, _o.status, _o.currency)
+            .order_by(day, _o.status, _o.currency)
+        )
+        rows = (await self._session.execute(statement)).mappings().all()
+        return [
+            SalesRow(
+                day=row["day"],
+                status=row["status"].value,
+                currency=row["currency"],
+                order_count=row["order_count"],
+                revenue=amount_text(row["revenue"], row["currency"]),
+            )
+            for row in rows
+        ]
+
+
+def _summary(row: Any) -> OrderSummaryView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+    return OrderSummaryView(
+        id=str(row["id"]),
+        customer_id=str(row["customer_id"]),
+        status=row["status"].value,
+        total_amount=amount_text(row["total_amount"], row["currency"]),
+        currency=row["currency"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _line(row: Any) -> OrderLineView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+    currency = row["unit_price_currency"]
+    return OrderLineView(
+        line_no=row["line_no"],
+        product_id=str(row["product_id"]),
+        sku=row["sku"],
+        name=row["name"],
+        unit_price=amount_text(row["unit_price_amount"], currency),
+        quantity=row["quantity"],
+        line_total=amount_text(row["unit_price_amount"] * row["quantity"], currency),
+    )
+
+
+def encode_cursor(created_at: datetime, last_id: UUID) -> str:
+    payload = json.dumps(
+        [_CURSOR_KIND, created_at.isoformat(), str(last_id)], separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
+    """Cursors are opaque to clients; anything this reader did not issue is a 422."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, created_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
+        if (
+            kind != _CURSOR_KIND
+            or not isinstance(created_text, str)
+            or not isinstance(last_id, str)
+        ):
+            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
+        created_at = datetime.fromisoformat(created_text)
+        if created_at.tzinfo is None:
+            raise ValueError(created_text)  # noqa: TRY301
+        # Normalised to UTC here, so a forged offset out of range fails now, not in PostgreSQL.
+        return created_at.astimezone(UTC), UUID(last_id)
+    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
+        raise InvalidCursorError(
+            "The cursor is not valid for this listing; start again without one."
+        ) from None

@@ -1,0 +1,95 @@
+"""Ordering tables (imperative mapping: the domain classes stay free of SQLAlchemy).
+
+customer_id and product_id carry no foreign keys on purpose: users belong to identity and
+products to catalog, and contexts share no schema. Lines copy what they need (sku, name, price).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from sqlalchemy import (
+    UUID,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from app.ordering.domain.order import MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH
+from app.ordering.domain.value_objects import MAX_QUANTITY, MIN_QUANTITY, OrderStatus
+from app.shared.infrastructure.database import metadata
+
+# 14 digits, 2 decimals: Money allows up to 9 999 999 999.99 and at most 2 decimal places (JPY
+# and KRW have none: Money restores each currency's scale when a row is loaded).
+AMOUNT: Final = Numeric(14, 2)
+
+orders_table = Table(
+    "orders",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("customer_id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "status",
+        Enum(
+            OrderStatus,
+            name="order_status",
+            native_enum=False,
+            create_constraint=True,
+            length=24,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+        nullable=False,
+    ),
+    Column("total_amount", AMOUNT, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("paid_at", DateTime(timezone=True), nullable=True),
+    Column("payment_reference", String(MAX_REFERENCE_LENGTH), nullable=True),
+    Column("shipped_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("cancellation_reason", String(MAX_REASON_LENGTH), nullable=True),
+    CheckConstraint("total_amount >= 0", name="total_amount_not_negative"),
+    # Keyset pagination, newest first: a customer's orders, orders by status, all orders.
+    Index("ix_orders_customer_id_created_at_id", "customer_id", "created_at", "id"),
+    Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
+    Index("ix_orders_created_at_id", "created_at", "id"),
+)
+
+order_lines_table = Table(
+    "order_lines",
+    metadata,
+    Column(
+        "order_id",
+        UUID(as_uuid=True),
+        ForeignKey("orders.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("line_no", Integer, nullable=False),
+    Column("product_id", UUID(as_uuid=True), nullable=False),
+    # Copied from the catalog as it was; unbounded so that no catalog limit can break an order.
+    Column("sku", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("unit_price_amount", AMOUNT, nullable=False),
+    Column("unit_price_currency", String(3), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    PrimaryKeyConstraint("order_id", "line_no"),
+    # The aggregate already merges duplicates; the database refuses them too.
+    UniqueConstraint("order_id", "product_id"),
+    CheckConstraint(
+        f"quantity BETWEEN {MIN_QUANTITY} AND {MAX_QUANTITY}", name="quantity_in_range"
+    ),
+    CheckConstraint("unit_price_amount >= 0", name="unit_price_not_negative"),
+)

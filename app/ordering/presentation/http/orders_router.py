@@ -1,0 +1,187 @@
+"""HTTP routes of the ordering context. No `from __future__ import annotations` here: FastAPI
+reads the annotations of Dishka's injection wrapper, which cannot resolve postponed (string)
+annotations."""
+
+from datetime import date, datetime
+from typing import Annotated, Final
+from uuid import UUID
+
+from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
+
+from app.ordering.application.commands.cancel_order import CancelOrder, CancelOrderRequest
+from app.ordering.application.commands.deliver_order import DeliverOrder, DeliverOrderRequest
+from app.ordering.application.commands.pay_order import PayOrder, PayOrderRequest
+from app.ordering.application.commands.place_order import (
+    PlaceOrder,
+    PlaceOrderLine,
+    PlaceOrderRequest,
+)
+from app.ordering.application.commands.ship_order import ShipOrder, ShipOrderRequest
+from app.ordering.application.idempotent import Idempotent
+from app.ordering.application.queries.get_order import GetOrder, GetOrderRequest
+from app.ordering.application.queries.list_my_orders import ListMyOrders, ListMyOrdersRequest
+from app.ordering.application.queries.sales_summary import SalesSummary, SalesSummaryRequest
+from app.ordering.application.queries.search_orders import SearchOrders, SearchOrdersRequest
+from app.ordering.application.snapshot import OrderSnapshot
+from app.ordering.domain.value_objects import OrderStatus
+from app.ordering.presentation.http.schemas import (
+    CancelOrderBody,
+    OrderOut,
+    OrderPageOut,
+    PayOrderBody,
+    PlaceOrderBody,
+    SalesSummaryOut,
+)
+from app.ordering.presentation.http.security import oauth2_scheme
+from app.shared.presentation.http.openapi import problems
+
+REPLAYED_HEADER: Final = "Idempotent-Replayed"
+
+router = APIRouter(
+    prefix="/api/v1/orders",
+    tags=["orders"],
+    route_class=DishkaRoute,
+    dependencies=[Depends(oauth2_scheme)],
+)
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Any unique string (e.g. a UUID). A retry with the same key and body gets "
+        "the first response, marked with `Idempotent-Replayed: true`, without acting twice.",
+    ),
+]
+Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(max_length=512, description="The previous page's next_cursor")]
+
+
+def _order_out(result: Idempotent[OrderSnapshot], response: Response) -> OrderOut:
+    if result.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return OrderOut.model_validate(result.response)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(401, 409, 429))
+async def place_order(
+    body: PlaceOrderBody,
+    response: Response,
+    interactor: FromDishka[PlaceOrder],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> OrderOut:
+    """Order 1 to 50 products (1 to 1000 of each). Stock is reserved at once and the order awaits
+    payment; prices are those of the moment. 409 `out_of_stock` or `product_unavailable` when a
+    product cannot be reserved (then nothing is); 429 when ordering too often."""
+    result = await interactor(
+        PlaceOrderRequest(
+            lines=tuple(
+                PlaceOrderLine(product_id=line.product_id, quantity=line.quantity)
+                for line in body.lines
+            ),
+            idempotency_key=idempotency_key,
+        )
+    )
+    response.headers["Location"] = f"{router.prefix}/{result.response['id']}"
+    return _order_out(result, response)
+
+
+@router.get("", responses=problems(401))
+async def list_my_orders(
+    interactor: FromDishka[ListMyOrders],
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> OrderPageOut:
+    """Your orders, newest first, one page at a time (pass the previous page's `next_cursor`)."""
+    page = await interactor(ListMyOrdersRequest(status=status_, limit=limit, cursor=cursor))
+    return OrderPageOut.model_validate(page)
+
+
+@router.get("/search", responses=problems(401, 403))
+async def search_orders(
+    interactor: FromDishka[SearchOrders],
+    status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
+    created_from: Annotated[
+        datetime | None, Query(description="Inclusive; UTC if no offset")
+    ] = None,
+    created_to: Annotated[datetime | None, Query(description="Exclusive; UTC if no offset")] = None,
+    customer_id: UUID | None = None,
+    limit: Limit = 20,
+    cursor: Cursor = None,
+) -> OrderPageOut:
+    """Staff: every customer's orders by status, creation time and customer, newest first."""
+    page = await interactor(
+        SearchOrdersRequest(
+            status=status_,
+            created_from=created_from,
+            created_to=created_to,
+            customer_id=customer_id,
+            limit=limit,
+            cursor=cursor,
+        )
+    )
+    return OrderPageOut.model_validate(page)
+
+
+@router.get("/sales-summary", responses=problems(401, 403))
+async def sales_summary(
+    interactor: FromDishka[SalesSummary],
+    first_day: Annotated[date, Query(alias="from", description="First UTC day, inclusive")],
+    last_day: Annotated[date, Query(alias="to", description="Last UTC day, inclusive")],
+) -> SalesSummaryOut:
+    """Admins: orders and revenue per UTC day, status and currency (at most 366 days)."""
+    summary = await interactor(SalesSummaryRequest(first_day=first_day, last_day=last_day))
+    return SalesSummaryOut.model_validate(summary)
+
+
+@router.get("/{order_id}", responses=problems(401, 404))
+async def get_order(order_id: UUID, interactor: FromDishka[GetOrder]) -> OrderOut:
+    """One order with its lines: your own, or any order for staff."""
+    return OrderOut.model_validate(await interactor(GetOrderRequest(order_id=order_id)))
+
+
+@router.post("/{order_id}/pay", responses=problems(401, 402, 403, 404, 409))
+async def pay_order(
+    order_id: UUID,
+    body: PayOrderBody,
+    response: Response,
+    interactor: FromDishka[PayOrder],
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> OrderOut:
+    """Pay your pending order by card. 402 `payment_declined` (with a `reason`) leaves the order
+    pending; 409 when the order no longer awaits payment."""
+    result = await interactor(
+        PayOrderRequest(
+            order_id=order_id, card_number=body.card_number, idempotency_key=idempotency_key
+        )
+    )
+    return _order_out(result, response)
+
+
+@router.post("/{order_id}/cancel", responses=problems(401, 403, 404, 409))
+async def cancel_order(
+    order_id: UUID,
+    interactor: FromDishka[CancelOrder],
+    body: Annotated[CancelOrderBody | None, Body()] = None,
+) -> OrderOut:
+    """Cancel an order awaiting payment (yours, or any for staff); admins also cancel paid orders,
+    which are then refunded. The stock is given back."""
+    reason = body.reason if body is not None else None
+    return OrderOut.model_validate(
+        await interactor(CancelOrderRequest(order_id=order_id, reason=reason))
+    )
+
+
+@router.post("/{order_id}/ship", responses=problems(401, 403, 404, 409))
+async def ship_order(order_id: UUID, interactor: FromDishka[ShipOrder]) -> OrderOut:
+    """Staff: a paid order leaves the warehouse."""
+    return OrderOut.model_validate(await interactor(ShipOrderRequest(order_id=order_id)))
+
+
+@router.post("/{order_id}/deliver", responses=problems(401, 403, 404, 409))
+async def deliver_order(order_id: UUID, interactor: FromDishka[DeliverOrder]) -> OrderOut:
+    """Staff: a shipped order has arrived."""
+    return OrderOut.model_validate(await interactor(DeliverOrderRequest(order_id=order_id)))

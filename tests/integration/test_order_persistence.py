@@ -1,0 +1,183 @@
+"""The order aggregate against real PostgreSQL: imperative mapping, optimistic locking, the
+outbox, and the reader's projections. Needs the orders migration (0003)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+from app.ordering.application.ports.order_reader import OrderFilter
+from app.ordering.domain.order import Order, PricedItem
+from app.ordering.domain.value_objects import OrderId, OrderStatus
+from app.ordering.infrastructure.mapping import map_ordering
+from app.ordering.infrastructure.sqla_order_reader import SqlaOrderReader
+from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
+from app.shared.application.errors import ConcurrentModificationError
+from app.shared.domain.money import Money
+from app.shared.infrastructure.outbox import outbox_table
+from app.shared.infrastructure.transaction import SqlaTransactionManager
+
+PLACED = datetime(2024, 6, 1, 23, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    map_ordering()
+    engine = create_async_engine(database_url)
+    yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+    await engine.dispose()
+
+
+def new_order(
+    customer: UUID, *, price: str = "12.5", currency: str = "USD", at: datetime = PLACED
+) -> Order:
+    return Order.place(
+        order_id=OrderId(uuid4()),
+        customer_id=customer,
+        items=[
+            PricedItem(
+                product_id=uuid4(),
+                sku=f"SKU-{n}",
+                name=f"Product {n}",
+                unit_price=Money.of(price, currency),
+                quantity=n,
+            )
+            for n in (3, 1)
+        ],
+        at=at,
+    )
+
+
+async def store(sessions: async_sessionmaker[AsyncSession], *orders: Order) -> None:
+    async with sessions() as session:
+        for order in orders:
+            SqlaOrderRepository(session).add(order)
+        await SqlaTransactionManager(session, {}).commit()
+
+
+async def test_a_loaded_order_has_money_values_lines_and_a_version(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    order = new_order(uuid4())
+    await store(sessions, order)
+
+    async with sessions() as session:
+        loaded = await SqlaOrderRepository(session).get(order.id_)
+
+    assert isinstance(loaded, Order)
+    assert loaded.total == Money.of("50.00", "USD")
+    assert loaded.status is OrderStatus.PENDING_PAYMENT
+    assert loaded.version == 1
+    assert [(line.line_no, line.unit_price, line.quantity) for line in loaded.lines] == [
+        (1, Money.of("12.50", "USD"), 3),
+        (2, Money.of("12.50", "USD"), 1),
+    ]
+
+
+async def test_zero_decimal_currencies_load_in_their_own_scale(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    order = new_order(uuid4(), price="1500", currency="JPY")
+    await store(sessions, order)
+
+    async with sessions() as session:
+        loaded = await SqlaOrderRepository(session).get(order.id_)
+        view = await SqlaOrderReader(session).get(order.id_)
+
+    assert loaded is not None
+    assert str(loaded.total.amount) == "6000"
+    assert view is not None
+    assert (view["total_amount"], view["lines"][0]["unit_price"]) == ("6000", "1500")
+
+
+async def test_a_change_bumps_the_version_and_a_stale_writer_loses(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    order = new_order(uuid4())
+    await store(sessions, order)
+
+    async with sessions() as first, sessions() as second:
+        mine = await SqlaOrderRepository(first).get(order.id_)
+        theirs = await SqlaOrderRepository(second).get(order.id_)
+        assert mine is not None
+        assert theirs is not None
+        mine.cancel("changed my mind", at=PLACED)
+        await SqlaTransactionManager(first, {}).commit()
+        theirs.pay("sandbox_late", at=PLACED)
+
+        with pytest.raises(ConcurrentModificationError):
+            await SqlaTransactionManager(second, {}).commit()
+
+    assert mine.version == 2
+
+
+async def test_events_are_written_to_the_outbox_with_the_change(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    order = new_order(uuid4())
+    order.pay("sandbox_ref", at=PLACED + timedelta(minutes=1))
+    await store(sessions, order)
+
+    async with sessions() as session:
+        rows = (
+            await session.execute(
+                select(outbox_table.c.event_type, outbox_table.c.payload)
+                .where(outbox_table.c.aggregate_id == order.id_)
+                .order_by(outbox_table.c.occurred_at)
+            )
+        ).all()
+
+    assert [row.event_type for row in rows] == ["OrderPlaced", "OrderPaid"]
+    assert rows[0].payload["total_amount"] == "50.00"
+    assert rows[1].payload["payment_reference"] == "sandbox_ref"
+
+
+async def test_my_orders_page_newest_first_with_an_opaque_cursor(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    alice = uuid4()
+    mine = [new_order(alice, at=PLACED + timedelta(minutes=n)) for n in range(5)]
+    await store(sessions, *mine, new_order(uuid4()))
+
+    seen: list[str] = []
+    cursor: str | None = None
+    async with sessions() as session:
+        reader = SqlaOrderReader(session)
+        while True:
+            page = await reader.search(
+                filter_=OrderFilter(customer_id=alice), limit=2, cursor=cursor
+            )
+            seen += [item["id"] for item in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+
+    assert seen == [str(order.id_) for order in reversed(mine)]
+
+
+async def test_sales_are_summed_per_utc_day_status_and_currency(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    paid = new_order(uuid4())
+    paid.pay("sandbox_ref", at=PLACED)
+    next_day = new_order(uuid4(), at=PLACED + timedelta(hours=1))  # 00:30 UTC on June 2nd
+    await store(sessions, paid, new_order(uuid4()), new_order(uuid4()), next_day)
+
+    async with sessions() as session:
+        rows = await SqlaOrderReader(session).sales(
+            first_day=date(2024, 6, 1), last_day=date(2024, 6, 2)
+        )
+
+    assert [
+        (row["day"], row["status"], row["currency"], row["order_count"], row["revenue"])
+        for row in rows
+    ] == [
+        (date(2024, 6, 1), "paid", "USD", 1, "50.00"),
+        (date(2024, 6, 1), "pending_payment", "USD", 2, "100.00"),
+        (date(2024, 6, 2), "pending_payment", "USD", 1, "50.00"),
+    ]
