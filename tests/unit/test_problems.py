@@ -11,7 +11,6 @@ from sqlalchemy import exc as sqla_errors
 
 from app.identity.application.errors import (
     InvalidCredentialsError,
-    InvalidCursorError,
     RoleNotHeldError,
     SessionRevokedError,
     WrongPasswordError,
@@ -25,7 +24,12 @@ from app.identity.domain.errors import (
     UserNotFoundError,
     WeakPasswordError,
 )
-from app.shared.application.errors import AuthenticationError, AuthorizationError, ServiceBusyError
+from app.shared.application.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    InvalidCursorError,
+    ServiceBusyError,
+)
 from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
 from app.shared.presentation.http.problems import _is_unavailable, status_for
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable
 from typing import Any
-from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.catalog.application.errors import InvalidCursorError
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
     ProductPage,
@@ -22,6 +16,14 @@ from app.catalog.application.ports.product_reader import (
 )
 from app.catalog.domain.value_objects import ProductId
 from app.catalog.infrastructure.tables import products_table
+from app.shared.infrastructure.keyset import (
+    after,
+    datetime_key,
+    decimal_key,
+    decode_cursor,
+    encode_cursor,
+    text_key,
+)
 
 _c = products_table.c
 _COLUMNS = (
@@ -36,6 +38,16 @@ _ORDER: dict[ProductSort, tuple[Any, bool]] = {
     ProductSort.PRICE_DESC: (_c.price_amount, True),
     ProductSort.NEWEST: (_c.created_at, True),
     ProductSort.OLDEST: (_c.created_at, False),
+}
+
+
+_KEY_PARSERS: dict[ProductSort, Callable[[str], object]] = {
+    ProductSort.NAME: text_key,
+    ProductSort.NAME_DESC: text_key,
+    ProductSort.PRICE: decimal_key,
+    ProductSort.PRICE_DESC: decimal_key,
+    ProductSort.NEWEST: datetime_key,
+    ProductSort.OLDEST: datetime_key,
 }
 
 
@@ -63,10 +75,8 @@ class SqlaProductReader:
         key_column, descending = _ORDER[sort]
         statement = _filtered(select(*_COLUMNS), filter_)
         if cursor is not None:
-            key, last_id = _decode_cursor(cursor, sort)
-            position = tuple_(key_column, _c.id)
-            bound = tuple_(literal(key, key_column.type), literal(last_id, _c.id.type))
-            statement = statement.where(position < bound if descending else position > bound)
+            position = decode_cursor(cursor, sort.value, _KEY_PARSERS[sort])
+            statement = statement.where(after(key_column, _c.id, position, descending=descending))
         order = (key_column.desc(), _c.id.desc()) if descending else (key_column, _c.id)
         rows = (
             (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
@@ -77,7 +87,7 @@ class SqlaProductReader:
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = _encode_cursor(sort, last[key_column.name], last["id"])
+            next_cursor = encode_cursor(sort.value, last[key_column.name], last["id"])
         return ProductPage(items=items, next_cursor=next_cursor)
 
 
@@ -118,42 +128,3 @@ def to_view(row: Any) -> ProductView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-def _encode_cursor(sort: ProductSort, key: str | Decimal | datetime, last_id: UUID) -> str:
-    key_text = key.isoformat() if isinstance(key, datetime) else str(key)
-    payload = json.dumps([sort.value, key_text, str(last_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: ProductSort) -> tuple[str | Decimal | datetime, UUID]:
-    """Cursors are opaque; anything this reader did not issue is a 422, never a 500."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        if (
-            cursor_sort != sort.value
-            or not isinstance(key_text, str)
-            or not isinstance(last_id, str)
-            or "\x00" in key_text
-        ):
-            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
-        return _cursor_key(key_text, sort), UUID(last_id)
-    except (ValueError, TypeError, OverflowError, InvalidOperation, binascii.Error):
-        raise InvalidCursorError(
-            "The cursor is not valid for this listing; start again without one."
-        ) from None
-
-
-def _cursor_key(key_text: str, sort: ProductSort) -> str | Decimal | datetime:
-    if sort in {ProductSort.NEWEST, ProductSort.OLDEST}:
-        moment = datetime.fromisoformat(key_text)
-        if moment.tzinfo is None:
-            raise ValueError(key_text)
-        return moment.astimezone(UTC)
-    if sort in {ProductSort.PRICE, ProductSort.PRICE_DESC}:
-        amount = Decimal(key_text)
-        if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
-            raise ValueError(key_text)
-        return amount
-    return key_text

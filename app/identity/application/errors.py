@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from app.shared.application.errors import AuthenticationError, AuthorizationError
-from app.shared.domain.errors import ConflictError, InvalidValueError
+from app.shared.domain.errors import ConflictError
 
 
 class InvalidCredentialsError(AuthenticationError):
@@ -18,7 +18,3 @@ class WrongPasswordError(AuthorizationError):
 
 class RoleNotHeldError(ConflictError):
     code = "role_not_held"
-
-
-class InvalidCursorError(InvalidValueError):
-    code = "invalid_cursor"

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, literal, or_, select, tuple_
+from sqlalchemy import ColumnElement, Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.identity.application.errors import InvalidCursorError
 from app.identity.application.ports.user_reader import UserFilter, UserPage, UserSort, UserView
 from app.identity.domain.value_objects import UserId
 from app.identity.infrastructure.tables import users_table
+from app.shared.infrastructure.keyset import (
+    after,
+    datetime_key,
+    decode_cursor,
+    encode_cursor,
+    text_key,
+)
 
 _c = users_table.c
 _VIEW_COLUMNS = (_c.id, _c.username, _c.email, _c.role, _c.status, _c.created_at, _c.updated_at)
@@ -43,10 +44,9 @@ class SqlaUserReader:
         )
         descending = sort.value.startswith("-")
         if cursor is not None:
-            key_value, last_id = _decode_cursor(cursor, sort)
-            position = tuple_(key_column, _c.id)
-            bound = tuple_(literal(key_value), literal(last_id))
-            statement = statement.where(position < bound if descending else position > bound)
+            parse_key = datetime_key if key_column is _c.created_at else text_key
+            position = decode_cursor(cursor, sort.value, parse_key)
+            statement = statement.where(after(key_column, _c.id, position, descending=descending))
         order = (key_column.desc(), _c.id.desc()) if descending else (key_column.asc(), _c.id.asc())
         rows = (
             (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
@@ -57,7 +57,7 @@ class SqlaUserReader:
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = _encode_cursor(sort, last[key_column.name], last["id"])
+            next_cursor = encode_cursor(sort.value, last[key_column.name], last["id"])
         return UserPage(items=items, next_cursor=next_cursor)
 
     @staticmethod
@@ -85,39 +85,3 @@ def _to_view(row: Any) -> UserView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )
-
-
-def _encode_cursor(sort: UserSort, key: str | datetime, last_id: UUID) -> str:
-    key_text = key.isoformat() if isinstance(key, datetime) else key
-    payload = json.dumps([sort.value, key_text, str(last_id)], separators=(",", ":"))
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, sort: UserSort) -> tuple[str | datetime, UUID]:
-    """Cursors are opaque to clients; anything this reader did not issue is a 422."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        if (
-            cursor_sort != sort.value
-            or not isinstance(key_text, str)
-            or not isinstance(last_id, str)
-            or "\x00" in key_text
-        ):
-            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
-        return _cursor_key(key_text, sort), UUID(last_id)
-    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
-        raise InvalidCursorError(
-            "The cursor is not valid for this listing; start again without one."
-        ) from None
-
-
-def _cursor_key(key_text: str, sort: UserSort) -> str | datetime:
-    if "created_at" not in sort.value:
-        return key_text
-    moment = datetime.fromisoformat(key_text)
-    if moment.tzinfo is None:
-        raise ValueError(key_text)
-    # Normalise to UTC: a forged offset that leaves the representable range fails here
-    # (OverflowError), not in PostgreSQL.
-    return moment.astimezone(UTC)

@@ -16,9 +16,5 @@ class NotOrderOwnerError(AuthorizationError):
     code = "not_order_owner"
 
 
-class InvalidCursorError(InvalidValueError):
-    code = "invalid_cursor"
-
-
 class InvalidDateRangeError(InvalidValueError):
     code = "invalid_date_range"

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
-from uuid import UUID
 
-from sqlalchemy import ColumnElement, Date, cast, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ordering.application.errors import InvalidCursorError
 from app.ordering.application.ports.order_reader import (
     OrderFilter,
     OrderLineView,
@@ -25,6 +20,7 @@ from app.ordering.application.ports.order_reader import (
 from app.ordering.domain.value_objects import OrderId
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
 from app.shared.domain.money import MINOR_UNITS
+from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
 
 _o = orders_table.c
 _l = order_lines_table.c
@@ -97,10 +93,8 @@ class SqlaOrderReader:
         if filter_.created_to is not None:
             conditions.append(_o.created_at < filter_.created_to)
         if cursor is not None:
-            created_at, last_id = decode_cursor(cursor)
-            conditions.append(
-                tuple_(_o.created_at, _o.id) < tuple_(literal(created_at), literal(last_id))
-            )
+            position = decode_cursor(cursor, _CURSOR_KIND, datetime_key)
+            conditions.append(after(_o.created_at, _o.id, position, descending=True))
         statement = (
             select(*_SUMMARY_COLUMNS)
             .where(*conditions)
@@ -112,7 +106,7 @@ class SqlaOrderReader:
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(last["created_at"], last["id"])
+            next_cursor = encode_cursor(_CURSOR_KIND, last["created_at"], last["id"])
         return OrderPage(items=items, next_cursor=next_cursor)
 
     async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
@@ -168,32 +162,3 @@ def _line(row: Any) -> OrderLineView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         quantity=row["quantity"],
         line_total=amount_text(row["unit_price_amount"] * row["quantity"], currency),
     )
-
-
-def encode_cursor(created_at: datetime, last_id: UUID) -> str:
-    payload = json.dumps(
-        [_CURSOR_KIND, created_at.isoformat(), str(last_id)], separators=(",", ":")
-    )
-    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    """Cursors are opaque to clients; anything this reader did not issue is a 422."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        kind, created_text, last_id = json.loads(base64.urlsafe_b64decode(padded))
-        if (
-            kind != _CURSOR_KIND
-            or not isinstance(created_text, str)
-            or not isinstance(last_id, str)
-        ):
-            raise ValueError(cursor)  # noqa: TRY301 - funnels into the one error below
-        created_at = datetime.fromisoformat(created_text)
-        if created_at.tzinfo is None:
-            raise ValueError(created_text)  # noqa: TRY301
-        # Normalised to UTC here, so a forged offset out of range fails now, not in PostgreSQL.
-        return created_at.astimezone(UTC), UUID(last_id)
-    except (ValueError, TypeError, OverflowError, binascii.Error, json.JSONDecodeError):
-        raise InvalidCursorError(
-            "The cursor is not valid for this listing; start again without one."
-        ) from None

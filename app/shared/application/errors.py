@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.shared.domain.errors import ConflictError, DomainError
+from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError
 
 
 class AuthenticationError(DomainError):
@@ -42,3 +42,9 @@ class PaymentRequiredError(DomainError):
     """The request is valid, but a payment step refused it (402)."""
 
     code = "payment_required"
+
+
+class InvalidCursorError(InvalidValueError):
+    """A pagination cursor this listing did not issue (forged, stale or for another sort)."""
+
+    code = "invalid_cursor"

@@ -49,6 +49,9 @@ class Money:
     @classmethod
     def of(cls, amount: str | int | Decimal, currency: str) -> Money:
         """Parse untrusted input (strings, never floats)."""
+        if isinstance(amount, float | bool):
+            # 0.1 as a float is 0.1000000000000000055511151231257827...: never money.
+            raise InvalidMoneyError("Amounts are decimal strings or integers, never floats.")
         try:
             value = Decimal(amount) if not isinstance(amount, Decimal) else amount
         except (InvalidOperation, ValueError):

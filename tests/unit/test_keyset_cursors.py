@@ -1,4 +1,5 @@
-"""Keyset cursors of the user reader: opaque, bound to one sort, and tamper-evident as 422s."""
+"""Keyset cursors (app/shared/infrastructure/keyset.py) as the user reader uses them: opaque,
+bound to one sort, and tamper-evident as 422s."""
 
 from __future__ import annotations
 
@@ -9,11 +10,20 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from app.identity.application.errors import InvalidCursorError
 from app.identity.application.ports.user_reader import UserSort
-from app.identity.infrastructure.sqla_user_reader import _decode_cursor, _encode_cursor
+from app.shared.application.errors import InvalidCursorError
+from app.shared.infrastructure.keyset import datetime_key, decode_cursor, encode_cursor, text_key
 
 LAST_ID = UUID("0b6a4d5e-6c1f-4f0e-9d55-3b1fd1f4a2c7")
+
+
+def _encode_cursor(sort: UserSort, key: str | datetime, last_id: UUID) -> str:
+    return encode_cursor(sort.value, key, last_id)
+
+
+def _decode_cursor(cursor: str, sort: UserSort) -> tuple[str | datetime, UUID]:
+    parse_key = datetime_key if "created_at" in sort.value else text_key
+    return decode_cursor(cursor, sort.value, parse_key)
 
 
 def raw_cursor(payload: object) -> str:
