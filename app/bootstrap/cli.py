@@ -1,8 +1,8 @@
 """Operator CLI: ``python -m app <command>`` (also installed as ``fastapi-platform``).
 
 Commands: ``api`` (gunicorn), ``migrate`` (waits for the database, then upgrades),
-``create-super-admin``, ``dev`` (embedded servers + migrations + api, for ``make run``),
-``makemigration``.
+``create-super-admin``, ``seed-demo``, ``dev`` (embedded servers, migrations, demo data and the
+api, for ``make run``), ``makemigration``.
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ class CacheSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_CACHE_")
 
     ttl_seconds: PositiveInt = 300
-    operation_timeout: PositiveFloat = 0.25
+    operation_timeout: PositiveFloat = 0.5
     breaker_seconds: PositiveFloat = 5.0
 
 
@@ -119,6 +119,7 @@ class RateLimitSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_RATE_LIMIT_")
 
     enabled: bool = True
+    operation_timeout: PositiveFloat = 0.5
     login_per_account: str = "10/minute"
     login_per_address: str = "30/minute"
     sign_up_per_address: str = "20/hour"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.bootstrap.mapping import map_all
+from app.catalog.infrastructure.constraints import CATALOG_CONSTRAINT_ERRORS
 from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
 from app.shared.domain.errors import ConflictError
 from app.shared.infrastructure.database import metadata
@@ -16,11 +17,14 @@ def _constraint_names() -> set[str]:
     return names
 
 
+TRANSLATED = {**IDENTITY_CONSTRAINT_ERRORS, **CATALOG_CONSTRAINT_ERRORS}
+
+
 def test_translated_constraints_are_named_in_the_metadata() -> None:
     map_all()
-    assert set(IDENTITY_CONSTRAINT_ERRORS) <= _constraint_names()
+    assert set(TRANSLATED) <= _constraint_names()
 
 
 def test_unique_violations_become_conflicts() -> None:
-    for factory in IDENTITY_CONSTRAINT_ERRORS.values():
+    for factory in TRANSLATED.values():
         assert isinstance(factory(), ConflictError)

@@ -112,6 +112,7 @@ class PlatformProvider(Provider):
                 RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,
             },
             enabled=limits.enabled,
+            operation_timeout=limits.operation_timeout,
         )
 
     @provide(scope=Scope.REQUEST)

@@ -14,7 +14,7 @@ from app.catalog.application.ports.product_reader import (
     ProductView,
 )
 from app.catalog.domain.value_objects import ProductId
-from app.catalog.infrastructure.cache_keys import PRODUCTS
+from app.catalog.infrastructure.cache_keys import LISTINGS, PRODUCT
 from app.catalog.infrastructure.sqla_product_reader import SqlaProductReader
 from app.shared.infrastructure.cache import VersionedCache
 
@@ -46,18 +46,19 @@ class CachedProductReader:
 
     async def get(self, product_id: ProductId) -> ProductView | None:
         return await self._cache.get_or_load(
-            PRODUCTS,
-            f"id:{product_id}",
+            PRODUCT,
+            "view",
             lambda: self._reader.get(product_id),
             encode=_encode_view,
             decode=_decode_view,
+            scope=str(product_id),
         )
 
     async def get_by_sku(self, sku: str) -> ProductView | None:
         # Keyed by a digest: a SKU from the URL is untrusted text.
         digest = hashlib.sha256(sku.encode()).hexdigest()[:32]
         return await self._cache.get_or_load(
-            PRODUCTS,
+            LISTINGS,
             f"sku:{digest}",
             lambda: self._reader.get_by_sku(sku),
             encode=_encode_view,
@@ -76,7 +77,7 @@ class CachedProductReader:
         )  # fmt: skip
         digest = hashlib.sha256(query.encode()).hexdigest()[:32]
         return await self._cache.get_or_load(
-            PRODUCTS,
+            LISTINGS,
             f"list:{digest}",
             lambda: self._reader.list(filter_=filter_, sort=sort, limit=limit, cursor=cursor),
             encode=lambda page: page,

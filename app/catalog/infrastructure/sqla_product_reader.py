@@ -16,6 +16,7 @@ from app.catalog.application.ports.product_reader import (
 )
 from app.catalog.domain.value_objects import ProductId
 from app.catalog.infrastructure.tables import products_table
+from app.shared.domain.money import format_amount
 from app.shared.infrastructure.keyset import (
     after,
     datetime_key,
@@ -119,7 +120,7 @@ def to_view(row: Any) -> ProductView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         sku=row["sku"],
         name=row["name"],
         description=row["description"],
-        price_amount=str(row["price_amount"]),
+        price_amount=format_amount(row["price_amount"], row["price_currency"]),
         currency=row["price_currency"],
         stock_on_hand=row["stock_on_hand"],
         in_stock=row["stock_on_hand"] > 0,

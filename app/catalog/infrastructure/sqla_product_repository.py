@@ -21,10 +21,10 @@ class SqlaProductRepository:
 
     def add(self, product: Product) -> None:
         self._session.add(product)
-        invalidate_after_commit(self._transaction, self._cache)
+        invalidate_after_commit(self._transaction, self._cache, [product.id_])
 
     async def get(self, product_id: ProductId) -> Product | None:
         product = await self._session.get(Product, product_id)
         if product is not None:
-            invalidate_after_commit(self._transaction, self._cache)
+            invalidate_after_commit(self._transaction, self._cache, [product.id_])
         return product

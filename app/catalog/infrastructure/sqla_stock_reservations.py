@@ -75,7 +75,7 @@ class SqlaStockReservations:
                 unit_price=Money(row.price_amount, row.price_currency),
                 quantity=request.quantity,
             )
-        invalidate_after_commit(self._transaction, self._cache)
+        invalidate_after_commit(self._transaction, self._cache, [r.product_id for r in requests])
         return [reserved[request.product_id] for request in _merged(requests)]
 
     async def release(self, requests: list[StockRequest]) -> None:
@@ -88,7 +88,7 @@ class SqlaStockReservations:
                     version=_c.version + 1,
                 )
             )
-        invalidate_after_commit(self._transaction, self._cache)
+        invalidate_after_commit(self._transaction, self._cache, [r.product_id for r in requests])
 
     async def _explain_refusal(self, request: StockRequest) -> NoReturn:
         row = (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Date, cast, func, select
@@ -19,7 +18,7 @@ from app.ordering.application.ports.order_reader import (
 )
 from app.ordering.domain.value_objects import OrderId
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
-from app.shared.domain.money import MINOR_UNITS
+from app.shared.domain.money import format_amount
 from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
 
 _o = orders_table.c
@@ -43,11 +42,6 @@ _DETAIL_COLUMNS = (
     _o.cancellation_reason,
 )
 _CURSOR_KIND: Final = "orders:-created_at"
-
-
-def amount_text(amount: Decimal, currency: str) -> str:
-    """The currency's scale, as Money shows it: "12.50" USD, "1500" JPY (stored as 1500.00)."""
-    return str(amount.quantize(Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))))
 
 
 class SqlaOrderReader:
@@ -133,7 +127,7 @@ class SqlaOrderReader:
                 status=row["status"].value,
                 currency=row["currency"],
                 order_count=row["order_count"],
-                revenue=amount_text(row["revenue"], row["currency"]),
+                revenue=format_amount(row["revenue"], row["currency"]),
             )
             for row in rows
         ]
@@ -144,7 +138,7 @@ def _summary(row: Any) -> OrderSummaryView:  # noqa: ANN401 - a SQLAlchemy RowMa
         id=str(row["id"]),
         customer_id=str(row["customer_id"]),
         status=row["status"].value,
-        total_amount=amount_text(row["total_amount"], row["currency"]),
+        total_amount=format_amount(row["total_amount"], row["currency"]),
         currency=row["currency"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -158,7 +152,7 @@ def _line(row: Any) -> OrderLineView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         product_id=str(row["product_id"]),
         sku=row["sku"],
         name=row["name"],
-        unit_price=amount_text(row["unit_price_amount"], currency),
+        unit_price=format_amount(row["unit_price_amount"], currency),
         quantity=row["quantity"],
-        line_total=amount_text(row["unit_price_amount"] * row["quantity"], currency),
+        line_total=format_amount(row["unit_price_amount"] * row["quantity"], currency),
     )

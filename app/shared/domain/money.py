@@ -93,3 +93,9 @@ class Money:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """An amount at its currency's scale, as Money shows it: "12.50" EUR, "1500" JPY (whatever
+    scale the storage column has)."""
+    return str(amount.quantize(Decimal(1).scaleb(-MINOR_UNITS.get(currency, 2))))

@@ -25,7 +25,9 @@ from structlog.stdlib import get_logger
 T = TypeVar("T")
 
 CACHE_LOOKUPS = Counter(
-    "cache_lookups_total", "Cache lookups by namespace and outcome.", ["namespace", "outcome"]
+    "cache_lookups_total",
+    "Cache lookups by kind of entry and outcome.",
+    ["namespace", "outcome"],
 )
 CACHE_ERRORS = Counter(
     "cache_errors_total", "Redis errors the cache absorbed (reads fell back to the database).",
@@ -62,33 +64,43 @@ class VersionedCache:
 
     async def get_or_load(
         self,
-        namespace: str,
+        kind: str,
         key: str,
         load: Callable[[], Awaitable[T]],
         *,
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
+        scope: str = "",
     ) -> T:
+        """Entries are invalidated together per namespace: ``kind``, or ``kind`` + ``scope``
+        (e.g. one product). Metrics are labelled by ``kind`` only, to keep label values few."""
+        namespace = _namespace(kind, scope)
         if not self.available:
-            CACHE_LOOKUPS.labels(namespace, "bypass").inc()
-            return await load()
+            return await self._bypass(kind, namespace, key, load)
         version = await self._call("version", self._redis.get(_version_key(namespace)))
         if version is _MISSING:
-            CACHE_LOOKUPS.labels(namespace, "bypass").inc()
-            return await load()
+            return await self._bypass(kind, namespace, key, load)
         entry = f"{{{namespace}}}:v{version or 0}:{key}"
         cached = await self._call("get", self._redis.get(entry))
         if isinstance(cached, str):
-            CACHE_LOOKUPS.labels(namespace, "hit").inc()
+            CACHE_LOOKUPS.labels(kind, "hit").inc()
             return decode(json.loads(cached))
-        CACHE_LOOKUPS.labels(namespace, "miss").inc()
+        CACHE_LOOKUPS.labels(kind, "miss").inc()
         return await self._single_flight(entry, lambda: self._fill(entry, load, encode, decode))
 
-    async def bump(self, namespace: str) -> None:
-        """Invalidate every entry of ``namespace`` (call after the write's commit)."""
+    async def _bypass(
+        self, kind: str, namespace: str, key: str, load: Callable[[], Awaitable[T]]
+    ) -> T:
+        # Without Redis, concurrent readers of one entry in this process still share one load:
+        # an outage must not turn a burst into a burst of identical queries.
+        CACHE_LOOKUPS.labels(kind, "bypass").inc()
+        return await self._single_flight(f"bypass:{namespace}:{key}", load)
+
+    async def bump(self, kind: str, scope: str = "") -> None:
+        """Invalidate every entry of the namespace (call after the write's commit)."""
         try:
             async with asyncio.timeout(self._timeout):
-                await self._redis.incr(_version_key(namespace))
+                await self._redis.incr(_version_key(_namespace(kind, scope)))
         except Exception:
             # Old entries may outlive this write; stop reading them here until they expire.
             self._trip("bump", until=time.monotonic() + self._ttl)
@@ -154,6 +166,10 @@ class VersionedCache:
             _log.warning(
                 "cache_unavailable", operation=operation, bypass_seconds=until - time.monotonic()
             )
+
+
+def _namespace(kind: str, scope: str) -> str:
+    return f"{kind}:{scope}" if scope else kind
 
 
 def _version_key(namespace: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import time
@@ -28,7 +29,14 @@ _log = get_logger(__name__)
 
 
 class LimitsRateLimiter:
-    def __init__(self, redis: Redis, rules: Mapping[RateLimitRule, str], *, enabled: bool) -> None:
+    def __init__(
+        self,
+        redis: Redis,
+        rules: Mapping[RateLimitRule, str],
+        *,
+        enabled: bool,
+        operation_timeout: float,
+    ) -> None:
         # Shares the application's pool, timeouts and retry policy.
         storage = RedisStorage(
             "async+redis://",
@@ -41,6 +49,7 @@ class LimitsRateLimiter:
             rule: parse(text) for rule, text in rules.items()
         }
         self._enabled = enabled
+        self._timeout = operation_timeout
 
     async def hit(self, rule: RateLimitRule, key: str) -> None:
         item = self._rules[rule]
@@ -49,10 +58,12 @@ class LimitsRateLimiter:
         # Keys may be user input (a login name): hash them to a fixed, safe shape.
         safe_key = hashlib.sha256(key.encode()).hexdigest()[:32]
         try:
-            allowed = await self._limiter.hit(item, rule.value, safe_key)
-            if allowed:
-                return
-            reset_at, _ = await self._limiter.get_window_stats(item, rule.value, safe_key)
+            # Its own short deadline: a slow Redis must not hold every log-in for the client's
+            # full timeout and retries before failing open.
+            async with asyncio.timeout(self._timeout):
+                if await self._limiter.hit(item, rule.value, safe_key):
+                    return
+                reset_at, _ = await self._limiter.get_window_stats(item, rule.value, safe_key)
         except Exception:  # noqa: BLE001 - fail open, loudly
             RATE_LIMIT_FAILURES.labels(rule.value).inc()
             _log.warning("rate_limit_unavailable", rule=rule.value, exc_info=True)

@@ -112,7 +112,8 @@ async def list_products(  # noqa: PLR0913 - one parameter per documented filter
     return ProductPageOut.model_validate(page)
 
 
-@router.get("/by-sku/{sku}", responses=problems(404))
+# 401 only when credentials are sent and invalid: anonymous reads need none.
+@router.get("/by-sku/{sku}", responses=problems(401, 404))
 async def get_product_by_sku(
     sku: Annotated[str, Path(max_length=64, pattern=_NO_NUL)], interactor: FromDishka[GetProduct]
 ) -> ProductOut:
@@ -120,7 +121,7 @@ async def get_product_by_sku(
     return ProductOut.model_validate(await interactor(GetProductRequest(sku=sku)))
 
 
-@router.get("/{product_id}", responses=problems(404))
+@router.get("/{product_id}", responses=problems(401, 404))
 async def get_product(product_id: UUID, interactor: FromDishka[GetProduct]) -> ProductOut:
     """One product by id (archived products: staff only)."""
     return ProductOut.model_validate(await interactor(GetProductRequest(product_id=product_id)))

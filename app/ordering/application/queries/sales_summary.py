@@ -36,7 +36,8 @@ class SalesSummary:
     async def __call__(self, request: SalesSummaryRequest) -> SalesSummaryResponse:
         require_role(await self._actors.current(), SEES_SALES)
         days = (request.last_day - request.first_day).days + 1
-        if not 1 <= days <= MAX_DAYS:
+        # date.max is refused too: the range ends at the start of the following day.
+        if not 1 <= days <= MAX_DAYS or request.last_day >= date.max:
             raise InvalidDateRangeError(
                 f"The range runs forwards and spans 1 to {MAX_DAYS} days.",
                 first_day=request.first_day.isoformat(),

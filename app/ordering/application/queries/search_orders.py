@@ -58,4 +58,9 @@ class SearchOrders:
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+14:00: before the first representable instant
+        raise InvalidDateRangeError(
+            "The time is outside the supported calendar.", value=moment.isoformat()
+        ) from None

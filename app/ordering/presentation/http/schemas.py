@@ -15,7 +15,8 @@ AMOUNT_DESCRIPTION = "Decimal amount as a string in the currency's scale, e.g. '
 
 class OrderLineIn(BaseModel):
     product_id: UUID
-    quantity: int = Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)
+    # Strict: true, "2" and 2.0 are not quantities.
+    quantity: int = Field(ge=MIN_QUANTITY, le=MAX_QUANTITY, strict=True)
 
 
 class PlaceOrderBody(BaseModel):
@@ -48,7 +49,7 @@ class PayOrderBody(BaseModel):
 
 
 class CancelOrderBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=500)
+    reason: str | None = Field(default=None, max_length=500, pattern=r"^[^\x00]*$")
 
 
 class OrderLineOut(BaseModel):

@@ -156,6 +156,23 @@ async def _unavailable(request: Request, error: Exception) -> JSONResponse:
     )
 
 
+# SQLSTATEs for text PostgreSQL cannot store (NUL bytes, characters outside the encoding): the
+# client's input, not our code, so a 422 wherever a field escaped its own validation.
+UNSTORABLE_TEXT: Final = frozenset({"22021", "22P05"})
+
+
+async def _database_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, sqla_errors.DBAPIError)  # noqa: S101
+    if getattr(error.orig, "sqlstate", None) in UNSTORABLE_TEXT:
+        return problem(
+            HTTPStatus.UNPROCESSABLE_ENTITY,
+            code="invalid_text",
+            detail="The request contains characters that cannot be stored (such as NUL).",
+            request=request,
+        )
+    return await _unexpected(request, error)
+
+
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     if _is_unavailable(error):
         return await _unavailable(request, error)
@@ -217,5 +234,6 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(sqla_errors.DBAPIError, _database_error)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, _unavailable)

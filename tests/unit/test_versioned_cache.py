@@ -1,0 +1,302 @@
+"""VersionedCache against a tiny in-memory Redis: versioned keys, single flight, peer lock,
+failure handling and the breaker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from app.shared.infrastructure.cache import VersionedCache
+
+NS = "test:things"
+
+
+class FakeRedis:
+    """The handful of commands the cache uses, with decode_responses=True semantics."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+        self.expiries: dict[str, float] = {}
+        self.calls: list[tuple[str, str]] = []
+        self.fail: set[str] = set()  # command names that raise
+        self.delay: dict[str, float] = {}  # command name -> seconds
+
+    async def _enter(self, command: str, key: str) -> None:
+        self.calls.append((command, key))
+        if command in self.delay:
+            await asyncio.sleep(self.delay[command])
+        if command in self.fail:
+            raise RedisConnectionError(f"fake: {command} failed")
+
+    async def get(self, key: str) -> str | None:
+        await self._enter("get", key)
+        return self.data.get(key)
+
+    async def set(
+        self,
+        key: str,
+        value: str,
+        *,
+        ex: int | None = None,
+        px: int | None = None,
+        nx: bool = False,
+    ) -> bool | None:
+        await self._enter("set", key)
+        if nx and key in self.data:
+            return None
+        self.data[key] = value
+        if ex is not None:
+            self.expiries[key] = ex
+        if px is not None:
+            self.expiries[key] = px / 1000
+        return True
+
+    async def incr(self, key: str) -> int:
+        await self._enter("incr", key)
+        value = int(self.data.get(key, "0")) + 1
+        self.data[key] = str(value)
+        return value
+
+    async def delete(self, *keys: str) -> int:
+        await self._enter("delete", ",".join(keys))
+        return sum(1 for key in keys if self.data.pop(key, None) is not None)
+
+
+class Loader:
+    """A load function that counts its calls and can be slowed down or made to fail."""
+
+    def __init__(self, value: Any = "fresh", *, delay: float = 0.0) -> None:
+        self.value = value
+        self.delay = delay
+        self.calls = 0
+        self.error: Exception | None = None
+
+    async def __call__(self) -> Any:
+        self.calls += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def make_cache(redis: FakeRedis, **overrides: Any) -> VersionedCache:
+    options: dict[str, Any] = {
+        "ttl_seconds": 60,
+        "operation_timeout": 0.2,
+        "breaker_seconds": 5.0,
+        "lock_seconds": 2.0,
+        "wait_for_peer": 0.3,
+    } | overrides
+    return VersionedCache(redis, **options)  # type: ignore[arg-type]
+
+
+def identity(value: Any) -> Any:
+    return value
+
+
+async def read(
+    cache: VersionedCache, load: Callable[[], Awaitable[Any]], key: str = "k", ns: str = NS
+) -> Any:
+    return await cache.get_or_load(ns, key, load, encode=identity, decode=identity)
+
+
+def lookups(outcome: str, ns: str = NS) -> float:
+    return (
+        REGISTRY.get_sample_value("cache_lookups_total", {"namespace": ns, "outcome": outcome})
+        or 0.0
+    )
+
+
+def errors(operation: str) -> float:
+    return REGISTRY.get_sample_value("cache_errors_total", {"operation": operation}) or 0.0
+
+
+async def test_a_miss_loads_and_stores_under_the_current_version_then_hits() -> None:
+    redis, load = FakeRedis(), Loader({"name": "mug", "price": "1.50"})
+    cache = make_cache(redis)
+    hits, misses = lookups("hit"), lookups("miss")
+    assert await read(cache, load) == {"name": "mug", "price": "1.50"}
+    assert await read(cache, load) == {"name": "mug", "price": "1.50"}
+    assert load.calls == 1
+    key = "{test:things}:v0:k"
+    assert json.loads(redis.data[key]) == {"name": "mug", "price": "1.50"}
+    assert redis.expiries[key] == 60
+    assert "{test:things}:v0:k:lock" not in redis.data  # released after the fill
+    assert lookups("hit") == hits + 1
+    assert lookups("miss") == misses + 1
+
+
+async def test_bump_invalidates_every_entry_of_the_namespace_only() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis)
+    first, other = Loader("one"), Loader("other")
+    await read(cache, first, "a")
+    await read(cache, first, "b")
+    await read(cache, other, "a", ns="test:others")
+    await cache.bump(NS)
+    assert redis.data["{test:things}:version"] == "1"
+    first.value = "two"
+    assert await read(cache, first, "a") == "two"
+    assert await read(cache, first, "b") == "two"
+    assert first.calls == 4
+    assert "{test:things}:v1:a" in redis.data
+    assert "{test:things}:v0:a" in redis.data  # nothing deleted: old versions just expire
+    other.value = "changed"
+    assert await read(cache, other, "a", ns="test:others") == "other"  # not bumped
+    assert other.calls == 1
+
+
+async def test_encode_and_decode_wrap_the_stored_json() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis)
+    load = Loader(5)
+    for _ in range(2):
+        value = await cache.get_or_load(
+            NS,
+            "n",
+            load,
+            encode=lambda number: {"n": number},
+            decode=lambda data: data["n"] * 10,
+        )
+    assert json.loads(redis.data["{test:things}:v0:n"]) == {"n": 5}
+    assert value == 50  # the second read is decoded from the cache
+    assert load.calls == 1
+
+
+async def test_none_is_not_cached() -> None:
+    redis, load = FakeRedis(), Loader(None)
+    cache = make_cache(redis)
+    assert await read(cache, load) is None
+    assert await read(cache, load) is None
+    assert load.calls == 2
+    assert not any(key.endswith(":k") for key in redis.data)
+
+
+async def test_a_write_committed_during_a_load_cannot_leave_old_data_under_the_new_version() -> (
+    None
+):
+    redis = FakeRedis()
+    cache = make_cache(redis)
+    state = {"value": "old"}
+
+    async def load_while_a_write_commits() -> str:
+        seen = state["value"]  # the reader queries the database...
+        state["value"] = "new"  # ...a writer commits...
+        await cache.bump(NS)  # ...and bumps the version
+        return seen
+
+    assert await read(cache, load_while_a_write_commits) == "old"
+    fresh = Loader()
+    fresh.value = state["value"]
+    assert await read(cache, fresh) == "new"  # the old value sits under v0, not v1
+    assert fresh.calls == 1
+
+
+async def test_concurrent_misses_in_one_process_load_once() -> None:
+    redis, load = FakeRedis(), Loader("value", delay=0.05)
+    cache = make_cache(redis)
+    results = await asyncio.gather(*(read(cache, load) for _ in range(50)))
+    assert results == ["value"] * 50
+    assert load.calls == 1
+
+
+async def test_a_failed_load_reaches_every_waiter_and_the_next_read_retries() -> None:
+    redis, load = FakeRedis(), Loader("value", delay=0.05)
+    load.error = RuntimeError("database down")
+    cache = make_cache(redis)
+    results = await asyncio.gather(*(read(cache, load) for _ in range(5)), return_exceptions=True)
+    assert all(isinstance(result, RuntimeError) for result in results), results
+    assert load.calls == 1
+    load.error = None
+    assert await read(cache, load) == "value"
+    assert load.calls == 2
+
+
+async def test_a_peer_holding_the_lock_is_waited_for_and_its_value_used() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, wait_for_peer=1.0)
+    redis.data["{test:things}:v0:k:lock"] = "1"  # another process is loading this entry
+
+    async def peer_finishes() -> None:
+        await asyncio.sleep(0.1)
+        redis.data["{test:things}:v0:k"] = json.dumps("from peer")
+
+    load = Loader("mine")
+    peer = asyncio.create_task(peer_finishes())
+    assert await read(cache, load) == "from peer"
+    await peer
+    assert load.calls == 0
+    assert redis.data["{test:things}:v0:k:lock"] == "1"  # not ours to release
+
+
+async def test_a_slow_peer_is_not_waited_for_long() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, wait_for_peer=0.1)
+    redis.data["{test:things}:v0:k:lock"] = "1"  # the peer never finishes
+    load = Loader("mine")
+    started = time.monotonic()
+    assert await read(cache, load) == "mine"
+    assert time.monotonic() - started < 1.0
+    assert load.calls == 1
+    assert redis.data["{test:things}:v0:k:lock"] == "1"
+
+
+@pytest.mark.parametrize("command", ["get", "set", "incr"])
+async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(command: str) -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, breaker_seconds=0.2)
+    load = Loader("from db")
+    redis.fail.add("get" if command == "incr" else command)
+    before = sum(errors(op) for op in ("version", "get", "set", "lock"))
+    assert await read(cache, load) == "from db"
+    assert sum(errors(op) for op in ("version", "get", "set", "lock")) > before
+    assert not cache.available
+    calls = len(redis.calls)
+    bypass = lookups("bypass")
+    assert await read(cache, load) == "from db"
+    assert len(redis.calls) == calls  # the breaker keeps requests off Redis
+    assert lookups("bypass") == bypass + 1
+    redis.fail.clear()
+    await asyncio.sleep(0.25)
+    assert cache.available
+    assert await read(cache, load) == "from db"
+    assert await read(cache, Loader("unused")) == "from db"  # cached again once closed
+
+
+async def test_a_slow_redis_is_given_up_on_after_the_operation_timeout() -> None:
+    redis = FakeRedis()
+    redis.delay["get"] = 2.0
+    cache = make_cache(redis, operation_timeout=0.05)
+    load = Loader("from db")
+    before = errors("version")
+    started = time.monotonic()
+    assert await read(cache, load) == "from db"
+    assert time.monotonic() - started < 1.0
+    assert errors("version") == before + 1
+    assert not cache.available
+
+
+async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, ttl_seconds=60, breaker_seconds=0.01)
+    load = Loader("old")
+    await read(cache, load)
+    redis.fail.add("incr")
+    before = errors("bump")
+    with pytest.raises(RedisConnectionError):
+        await cache.bump(NS)
+    assert errors("bump") == before + 1
+    redis.fail.clear()
+    await asyncio.sleep(0.05)  # far longer than breaker_seconds, far shorter than the TTL
+    load.value = "new"
+    # Old entries may still be in Redis: they must not be served until they could have expired.
+    assert not cache.available
+    assert await read(cache, load) == "new"
