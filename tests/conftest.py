@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import asyncpg
 import pytest
@@ -26,13 +27,16 @@ from app.bootstrap.settings import (
     AppSettings,
     AuthSettings,
     CacheSettings,
+    CelerySettings,
     DatabaseSettings,
     HttpSettings,
     IdempotencySettings,
     LogSettings,
+    OrderingSettings,
     RateLimitSettings,
     RedisSettings,
     Settings,
+    SmtpSettings,
 )
 
 # Cheap Argon2 parameters keep hundreds of hashes fast; production parameters are tested apart.
@@ -122,7 +126,18 @@ def build_settings(
         cache=CacheSettings(),
         idempotency=IdempotencySettings(),
         rate_limit=RateLimitSettings(**{**GENEROUS_LIMITS, **(rate_limits or {})}),
+        ordering=OrderingSettings(),
+        # The broker shares the test Redis database: flushed between tests like everything else.
+        celery=CelerySettings(broker_db=redis_database(redis_url)),
+        smtp=SmtpSettings(),
     )
+
+
+def redis_database(redis_url: str) -> int:
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        return int(dict(parse_qsl(parts.query)).get("db", 0))
+    return int(parts.path.strip("/") or 0)
 
 
 @pytest.fixture(scope="session")

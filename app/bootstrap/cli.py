@@ -134,6 +134,63 @@ async def _run_create_super_admin(username: str, email: str, password: str) -> s
         await container.close()
 
 
+def _worker(args: argparse.Namespace) -> int:
+    from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+
+    settings = load_settings()
+    celery = create_worker_celery(settings)
+    celery.worker_main(
+        [
+            "worker",
+            f"--loglevel={settings.log.level}",
+            f"--concurrency={args.concurrency or settings.celery.concurrency}",
+            f"--pool={args.pool}",
+            f"--queues={args.queues}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+    return 0
+
+
+def _beat(_: argparse.Namespace) -> int:
+    from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+
+    settings = load_settings()
+    celery = create_worker_celery(settings)
+    celery.start(
+        [
+            "beat",
+            f"--loglevel={settings.log.level}",
+            f"--schedule={settings.celery.beat_schedule_file}",
+        ]
+    )
+    return 0
+
+
+def _smtp_sink(args: argparse.Namespace) -> int:
+    from app.bootstrap.smtp_sink import start_sink  # noqa: PLC0415
+
+    controller = start_sink(args.host, args.port, Path(args.mailbox))
+    print(  # noqa: T201
+        f"SMTP sink on {args.host}:{args.port}, messages in {Path(args.mailbox).resolve()}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stopped = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopped:
+        time.sleep(0.2)
+    controller.stop()
+    return 0
+
+
 DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - documented demo accounts, never in production
 
 
@@ -241,6 +298,17 @@ def _parser() -> argparse.ArgumentParser:
     admin.add_argument("--username", required=True)
     admin.add_argument("--email", required=True)
     admin.set_defaults(handler=_create_super_admin)
+    worker = commands.add_parser("worker", help="run a Celery worker (APP_CELERY_* settings)")
+    worker.add_argument("--concurrency", type=int, default=0, help="0: APP_CELERY_CONCURRENCY")
+    worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
+    worker.add_argument("--queues", default="default,notifications,maintenance")
+    worker.set_defaults(handler=_worker)
+    commands.add_parser("beat", help="run the periodic-job scheduler").set_defaults(handler=_beat)
+    sink = commands.add_parser("smtp-sink", help="a local SMTP server that saves mail as files")
+    sink.add_argument("--host", default="127.0.0.1")
+    sink.add_argument("--port", type=int, default=1025)
+    sink.add_argument("--mailbox", default=".local/mailbox")
+    sink.set_defaults(handler=_smtp_sink)
     seed = commands.add_parser(
         "seed-demo", help="idempotently add demo products, accounts and orders (not in production)"
     )

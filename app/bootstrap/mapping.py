@@ -3,7 +3,7 @@ from __future__ import annotations
 from app.catalog.infrastructure.mapping import map_catalog
 from app.identity.infrastructure.mapping import map_identity
 from app.ordering.infrastructure.mapping import map_ordering
-from app.shared.infrastructure import idempotency, outbox  # noqa: F401 - their tables join the metadata
+from app.shared.infrastructure import idempotency, inbox, outbox  # noqa: F401 - tables join the metadata
 
 
 def map_all() -> None:

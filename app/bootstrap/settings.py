@@ -102,6 +102,49 @@ class IdempotencySettings(_Section):
     retention_seconds: PositiveInt = 24 * 3600
 
 
+class OrderingSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_ORDERING_")
+
+    # How long stock stays reserved for an unpaid order before the expiry job releases it.
+    payment_window_seconds: PositiveInt = 1800
+
+
+class CelerySettings(_Section):
+    """Background processing (see docs/11-async-tasks.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_CELERY_")
+
+    # Default: the APP_REDIS_URL server, its own database index (never the cache's).
+    broker_url: str | None = None
+    broker_db: Annotated[int, Field(ge=0, le=15)] = 1
+    concurrency: PositiveInt = 2
+    # Longer than the longest task: an unacknowledged task is redelivered after this.
+    visibility_timeout: PositiveInt = 3600
+    soft_time_limit: PositiveInt = 60
+    time_limit: PositiveInt = 90
+    max_retries: Annotated[int, Field(ge=0)] = 10
+    publish_timeout: PositiveFloat = 2.0
+    # The API relays each commit's events at once; the sweep catches anything missed.
+    fast_path: bool = True
+    outbox_sweep_seconds: PositiveFloat = 5.0
+    expire_orders_seconds: PositiveFloat = 60.0
+    purge_seconds: PositiveFloat = 3600.0
+    retention_days: PositiveInt = 7
+    beat_schedule_file: str = "/tmp/celerybeat-schedule"  # noqa: S108 - a writable scratch path
+
+
+class SmtpSettings(_Section):
+    model_config = SettingsConfigDict(env_prefix="APP_SMTP_")
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(gt=0, lt=65536)] = 1025
+    sender: str = "fastapi-platform <no-reply@fastapi-platform.localhost>"
+    timeout: PositiveFloat = 10.0
+    start_tls: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+
+
 class HttpSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_HTTP_")
 
@@ -169,6 +212,9 @@ class Settings:
     cache: CacheSettings
     idempotency: IdempotencySettings
     rate_limit: RateLimitSettings
+    ordering: OrderingSettings
+    celery: CelerySettings
+    smtp: SmtpSettings
 
 
 S = TypeVar("S", bound=_Section)
@@ -211,6 +257,9 @@ def load_settings() -> Settings:
         "cache": _section(CacheSettings, problems),
         "idempotency": _section(IdempotencySettings, problems),
         "rate_limit": _section(RateLimitSettings, problems),
+        "ordering": _section(OrderingSettings, problems),
+        "celery": _section(CelerySettings, problems),
+        "smtp": _section(SmtpSettings, problems),
     }
     app, auth = sections["app"], sections["auth"]
     if isinstance(app, AppSettings) and isinstance(auth, AuthSettings) and app.env != "development":

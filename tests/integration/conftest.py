@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
+from tests.integration.worker_support import mailbox, worker  # noqa: F401 - fixtures
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -47,6 +47,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its own process group: teardown stops workers too
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -57,13 +58,17 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
             pytest.fail("gunicorn did not become ready")
         time.sleep(0.2)
     yield base, process
     if process.poll() is None:
-        process.kill()
-        process.wait()
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def _counter(metrics: str, route: str, status: str) -> float:

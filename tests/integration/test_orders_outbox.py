@@ -112,12 +112,14 @@ async def test_only_committed_changes_leave_events_and_each_exactly_once(  # noq
         await fetch(database_url, "SELECT id FROM outbox_events WHERE aggregate_type <> 'order'")
         == product_events
     )
+    # Each row is relayed at most once (the API's fast path may already have published it).
     rows = await fetch(
         database_url,
-        "SELECT count(*) AS n, count(DISTINCT id) AS ids, bool_and(published_at IS NULL) AS fresh "
+        "SELECT count(*) AS n, count(DISTINCT id) AS ids, max(attempts) AS attempts "
         "FROM outbox_events WHERE aggregate_type = 'order'",
     )
-    assert (rows[0]["n"], rows[0]["ids"], rows[0]["fresh"]) == (len(expected), len(expected), True)
+    assert (rows[0]["n"], rows[0]["ids"]) == (len(expected), len(expected))
+    assert rows[0]["attempts"] <= 1
 
 
 async def test_order_event_payloads_hold_the_facts_consumers_need(

@@ -36,10 +36,12 @@ from app.identity.domain.value_objects import UserId
 from app.identity.infrastructure.argon2_password_hasher import Argon2PasswordHasher
 from app.identity.infrastructure.jwt_access_tokens import JwtAccessTokens
 from app.identity.infrastructure.redis_session_store import RedisSessionStore
+from app.identity.infrastructure.sqla_user_directory import SqlaUserDirectory
 from app.identity.infrastructure.sqla_user_reader import SqlaUserReader
 from app.identity.infrastructure.sqla_user_repository import SqlaUserRepository
 from app.identity.presentation.http.auth import CookiePolicy, HttpIdentityProvider
 from app.shared.application.actor import ActorProvider
+from app.shared.application.directory import UserDirectory
 from app.shared.application.ports import Clock
 
 
@@ -101,6 +103,8 @@ class IdentityProviderSet(Provider):
     users = provide(SqlaUserRepository, provides=UserRepository, scope=Scope.REQUEST)
     reader = provide(SqlaUserReader, provides=UserReader, scope=Scope.REQUEST)
     current_user = provide(CurrentUser, scope=Scope.REQUEST)
+    # Identity fulfils the shared directory contract the notifications context reads.
+    directory = provide(SqlaUserDirectory, provides=UserDirectory, scope=Scope.REQUEST)
     current_actor = provide(CurrentActor, provides=ActorProvider, scope=Scope.REQUEST)
 
     @provide(scope=Scope.REQUEST)

@@ -7,9 +7,11 @@ Needs from elsewhere: AsyncSession, TransactionManager, Clock (platform), ActorP
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from dishka import Provider, Scope, provide, provide_all
 
+from app.bootstrap.settings import Settings
 from app.ordering.application.commands.cancel_order import CancelOrder
 from app.ordering.application.commands.deliver_order import DeliverOrder
 from app.ordering.application.commands.expire_order import ExpireOrder
@@ -19,6 +21,7 @@ from app.ordering.application.commands.ship_order import ShipOrder
 from app.ordering.application.ports.order_reader import OrderReader
 from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.ports.payment_gateway import PaymentGateway
+from app.ordering.application.queries.find_overdue_orders import FindOverdueOrders
 from app.ordering.application.queries.get_order import GetOrder
 from app.ordering.application.queries.list_my_orders import ListMyOrders
 from app.ordering.application.queries.sales_summary import SalesSummary
@@ -43,8 +46,10 @@ class OrderingProviderSet(Provider):
         return _new_order_id
 
     @provide(scope=Scope.APP)
-    def policy(self) -> OrderingPolicy:
-        return OrderingPolicy()
+    def policy(self, settings: Settings) -> OrderingPolicy:
+        return OrderingPolicy(
+            payment_window=timedelta(seconds=settings.ordering.payment_window_seconds)
+        )
 
     # The only gateway so far; a real one replaces this line (same port).
     payments = provide(SandboxPaymentGateway, provides=PaymentGateway, scope=Scope.APP)
@@ -62,5 +67,6 @@ class OrderingProviderSet(Provider):
         ListMyOrders,
         SearchOrders,
         SalesSummary,
+        FindOverdueOrders,
         scope=Scope.REQUEST,
     )

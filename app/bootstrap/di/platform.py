@@ -2,24 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
+from celery import Celery
 from dishka import Provider, Scope, alias, from_context, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.telemetry import Tracing
+from app.bootstrap.worker.celery_app import create_celery
+from app.bootstrap.worker.routes import EVENT_HANDLERS
 from app.catalog.infrastructure.constraints import CATALOG_CONSTRAINT_ERRORS
 from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
 from app.shared.application.idempotency import IdempotencyStore
+from app.shared.application.inbox import EventInbox
+from app.shared.application.jobs import JobLock
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.infrastructure.cache import VersionedCache
+from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import create_engine, create_session_factory
 from app.shared.infrastructure.idempotency import SqlaIdempotencyStore
+from app.shared.infrastructure.inbox import SqlaEventInbox
+from app.shared.infrastructure.job_lock import RedisJobLock
+from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
+from app.shared.infrastructure.outbox_relay import OutboxRelay
 from app.shared.infrastructure.rate_limiter import LimitsRateLimiter
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.infrastructure.redis import create_redis
@@ -92,11 +102,44 @@ class PlatformProvider(Provider):
             breaker_seconds=settings.cache.breaker_seconds,
         )
 
+    @provide(scope=Scope.APP)
+    def celery(self, settings: Settings) -> Iterator[Celery]:
+        # In the API only a publisher: the outbox fast path sends tasks by name.
+        celery = create_celery(settings)
+        yield celery
+        celery.close()
+
+    @provide(scope=Scope.APP)
+    def outbox_relay(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        celery: Celery,
+        settings: Settings,
+    ) -> OutboxRelay:
+        publisher = CeleryEventPublisher(
+            celery, EVENT_HANDLERS, timeout=settings.celery.publish_timeout
+        )
+        return OutboxRelay(session_factory, publisher)
+
+    @provide(scope=Scope.APP)
+    async def outbox_fast_path(
+        self, relay: OutboxRelay, settings: Settings
+    ) -> AsyncIterator[OutboxFastPath]:
+        fast_path = OutboxFastPath(relay, enabled=settings.celery.fast_path)
+        yield fast_path
+        await fast_path.drain()
+
+    job_lock = provide(RedisJobLock, provides=JobLock, scope=Scope.APP)
+    inbox = provide(SqlaEventInbox, provides=EventInbox, scope=Scope.REQUEST)
+
     @provide(scope=Scope.REQUEST)
     def transaction(
-        self, session: AsyncSession, constraint_errors: ConstraintErrors
+        self,
+        session: AsyncSession,
+        constraint_errors: ConstraintErrors,
+        fast_path: OutboxFastPath,
     ) -> SqlaTransactionManager:
-        return SqlaTransactionManager(session, constraint_errors)
+        return SqlaTransactionManager(session, constraint_errors, fast_path)
 
     transaction_port = alias(source=SqlaTransactionManager, provides=TransactionManager)
 

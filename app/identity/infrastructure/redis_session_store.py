@@ -135,6 +135,21 @@ class RedisSessionStore:
         if owner is not None:
             await self._redis.srem(self._user_key(str(owner)), session_id)
 
+    async def prune(self) -> int:
+        pruned = 0
+        async for index in self._redis.scan_iter(match=f"{_PREFIX}:user-sessions:*", count=500):
+            session_ids = [str(sid) for sid in await self._redis.smembers(index)]
+            if not session_ids:
+                continue
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in session_ids:
+                    pipe.exists(self._session_key(session_id))
+                alive = await pipe.execute()
+            gone = [sid for sid, exists in zip(session_ids, alive, strict=True) if not exists]
+            if gone:
+                pruned += int(await self._redis.srem(index, *gone))
+        return pruned
+
     async def revoke_all(self, user_id: UserId, *, keep: SessionId | None = None) -> int:
         index = self._user_key(user_id)
         session_ids = [str(sid) for sid in await self._redis.smembers(index) if sid != keep]

@@ -16,7 +16,7 @@ from app.ordering.application.ports.order_reader import (
     OrderView,
     SalesRow,
 )
-from app.ordering.domain.value_objects import OrderId
+from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
 from app.shared.domain.money import format_amount
 from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
@@ -102,6 +102,17 @@ class SqlaOrderReader:
             last = rows[limit - 1]
             next_cursor = encode_cursor(_CURSOR_KIND, last["created_at"], last["id"])
         return OrderPage(items=items, next_cursor=next_cursor)
+
+    async def overdue(self, *, placed_before: datetime, limit: int) -> list[OrderId]:
+        statement = (
+            select(_o.id)
+            .where(_o.status == OrderStatus.PENDING_PAYMENT, _o.created_at < placed_before)
+            .order_by(_o.created_at)
+            .limit(limit)
+        )
+        return [
+            OrderId(order_id) for order_id in (await self._session.execute(statement)).scalars()
+        ]
 
     async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
         # Bounds as instants, so the (created_at) index serves the range; days are UTC days.

@@ -19,8 +19,10 @@ from asgi_correlation_id import correlation_id
 from opentelemetry import propagate
 from sqlalchemy import (
     UUID,
+    BigInteger,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
     String,
@@ -39,6 +41,8 @@ outbox_table = Table(
     "outbox_events",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
+    # Commit order within and across transactions (timestamps tie inside one transaction).
+    Column("position", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("aggregate_type", String(64), nullable=False),
     Column("aggregate_id", UUID(as_uuid=True), nullable=False),
     Column("event_type", String(128), nullable=False),
@@ -50,8 +54,8 @@ outbox_table = Table(
     Column("published_at", DateTime(timezone=True), nullable=True),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Index(
-        "ix_outbox_events_unpublished",
-        "recorded_at",
+        "ix_outbox_events_unpublished_position",
+        "position",
         postgresql_where=text("published_at IS NULL"),
     ),
 )

@@ -18,6 +18,7 @@ from app.shared.application.errors import ConcurrentModificationError
 from app.shared.domain.errors import DomainError
 from app.shared.domain.events import AggregateRoot, DomainEvent
 from app.shared.infrastructure.outbox import write_events
+from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 
 # Constraint name -> factory of the domain error that the constraint enforces.
 ConstraintErrors = Mapping[str, Callable[[], DomainError]]
@@ -34,9 +35,15 @@ def violated_constraint(error: IntegrityError) -> str | None:
 
 
 class SqlaTransactionManager:
-    def __init__(self, session: AsyncSession, constraint_errors: ConstraintErrors) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        constraint_errors: ConstraintErrors,
+        fast_path: OutboxFastPath | None = None,
+    ) -> None:
         self._session = session
         self._constraint_errors = constraint_errors
+        self._fast_path = fast_path
         self._after_commit: dict[str, AfterCommit] = {}
         self._events: list[DomainEvent] = []
 
@@ -67,6 +74,13 @@ class SqlaTransactionManager:
         await self.flush()
         events, self._events = self._events, []
         await write_events(self._session, sorted(events, key=lambda event: event.occurred_at))
+        if events and self._fast_path is not None:
+            fast_path, event_ids = self._fast_path, [event.event_id for event in events]
+
+            async def relay() -> None:
+                fast_path.submit(event_ids)
+
+            self.after_commit("outbox:fast-path", relay)
         try:
             await self._session.commit()
         except IntegrityError as error:

@@ -52,6 +52,10 @@ class SessionStore(Protocol):
 
     async def revoke(self, session_id: SessionId) -> None: ...
 
+    async def prune(self) -> int:
+        """Drop index entries of sessions that expired on their own; returns how many."""
+        ...
+
     async def revoke_all(self, user_id: UserId, *, keep: SessionId | None = None) -> int:
         """Revoke every session of the user except ``keep``; returns how many were revoked."""
         ...

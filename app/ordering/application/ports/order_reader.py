@@ -79,6 +79,10 @@ class OrderReader(Protocol):
         cursor this reader did not issue."""
         ...
 
+    async def overdue(self, *, placed_before: datetime, limit: int) -> list[OrderId]:
+        """Ids of orders still awaiting payment that were placed before the given instant."""
+        ...
+
     async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
         """Orders placed on UTC days first_day..last_day (inclusive), grouped by day, status and
         currency; ordered by day, status, currency."""

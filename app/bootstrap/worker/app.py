@@ -1,0 +1,72 @@
+"""The worker's and beat's Celery application: tasks, per-process runtime, schedule.
+
+The schedule is code, reviewed like code. Periodic jobs that must not run twice take a Redis
+lock per run (JobLock), so two beat processes started by mistake still run each job once per
+interval; the outbox sweep needs none (SKIP LOCKED makes concurrent sweeps safe).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_process_shutdown
+
+from app.bootstrap.settings import Settings
+from app.bootstrap.worker.celery_app import create_celery
+from app.bootstrap.worker.platform_tasks import PURGE, RELAY_OUTBOX, register_platform_tasks
+from app.bootstrap.worker.runtime import WorkerRuntime
+from app.notifications.presentation.tasks import register_notification_tasks
+from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, register_ordering_tasks
+
+
+def create_worker_celery(settings: Settings) -> Celery:
+    config = settings.celery
+    celery = create_celery(settings)
+    runtime = WorkerRuntime(settings)
+
+    def start(**_: Any) -> None:  # noqa: ANN401 - Celery signal arguments
+        runtime.start()
+
+    def stop(**_: Any) -> None:  # noqa: ANN401
+        runtime.stop()
+
+    # weak=False: the receivers are closures; Celery would otherwise drop them at once.
+    worker_process_init.connect(start, weak=False)
+    worker_process_shutdown.connect(stop, weak=False)
+
+    register_notification_tasks(celery, runtime.run, max_retries=config.max_retries)
+    register_ordering_tasks(
+        celery,
+        runtime.run,
+        max_retries=config.max_retries,
+        interval_seconds=config.expire_orders_seconds,
+    )
+    register_platform_tasks(
+        celery,
+        runtime.run,
+        max_retries=config.max_retries,
+        retention=timedelta(days=config.retention_days),
+        purge_every=config.purge_seconds,
+    )
+    celery.conf.beat_schedule = {
+        # "expires": a run the workers could not start within its interval is dropped, so an
+        # outage does not leave a pile of identical jobs behind.
+        "relay-outbox": {
+            "task": RELAY_OUTBOX,
+            "schedule": config.outbox_sweep_seconds,
+            "options": {"expires": config.outbox_sweep_seconds},
+        },
+        "expire-overdue-orders": {
+            "task": EXPIRE_OVERDUE_ORDERS,
+            "schedule": config.expire_orders_seconds,
+            "options": {"expires": config.expire_orders_seconds},
+        },
+        "purge": {
+            "task": PURGE,
+            "schedule": config.purge_seconds,
+            "options": {"expires": config.purge_seconds},
+        },
+    }
+    return celery

@@ -1,0 +1,59 @@
+"""The Celery application: one factory for the worker, beat and the API (which only publishes).
+
+Delivery guarantees, chosen on purpose (docs/11-async-tasks.md):
+- acks_late + reject_on_worker_lost: a task is acknowledged after it ran; a worker killed mid-task
+  hands it back, so it runs again (handlers are idempotent through the event inbox);
+- prefetch 1: a busy worker does not sit on tasks another could run;
+- visibility timeout longer than any task: Redis redelivers only what was truly abandoned;
+- soft and hard time limits; retries with exponential backoff and jitter for transient errors.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.bootstrap.settings import Settings
+from app.bootstrap.worker.broker import broker_url
+from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
+from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS
+
+QUEUES = ("default", "notifications", "maintenance")
+MAINTENANCE_ROUTES = {
+    EXPIRE_OVERDUE_ORDERS: {"queue": "maintenance"},
+    "platform.relay_outbox": {"queue": "maintenance"},
+    "platform.purge": {"queue": "maintenance"},
+}
+
+
+def create_celery(settings: Settings) -> Celery:
+    config = settings.celery
+    celery = Celery(settings.app.name, set_as_current=False)
+    celery.conf.update(
+        broker_url=broker_url(settings),
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=config.publish_timeout,
+        broker_transport_options={
+            "visibility_timeout": config.visibility_timeout,
+            "socket_timeout": config.publish_timeout,
+            "socket_connect_timeout": config.publish_timeout,
+        },
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        result_backend=None,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=config.soft_time_limit,
+        task_time_limit=config.time_limit,
+        task_create_missing_queues=True,  # QUEUES are declared on first use
+        task_default_queue="default",
+        task_routes={**NOTIFICATION_ROUTES, **MAINTENANCE_ROUTES},
+        worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
+        worker_send_task_events=False,
+        enable_utc=True,
+        timezone="UTC",
+    )
+    return celery

@@ -1,0 +1,64 @@
+"""Platform jobs: the outbox sweep and the purge of expired bookkeeping rows."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Final, cast
+
+from celery import Celery
+from dishka import AsyncContainer
+from sqlalchemy import ColumnElement, CursorResult, Table, delete, func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.identity.application.ports.auth import SessionStore
+from app.shared.application.jobs import JobLock
+from app.shared.infrastructure.idempotency import idempotency_table
+from app.shared.infrastructure.inbox import processed_events_table
+from app.shared.infrastructure.outbox import outbox_table
+from app.shared.infrastructure.outbox_relay import OutboxRelay
+from app.shared.presentation.tasks import TaskRunner, retrying
+
+RELAY_OUTBOX: Final = "platform.relay_outbox"
+PURGE: Final = "platform.purge"
+
+
+def register_platform_tasks(
+    celery: Celery, run: TaskRunner, *, max_retries: int, retention: timedelta, purge_every: float
+) -> None:
+    @celery.task(name=RELAY_OUTBOX, **retrying(max_retries))  # type: ignore[untyped-decorator]
+    def relay_outbox() -> int:
+        # No lock needed: relays claim rows with SKIP LOCKED and never double-send.
+        async def work(scope: AsyncContainer) -> int:
+            return await (await scope.get(OutboxRelay)).relay_pending()
+
+        return run(work)
+
+    @celery.task(name=PURGE, **retrying(max_retries))  # type: ignore[untyped-decorator]
+    def purge() -> dict[str, int]:
+        async def work(scope: AsyncContainer) -> dict[str, int]:
+            lock: JobLock = await scope.get(JobLock)
+            if not await lock.acquire(PURGE, purge_every * 0.9):
+                return {}
+            session = await scope.get(AsyncSession)
+            cutoff = func.now() - retention
+            removed = {
+                "idempotency_keys": await _delete(
+                    session, idempotency_table, idempotency_table.c.expires_at <= func.now()
+                ),
+                "processed_events": await _delete(
+                    session, processed_events_table, processed_events_table.c.processed_at < cutoff
+                ),
+                "outbox_events": await _delete(
+                    session, outbox_table, outbox_table.c.published_at < cutoff
+                ),
+            }
+            await session.commit()
+            removed["session_index_entries"] = await (await scope.get(SessionStore)).prune()
+            return removed
+
+        return run(work)
+
+
+async def _delete(session: AsyncSession, table: Table, condition: ColumnElement[bool]) -> int:
+    result = cast("CursorResult[Any]", await session.execute(delete(table).where(condition)))
+    return int(result.rowcount or 0)

@@ -1,0 +1,72 @@
+"""One event loop and one DI container per worker process, created after the fork.
+
+Tasks are synchronous Celery functions; each runs its async use case on this process's loop in
+a fresh request scope (its own session and unit of work), exactly like an HTTP request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from dishka import AsyncContainer, Scope, make_async_container
+
+from app.bootstrap.di.catalog import CatalogProviderSet
+from app.bootstrap.di.identity import IdentityProviderSet
+from app.bootstrap.di.notifications import NotificationsProviderSet
+from app.bootstrap.di.ordering import OrderingProviderSet
+from app.bootstrap.di.platform import PlatformProvider
+from app.bootstrap.logging import configure_logging
+from app.bootstrap.mapping import map_all
+from app.bootstrap.settings import Settings
+from app.bootstrap.telemetry import Tracing
+
+T = TypeVar("T")
+
+
+class WorkerRuntime:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._container: AsyncContainer | None = None
+        self._tracing: Tracing | None = None
+
+    def start(self) -> None:
+        """Called in each pool process after fork (and lazily in a solo worker)."""
+        if self._loop is not None:
+            return
+        settings = self._settings
+        configure_logging(level=settings.log.level, json_format=settings.log.format == "json")
+        map_all()
+        self._tracing = Tracing.from_env(f"{settings.app.name}-worker")
+        self._loop = asyncio.new_event_loop()
+        self._container = make_async_container(
+            PlatformProvider(),
+            IdentityProviderSet(),
+            CatalogProviderSet(),
+            OrderingProviderSet(),
+            NotificationsProviderSet(),
+            context={Settings: settings, Tracing: self._tracing},
+            skip_validation=True,  # HTTP-only providers (the request) are never asked for here
+        )
+
+    def run(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
+        self.start()
+        assert self._loop is not None  # noqa: S101 - set by start()
+        return self._loop.run_until_complete(self._in_scope(work))
+
+    async def _in_scope(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
+        assert self._container is not None  # noqa: S101
+        async with self._container(scope=Scope.REQUEST) as scope:
+            return await work(scope)
+
+    def stop(self) -> None:
+        if self._loop is None or self._container is None:
+            return
+        self._loop.run_until_complete(self._container.close())
+        if self._tracing is not None:
+            self._tracing.shutdown()
+        self._loop.close()
+        self._loop = None
+        self._container = None

@@ -1,0 +1,25 @@
+"""An e-mail as the notifications context sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.shared.domain.errors import InvalidValueError
+
+
+class InvalidEmailMessageError(InvalidValueError):
+    code = "invalid_email_message"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailMessage:
+    to: str
+    subject: str
+    text: str
+    html: str
+
+    def __post_init__(self) -> None:
+        if "@" not in self.to or any(char in self.to for char in "\r\n"):
+            raise InvalidEmailMessageError("A recipient is one e-mail address.")
+        if not self.subject or any(char in self.subject for char in "\r\n"):
+            raise InvalidEmailMessageError("A subject is one non-empty line.")

@@ -1,0 +1,50 @@
+"""SMTP with aiosmtplib: async, with a timeout on every step."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage as MimeMessage
+from email.utils import formatdate, make_msgid
+
+import aiosmtplib
+
+from app.notifications.domain.email import EmailMessage
+
+
+class SmtpEmailSender:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        sender: str,
+        timeout: float,
+        start_tls: bool,
+        username: str | None = None,
+        password: str | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._timeout = timeout
+        self._start_tls = start_tls
+        self._username = username
+        self._password = password
+
+    async def send(self, message: EmailMessage) -> None:
+        mime = MimeMessage()
+        mime["From"] = self._sender
+        mime["To"] = message.to
+        mime["Subject"] = message.subject
+        mime["Date"] = formatdate(localtime=False)
+        mime["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        mime.set_content(message.text)
+        mime.add_alternative(message.html, subtype="html")
+        await aiosmtplib.send(
+            mime,
+            hostname=self._host,
+            port=self._port,
+            timeout=self._timeout,
+            start_tls=self._start_tls,
+            username=self._username,
+            password=self._password,
+        )

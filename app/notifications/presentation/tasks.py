@@ -1,0 +1,102 @@
+"""Celery task adapters of the notifications context: thin drivers of the use cases, exactly as
+routers are for HTTP. Each takes the event envelope the outbox relay publishes."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+from uuid import UUID
+
+from celery import Celery
+from dishka import AsyncContainer
+
+from app.notifications.application.commands.send_cancellation_notice import (
+    HANDLER as CANCELLATION_NOTICE,
+)
+from app.notifications.application.commands.send_cancellation_notice import (
+    SendCancellationNotice,
+    SendCancellationNoticeRequest,
+)
+from app.notifications.application.commands.send_order_confirmation import (
+    HANDLER as ORDER_CONFIRMATION,
+)
+from app.notifications.application.commands.send_order_confirmation import (
+    SendOrderConfirmation,
+    SendOrderConfirmationRequest,
+)
+from app.notifications.application.commands.send_payment_receipt import (
+    HANDLER as PAYMENT_RECEIPT,
+)
+from app.notifications.application.commands.send_payment_receipt import (
+    SendPaymentReceipt,
+    SendPaymentReceiptRequest,
+)
+from app.shared.presentation.tasks import TaskRunner, retrying
+
+QUEUE: Final = "notifications"
+
+# Which handler tasks an event type fans out to (read by the outbox relay's publisher).
+EVENT_HANDLERS: Final[dict[str, tuple[str, ...]]] = {
+    "OrderPlaced": (ORDER_CONFIRMATION,),
+    "OrderPaid": (PAYMENT_RECEIPT,),
+    "OrderCancelled": (CANCELLATION_NOTICE,),
+    "OrderExpired": (CANCELLATION_NOTICE,),
+}
+TASK_ROUTES: Final = {
+    name: {"queue": QUEUE} for name in (ORDER_CONFIRMATION, PAYMENT_RECEIPT, CANCELLATION_NOTICE)
+}
+
+
+def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries: int) -> None:
+    options = retrying(max_retries)
+
+    @celery.task(name=ORDER_CONFIRMATION, **options)  # type: ignore[untyped-decorator]
+    def order_confirmation(event: dict[str, Any]) -> bool:
+        payload = event["payload"]
+        request = SendOrderConfirmationRequest(
+            event_id=UUID(event["event_id"]),
+            order_id=UUID(event["aggregate_id"]),
+            customer_id=UUID(payload["customer_id"]),
+            lines=list(payload["lines"]),
+            total_amount=payload["total_amount"],
+            currency=payload["currency"],
+        )
+
+        async def work(scope: AsyncContainer) -> bool:
+            return await (await scope.get(SendOrderConfirmation))(request)
+
+        return run(work)
+
+    @celery.task(name=PAYMENT_RECEIPT, **options)  # type: ignore[untyped-decorator]
+    def payment_receipt(event: dict[str, Any]) -> bool:
+        payload = event["payload"]
+        request = SendPaymentReceiptRequest(
+            event_id=UUID(event["event_id"]),
+            order_id=UUID(event["aggregate_id"]),
+            customer_id=UUID(payload["customer_id"]),
+            amount=payload["amount"],
+            currency=payload["currency"],
+            payment_reference=payload["payment_reference"],
+        )
+
+        async def work(scope: AsyncContainer) -> bool:
+            return await (await scope.get(SendPaymentReceipt))(request)
+
+        return run(work)
+
+    @celery.task(name=CANCELLATION_NOTICE, **options)  # type: ignore[untyped-decorator]
+    def cancellation_notice(event: dict[str, Any]) -> bool:
+        payload = event["payload"]
+        request = SendCancellationNoticeRequest(
+            event_id=UUID(event["event_id"]),
+            order_id=UUID(event["aggregate_id"]),
+            customer_id=UUID(payload["customer_id"]),
+            expired=event["event_type"] == "OrderExpired",
+            reason=payload.get("reason"),
+            refund_amount=payload.get("refund_amount") if payload.get("refund_due") else None,
+            currency=payload.get("currency"),
+        )
+
+        async def work(scope: AsyncContainer) -> bool:
+            return await (await scope.get(SendCancellationNotice))(request)
+
+        return run(work)

@@ -1,0 +1,49 @@
+"""What every Celery task adapter shares: how it runs use cases and which errors it retries."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, Protocol, TypeVar
+
+import aiosmtplib
+import asyncpg
+from dishka import AsyncContainer
+from redis import exceptions as redis_errors
+from sqlalchemy import exc as sqla_errors
+
+T = TypeVar("T")
+
+# Worth another try later (with backoff): the world was briefly unavailable. Everything else
+# (a domain error, a bug) is permanent: retrying would fail the same way.
+TRANSIENT_ERRORS: Final[tuple[type[Exception], ...]] = (
+    OSError,
+    TimeoutError,
+    sqla_errors.OperationalError,
+    sqla_errors.InterfaceError,
+    sqla_errors.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+)
+
+
+class TaskRunner(Protocol):
+    """Runs async work in the worker process's event loop, in a fresh DI request scope."""
+
+    def __call__(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T: ...
+
+
+def retrying(max_retries: int) -> dict[str, Any]:
+    """Task options: exponential backoff with jitter for transient errors only."""
+    return {
+        "autoretry_for": TRANSIENT_ERRORS,
+        "retry_backoff": 2,
+        "retry_backoff_max": 300,
+        "retry_jitter": True,
+        "max_retries": max_retries,
+    }

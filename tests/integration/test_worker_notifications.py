@@ -1,0 +1,122 @@
+"""Events reach their handlers through the outbox, a real broker and a real worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import httpx
+
+from app.bootstrap.settings import Settings
+from tests.integration.conftest import ClientFactory
+from tests.integration.helpers import bearer, log_in, sign_up
+from tests.integration.support import staffing
+from tests.integration.worker_support import Mailbox, WorkerProcess, text_of
+
+
+async def _place_order(
+    client: httpx.AsyncClient, database_url: str
+) -> tuple[str, dict[str, str], dict[str, str]]:
+    team = await staffing(client, database_url)
+    product = await client.post(
+        "/api/v1/products",
+        json={"sku": "MUG-1", "name": "Mug", "price_amount": "12.50", "currency": "EUR",
+              "stock_on_hand": 5},
+        headers=team.staff.headers,
+    )  # fmt: skip
+    await sign_up(client, "buyer")
+    buyer = bearer(await log_in(client, "buyer"))
+    order = await client.post(
+        "/api/v1/orders",
+        json={"lines": [{"product_id": product.json()["id"], "quantity": 2}]},
+        headers=buyer,
+    )
+    assert order.status_code == 201, order.text
+    return str(order.json()["id"]), buyer, team.admin.headers
+
+
+async def _count(database_url: str, sql: str) -> int:
+    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        return int(await connection.fetchval(sql))
+    finally:
+        await connection.close()
+
+
+async def test_an_order_placed_over_http_sends_exactly_one_confirmation_email(
+    client: httpx.AsyncClient,
+    database_url: str,
+    mailbox: Mailbox,
+    worker: WorkerProcess,
+) -> None:
+    started = time.monotonic()
+    order_id, _, _ = await _place_order(client, database_url)
+    messages = await mailbox.wait_for(1)
+    elapsed = time.monotonic() - started
+    await asyncio.sleep(1.0)  # a duplicate would arrive within this
+    messages = mailbox.messages()
+    assert len(messages) == 1, worker.log.read_text()[-3000:]
+    message = messages[0]
+    assert message["To"] == "buyer@example.com"
+    assert message["Subject"] == "Order confirmed: 25.00 EUR awaiting payment"
+    assert order_id in text_of(message)
+    assert "2 x MUG-1" in text_of(message)
+    assert (
+        await _count(
+            database_url,
+            "SELECT count(*) FROM processed_events WHERE handler LIKE 'notifications.%'",
+        )
+        == 1
+    )
+    unpublished = "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
+    assert await _count(database_url, unpublished) == 0
+    print(f"[notifications] order placed -> confirmation in the mailbox after {elapsed:.2f}s")  # noqa: T201
+
+
+async def test_payment_and_cancellation_send_a_receipt_and_a_refund_notice(
+    client: httpx.AsyncClient,
+    database_url: str,
+    mailbox: Mailbox,
+    worker: WorkerProcess,
+) -> None:
+    order_id, buyer, admin = await _place_order(client, database_url)
+    paid = await client.post(
+        f"/api/v1/orders/{order_id}/pay", json={"card_number": "4242424242424242"}, headers=buyer
+    )
+    assert paid.status_code == 200, paid.text
+    cancelled = await client.post(
+        f"/api/v1/orders/{order_id}/cancel", json={"reason": "out of season"}, headers=admin
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    messages = await mailbox.wait_for(3)
+    subjects = sorted(str(message["Subject"]) for message in messages)
+    assert subjects == [
+        "Order confirmed: 25.00 EUR awaiting payment",
+        "Payment received: 25.00 EUR",
+        "Your order was cancelled",
+    ], worker.log.read_text()[-3000:]
+    notice = next(message for message in messages if "cancelled" in str(message["Subject"]))
+    assert "refund of 25.00 EUR" in text_of(notice)
+
+
+async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
+    make_client: ClientFactory,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    worker: WorkerProcess,
+) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    no_fast_path = dataclasses.replace(
+        settings, celery=settings.celery.model_copy(update={"fast_path": False})
+    )
+    client = await make_client(no_fast_path)
+    await _place_order(client, database_url)
+    await asyncio.sleep(1.5)
+    assert mailbox.messages() == []  # nothing relayed it yet
+    from app.bootstrap.worker.celery_app import create_celery  # noqa: PLC0415
+
+    create_celery(settings).send_task("platform.relay_outbox")
+    assert len(await mailbox.wait_for(1)) == 1
