@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -224,6 +223,7 @@ def _dev(args: argparse.Namespace) -> int:
     os.environ.setdefault("APP_AUTH_COOKIE_SECURE", "false")  # plain http on localhost
     os.environ.setdefault("APP_SERVER_HOST", "127.0.0.1")
     os.environ.setdefault("APP_SERVER_WORKERS", "2")
+    with_smtp_sink = not os.environ.get("APP_SMTP_HOST")
     data = Path(args.data_dir).resolve()
     started: list[EmbeddedPostgres | EmbeddedRedis] = []
     try:
@@ -241,39 +241,12 @@ def _dev(args: argparse.Namespace) -> int:
         _migrate(argparse.Namespace(wait=30.0, revision="head"))
         if not args.no_seed:
             _seed_demo(argparse.Namespace(allow_production=False))
-        return _serve_until_stopped()
+        from app.bootstrap.dev import supervise  # noqa: PLC0415 - development dependency
+
+        return supervise(data, with_smtp_sink=with_smtp_sink)
     finally:
         for server in reversed(started):
             server.stop()
-
-
-def _serve_until_stopped() -> int:
-    base = f"http://{os.environ['APP_SERVER_HOST']}:{os.environ.get('APP_SERVER_PORT', '8000')}"
-    api = subprocess.Popen([sys.executable, "-m", "app", "api"])
-    stopping = False
-
-    def stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        if api.poll() is None:
-            api.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
-
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    print(  # noqa: T201
-        f"\n  API        {base}\n  Swagger UI {base}/docs\n  ReDoc      {base}/redoc\n"
-        f"  Health     {base}/health/ready\n  Metrics    {base}/metrics\n\n"
-        "  Ctrl-C stops everything.\n",
-        file=sys.stderr,
-        flush=True,
-    )
-    try:
-        code = api.wait()
-    except KeyboardInterrupt:
-        code = api.wait()
-    if api.poll() is None:
-        api.kill()
-    return 0 if stopping else code
 
 
 def _parser() -> argparse.ArgumentParser:
