@@ -152,6 +152,20 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker_check(args: argparse.Namespace) -> int:
+    from app.bootstrap.settings import CelerySettings  # noqa: PLC0415
+    from app.bootstrap.worker.probes import check  # noqa: PLC0415
+
+    config = load_section(CelerySettings)
+    healthy, reason = check(
+        heartbeat=Path(config.heartbeat_file),
+        ready=Path(config.ready_file),
+        max_age=args.max_age or config.heartbeat_seconds * 3,
+    )
+    print(reason, file=sys.stderr)  # noqa: T201
+    return 0 if healthy else 1
+
+
 def _beat(_: argparse.Namespace) -> int:
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
 
@@ -276,6 +290,13 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
     worker.add_argument("--queues", default="default,notifications,maintenance")
     worker.set_defaults(handler=_worker)
+    check = commands.add_parser(
+        "worker-check", help="exit 0 if the worker's heartbeat is fresh (for exec probes)"
+    )
+    check.add_argument(
+        "--max-age", type=float, default=0, help="0: 3 x APP_CELERY_HEARTBEAT_SECONDS"
+    )
+    check.set_defaults(handler=_worker_check)
     commands.add_parser("beat", help="run the periodic-job scheduler").set_defaults(handler=_beat)
     sink = commands.add_parser("smtp-sink", help="a local SMTP server that saves mail as files")
     sink.add_argument("--host", default="127.0.0.1")

@@ -131,6 +131,13 @@ class CelerySettings(_Section):
     purge_seconds: PositiveFloat = 3600.0
     retention_days: PositiveInt = 7
     beat_schedule_file: str = "/tmp/celerybeat-schedule"  # noqa: S108 - a writable scratch path
+    # Probes (no broker round trip): files under a writable path such as an emptyDir on /tmp.
+    heartbeat_file: str = "/tmp/worker-heartbeat"  # noqa: S108
+    ready_file: str = "/tmp/worker-ready"  # noqa: S108
+    heartbeat_seconds: PositiveFloat = 10.0
+    # On SIGTERM, running tasks get this long to finish; then they are handed back to the broker
+    # (acks_late) and run again elsewhere.
+    shutdown_timeout: PositiveFloat = 25.0
 
 
 class SmtpSettings(_Section):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -12,7 +15,13 @@ from app.bootstrap.settings import Settings
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import bearer, log_in, sign_up
 from tests.integration.support import staffing
-from tests.integration.worker_support import Mailbox, WorkerProcess, text_of
+from tests.integration.worker_support import (
+    Mailbox,
+    WorkerProcess,
+    start_worker,
+    text_of,
+    worker_environment,
+)
 
 
 async def _place_order(
@@ -120,3 +129,28 @@ async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
 
     create_celery(settings).send_task("platform.relay_outbox")
     assert len(await mailbox.wait_for(1)) == 1
+
+
+def test_the_worker_check_reports_a_fresh_heartbeat_while_it_runs_and_fails_after(
+    settings: Settings, mailbox: Mailbox, tmp_path: Path
+) -> None:
+    env = {
+        **worker_environment(settings, mailbox),
+        "APP_CELERY_HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
+        "APP_CELERY_READY_FILE": str(tmp_path / "ready"),
+        "APP_CELERY_HEARTBEAT_SECONDS": "0.5",
+    }
+    check = [sys.executable, "-m", "app", "worker-check", "--max-age", "2"]
+    before = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    running = start_worker(env, tmp_path / "worker.log")
+    try:
+        time.sleep(1.5)  # several heartbeats
+        alive = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    finally:
+        stopped_with = running.stop()
+    after = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    assert before.returncode == 1
+    assert alive.returncode == 0, alive.stderr
+    assert stopped_with == 0  # SIGTERM: a warm shutdown, exit 0
+    assert after.returncode == 1
+    assert "not ready" in after.stderr

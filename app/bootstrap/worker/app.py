@@ -8,6 +8,7 @@ interval; the outbox sweep needs none (SKIP LOCKED makes concurrent sweeps safe)
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -16,6 +17,7 @@ from celery.signals import worker_process_init, worker_process_shutdown
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from app.bootstrap.worker.platform_tasks import PURGE, RELAY_OUTBOX, register_platform_tasks
+from app.bootstrap.worker.probes import install_probes
 from app.bootstrap.worker.runtime import WorkerRuntime
 from app.notifications.presentation.tasks import register_notification_tasks
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, register_ordering_tasks
@@ -36,6 +38,13 @@ def create_worker_celery(settings: Settings) -> Celery:
     worker_process_init.connect(start, weak=False)
     worker_process_shutdown.connect(stop, weak=False)
 
+    install_probes(
+        celery,
+        heartbeat=Path(config.heartbeat_file),
+        ready=Path(config.ready_file),
+        interval=config.heartbeat_seconds,
+    )
+    celery.conf.worker_soft_shutdown_timeout = config.shutdown_timeout
     register_notification_tasks(celery, runtime.run, max_retries=config.max_retries)
     register_ordering_tasks(
         celery,
