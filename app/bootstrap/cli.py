@@ -11,8 +11,10 @@ import argparse
 import asyncio
 import getpass
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -134,10 +136,23 @@ async def _run_create_super_admin(username: str, email: str, password: str) -> s
 
 
 def _worker(args: argparse.Namespace) -> int:
+    # Before prometheus_client is imported: pool processes write samples here, the main process
+    # serves their sum on APP_CELERY_METRICS_PORT.
+    metrics_dir = Path(
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="worker-metrics-")
+        )
+    )
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+    from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
 
     settings = load_settings()
     celery = create_worker_celery(settings)
+    install_task_metrics(
+        args.metrics_port if args.metrics_port >= 0 else settings.celery.metrics_port
+    )
     celery.worker_main(
         [
             "worker",
@@ -289,6 +304,9 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=0, help="0: APP_CELERY_CONCURRENCY")
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
     worker.add_argument("--queues", default="default,notifications,maintenance")
+    worker.add_argument(
+        "--metrics-port", type=int, default=-1, help="-1: APP_CELERY_METRICS_PORT; 0: none"
+    )
     worker.set_defaults(handler=_worker)
     check = commands.add_parser(
         "worker-check", help="exit 0 if the worker's heartbeat is fresh (for exec probes)"

@@ -135,6 +135,7 @@ class CelerySettings(_Section):
     heartbeat_file: str = "/tmp/worker-heartbeat"  # noqa: S108
     ready_file: str = "/tmp/worker-ready"  # noqa: S108
     heartbeat_seconds: PositiveFloat = 10.0
+    metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9101  # 0: no metrics server
     # On SIGTERM, running tasks get this long to finish; then they are handed back to the broker
     # (acks_late) and run again elsewhere.
     shutdown_timeout: PositiveFloat = 25.0

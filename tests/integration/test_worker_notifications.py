@@ -12,12 +12,14 @@ import asyncpg
 import httpx
 
 from app.bootstrap.settings import Settings
+from app.bootstrap.worker.celery_app import create_celery
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import bearer, log_in, sign_up
 from tests.integration.support import staffing
 from tests.integration.worker_support import (
     Mailbox,
     WorkerProcess,
+    free_port,
     start_worker,
     text_of,
     worker_environment,
@@ -125,7 +127,6 @@ async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
     await _place_order(client, database_url)
     await asyncio.sleep(1.5)
     assert mailbox.messages() == []  # nothing relayed it yet
-    from app.bootstrap.worker.celery_app import create_celery  # noqa: PLC0415
 
     create_celery(settings).send_task("platform.relay_outbox")
     assert len(await mailbox.wait_for(1)) == 1
@@ -154,3 +155,34 @@ def test_the_worker_check_reports_a_fresh_heartbeat_while_it_runs_and_fails_afte
     assert stopped_with == 0  # SIGTERM: a warm shutdown, exit 0
     assert after.returncode == 1
     assert "not ready" in after.stderr
+
+
+async def test_the_worker_serves_task_queue_and_outbox_metrics(
+    client: httpx.AsyncClient,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    env = {**worker_environment(settings, mailbox), "APP_CELERY_METRICS_PORT": str(port)}
+    running = start_worker(env, tmp_path / "worker.log")
+    try:
+        await _place_order(client, database_url)
+        assert len(await mailbox.wait_for(1)) == 1
+        create_celery(settings).send_task("platform.relay_outbox")
+        metrics = ""
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as scraper:
+            for _ in range(100):
+                metrics = (await scraper.get("/metrics")).text
+                if "outbox_unpublished_events" in metrics:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        running.stop()
+    assert (
+        'celery_tasks_total{state="SUCCESS",task="notifications.order_confirmation"} 1.0' in metrics
+    )
+    assert "celery_task_runtime_seconds_bucket" in metrics
+    assert 'celery_queue_length{queue="notifications"}' in metrics
+    assert "outbox_unpublished_events 0.0" in metrics

@@ -70,6 +70,7 @@ def worker_environment(settings: Settings, mailbox: Mailbox) -> dict[str, str]:
         "APP_AUTH_JWT_SECRET": settings.auth.jwt_secret.get_secret_value(),
         "APP_SMTP_PORT": str(mailbox.port),
         "APP_LOG_FORMAT": "console",
+        "APP_CELERY_METRICS_PORT": "0",  # tests run several workers; one asks for a port
     }
 
 

@@ -7,9 +7,11 @@ from typing import Any, Final, cast
 
 from celery import Celery
 from dishka import AsyncContainer
-from sqlalchemy import ColumnElement, CursorResult, Table, delete, func
+from sqlalchemy import ColumnElement, CursorResult, Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.bootstrap.worker.celery_app import QUEUES
+from app.bootstrap.worker.metrics import observe_outbox, observe_queues
 from app.identity.application.ports.auth import SessionStore
 from app.shared.application.jobs import JobLock
 from app.shared.infrastructure.idempotency import idempotency_table
@@ -29,9 +31,27 @@ def register_platform_tasks(
     def relay_outbox() -> int:
         # No lock needed: relays claim rows with SKIP LOCKED and never double-send.
         async def work(scope: AsyncContainer) -> int:
-            return await (await scope.get(OutboxRelay)).relay_pending()
+            relayed = await (await scope.get(OutboxRelay)).relay_pending()
+            session = await scope.get(AsyncSession)
+            backlog = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(
+                            func.extract(
+                                "epoch", func.now() - func.min(outbox_table.c.recorded_at)
+                            ),
+                            0,
+                        ),
+                    ).where(outbox_table.c.published_at.is_(None))
+                )
+            ).one()
+            observe_outbox(int(backlog[0]), float(backlog[1]))
+            return relayed
 
-        return run(work)
+        relayed = run(work)
+        observe_queues(celery, QUEUES)
+        return relayed
 
     @celery.task(name=PURGE, **retrying(max_retries))  # type: ignore[untyped-decorator]
     def purge() -> dict[str, int]:

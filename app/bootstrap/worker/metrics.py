@@ -1,0 +1,88 @@
+"""Worker metrics: tasks by name and state, runtimes, retries, dead letters, queue lengths and the
+outbox backlog, served by the worker's main process on APP_CELERY_METRICS_PORT.
+
+Pool processes write their samples to PROMETHEUS_MULTIPROC_DIR (set before prometheus_client is
+imported, by ``python -m app worker``); the main process serves the merged view.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from celery.signals import task_postrun, task_prerun, task_retry, worker_init
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client.multiprocess import MultiProcessCollector
+from structlog.stdlib import get_logger
+
+TASKS = Counter("celery_tasks_total", "Tasks finished, by name and state.", ["task", "state"])
+RUNTIME = Histogram(
+    "celery_task_runtime_seconds",
+    "Task run time.",
+    ["task"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+RETRIES = Counter("celery_task_retries_total", "Retries scheduled, by task.", ["task"])
+QUEUE_LENGTH = Gauge(
+    "celery_queue_length", "Messages waiting per queue.", ["queue"], multiprocess_mode="mostrecent"
+)
+OUTBOX_BACKLOG = Gauge(
+    "outbox_unpublished_events", "Events not yet relayed.", multiprocess_mode="mostrecent"
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "outbox_oldest_unpublished_age_seconds",
+    "Age of the oldest event not yet relayed (0 when none).",
+    multiprocess_mode="mostrecent",
+)
+
+_started: dict[str, float] = {}
+_log = get_logger(__name__)
+
+
+def _task_name(sender: Any) -> str:  # noqa: ANN401 - Celery's sender
+    return str(getattr(sender, "name", sender))
+
+
+def install_task_metrics(metrics_port: int) -> None:
+    def prerun(task_id: str, **_: Any) -> None:  # noqa: ANN401
+        _started[task_id] = time.perf_counter()
+
+    def postrun(sender: Any, task_id: str, state: str | None = None, **_: Any) -> None:  # noqa: ANN401
+        started = _started.pop(task_id, None)
+        name = _task_name(sender)
+        if started is not None:
+            RUNTIME.labels(name).observe(time.perf_counter() - started)
+        TASKS.labels(name, state or "UNKNOWN").inc()
+
+    def retried(sender: Any, **_: Any) -> None:  # noqa: ANN401
+        RETRIES.labels(_task_name(sender)).inc()
+
+    def serve(**_: Any) -> None:  # noqa: ANN401
+        if metrics_port <= 0:
+            return
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        try:
+            start_http_server(metrics_port, registry=registry)
+        except OSError:  # port taken: run without metrics rather than not at all
+            _log.warning("worker_metrics_unavailable", port=metrics_port, exc_info=True)
+
+    task_prerun.connect(prerun, weak=False)
+    task_postrun.connect(postrun, weak=False)
+    task_retry.connect(retried, weak=False)
+    worker_init.connect(serve, weak=False)
+
+
+def observe_queues(celery: Any, queues: tuple[str, ...]) -> None:  # noqa: ANN401 - Celery
+    """Queue lengths straight from the broker (Redis lists named after the queues)."""
+    with celery.connection_or_acquire() as connection:
+        client = connection.default_channel.client
+        for queue in queues:
+            QUEUE_LENGTH.labels(queue).set(client.llen(queue))
+
+
+def observe_outbox(unpublished: int, oldest_age_seconds: float) -> None:
+    OUTBOX_BACKLOG.set(unpublished)
+    OUTBOX_OLDEST_AGE.set(oldest_age_seconds)

@@ -1,0 +1,274 @@
+"""Delivery guarantees under failure: workers killed mid-task, the broker down, several workers.
+
+All processes are real (``python -m app worker``), each in its own process group and killed at
+the end whatever happens; the broker outage uses a private Redis, never the shared one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import httpx
+
+from app.bootstrap.settings import Settings
+from app.bootstrap.worker.celery_app import create_celery
+from tests.integration.conftest import ClientFactory
+from tests.integration.reliability_support import (
+    GatedSink,
+    PrivateRedis,
+    kill_group,
+    place_order,
+    pool_children,
+    received,
+    reliability_environment,
+    running_workers,
+    shopfront,
+    sql_value,
+    wait_until,
+)
+from tests.integration.worker_support import Mailbox, text_of
+
+CONFIRMATION = "notifications.order_confirmation"
+PROCESSED = "SELECT count(*) FROM processed_events WHERE handler = 'notifications.order_confirmation'"
+UNPUBLISHED = "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
+
+# Celery's Redis transport keeps a delivered, unacknowledged message (acks_late) in its
+# "unacked" hash; a worker that dies without acknowledging leaves it there, and another worker
+# puts it back on its queue only once it is older than the visibility timeout (default 3600 s:
+# far too long for a test). The restarted worker gets 5 s, and it is started only after those
+# 5 s have passed: kombu scans for such messages when a worker connects (and after that only
+# every unacked_restore_interval x unacked_restore_throttle = 10 x 10 s), so the scan at start-up
+# is the one that restores it.
+VISIBILITY_TIMEOUT = 5.0
+
+
+async def _settle(mailbox: Mailbox, count: int, *, within: float = 30.0) -> list[str]:
+    """Wait for ``count`` messages, then a while longer: a duplicate would arrive by then."""
+    await mailbox.wait_for(count, within=within)
+    await asyncio.sleep(1.5)
+    return [path.name for path in sorted(mailbox.path.glob("*.eml"))]
+
+
+async def _kill_mid_send(
+    client: httpx.AsyncClient,
+    database_url: str,
+    settings: Settings,
+    tmp_path: Path,
+    sink: GatedSink,
+) -> tuple[str, dict[str, str], float]:
+    """Place an order, let a worker pick up its confirmation, and SIGKILL the worker's whole
+    process group while the sink holds the SMTP transaction."""
+    env = reliability_environment(
+        settings, sink.mailbox, APP_CELERY_VISIBILITY_TIMEOUT=str(int(VISIBILITY_TIMEOUT))
+    )
+    with running_workers([env], [tmp_path / "first-worker.log"]) as (first,):
+        shop = await shopfront(client, database_url)
+        order_id = await place_order(client, shop)
+        assert await wait_until(sink.handler.in_flight, 20), first.log.read_text()[-3000:]
+        held_at = time.monotonic()
+        kill_group(first.process)
+        assert first.process.poll() == -signal.SIGKILL
+    # The dead worker's SMTP connection dropped: the held transaction was abandoned.
+    assert await wait_until(sink.handler.interrupted, 10)
+    return order_id, env, held_at
+
+
+async def test_a_worker_killed_inside_the_smtp_send_sends_the_mail_exactly_once_after_restart(
+    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    sink = GatedSink.start(tmp_path / "mailbox", hold="data")
+    try:
+        order_id, env, held_at = await _kill_mid_send(
+            client, database_url, settings, tmp_path, sink
+        )
+        # Killed before the server accepted the message: nothing saved, nothing committed.
+        assert sink.mailbox.messages() == []
+        assert await sql_value(database_url, PROCESSED) == 0
+        assert await sql_value(database_url, UNPUBLISHED) == 0  # the relay had handed it over
+        await asyncio.sleep(max(0.0, held_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
+        restarted = time.monotonic()
+        with running_workers([env], [tmp_path / "second-worker.log"]) as (second,):
+            names = await _settle(sink.mailbox, 1)
+            recovered = time.monotonic() - restarted
+            assert len(names) == 1, (names, second.log.read_text()[-3000:])
+        message = sink.mailbox.messages()[0]
+        assert message["To"] == "buyer@example.com"
+        assert order_id in text_of(message)
+        assert await sql_value(database_url, PROCESSED) == 1
+        assert sink.handler.data_commands == 2  # the interrupted attempt, then the redelivery
+        print(  # noqa: T201
+            f"[reliability] SIGKILL mid-send: redelivered and sent once, {recovered:.2f}s after "
+            f"the restart ({time.monotonic() - held_at:.2f}s after the kill)"
+        )
+    finally:
+        sink.stop()
+
+
+async def test_a_kill_after_the_mail_was_accepted_but_before_the_inbox_commit_sends_it_twice(
+    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """The documented at-least-once window (CustomerNotifier.notify): the inbox row commits
+    after the mail server accepted the message, so a worker dying in between (here: it has its
+    250 and waits for the QUIT reply) leaves no inbox row, and the redelivery sends again.
+    Guaranteed: the e-mail is never lost, and it is sent at most once more per such crash."""
+    sink = GatedSink.start(tmp_path / "mailbox", hold="quit")
+    try:
+        order_id, env, held_at = await _kill_mid_send(
+            client, database_url, settings, tmp_path, sink
+        )
+        assert len(sink.mailbox.messages()) == 1  # accepted before the kill
+        assert await sql_value(database_url, PROCESSED) == 0  # ...but the inbox rolled back
+        await asyncio.sleep(max(0.0, held_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
+        with running_workers([env], [tmp_path / "second-worker.log"]) as (second,):
+            names = await _settle(sink.mailbox, 2)
+            assert len(names) == 2, (names, second.log.read_text()[-3000:])
+        messages = sink.mailbox.messages()
+        assert {str(message["Subject"]) for message in messages} == {
+            "Order confirmed: 12.50 EUR awaiting payment"
+        }
+        assert all(order_id in text_of(message) for message in messages)
+        assert messages[0]["Message-ID"] != messages[1]["Message-ID"]  # two real sends
+        assert await sql_value(database_url, PROCESSED) == 1
+        print(  # noqa: T201
+            "[reliability] SIGKILL between the 250 and the inbox commit: "
+            f"{len(messages)} e-mails (the at-least-once duplicate), 1 inbox row"
+        )
+    finally:
+        sink.stop()
+
+
+async def test_a_pool_process_killed_mid_task_is_requeued_by_its_worker_at_once(
+    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+) -> None:
+    """Only the pool process dies (OOM killer): the worker's main process sees it
+    (reject_on_worker_lost) and requeues the task, no visibility timeout involved."""
+    sink = GatedSink.start(tmp_path / "mailbox", hold="data")
+    try:
+        env = reliability_environment(settings, sink.mailbox)  # default visibility: 3600 s
+        with running_workers([env], [tmp_path / "worker.log"]) as (running,):
+            shop = await shopfront(client, database_url)
+            order_id = await place_order(client, shop)
+            assert await wait_until(sink.handler.in_flight, 20), running.log.read_text()[-3000:]
+            children = pool_children(running.process.pid)
+            assert len(children) == 1, children
+            killed_at = time.monotonic()
+            os.kill(children[0], signal.SIGKILL)
+            assert await wait_until(sink.handler.interrupted, 10)
+            names = await _settle(sink.mailbox, 1, within=20)
+            recovered = time.monotonic() - killed_at
+            assert len(names) == 1, (names, running.log.read_text()[-3000:])
+            assert running.process.poll() is None  # the worker itself lives on
+            assert b"WorkerLostError" in running.log.read_bytes()
+        assert order_id in text_of(sink.mailbox.messages()[0])
+        assert await sql_value(database_url, PROCESSED) == 1
+        print(f"[reliability] pool process SIGKILLed: mail sent once, {recovered:.2f}s later")  # noqa: T201
+    finally:
+        sink.stop()
+
+
+async def test_orders_placed_while_the_broker_is_down_are_all_delivered_once_it_is_back(
+    make_client: ClientFactory,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    """The broker has its own private Redis; sessions, cache and locks stay on the test Redis,
+    so only the broker goes away."""
+    orders_count = 10
+    broker = PrivateRedis(tmp_path / "broker")
+    broker.start()
+    try:
+        api_settings = dataclasses.replace(
+            settings, celery=settings.celery.model_copy(update={"broker_url": broker.url})
+        )
+        client = await make_client(api_settings)
+        shop = await shopfront(client, database_url, stock=orders_count)
+        broker.stop()
+        latencies = []
+        order_ids = []
+        for _ in range(orders_count):
+            started = time.monotonic()
+            order_ids.append(await place_order(client, shop))  # 201 each
+            latencies.append(time.monotonic() - started)
+        await asyncio.sleep(1.0)  # let the fast path try (and fail)
+        assert await sql_value(database_url, UNPUBLISHED) == orders_count
+        broker.start()  # same port, empty: nothing had reached it
+        env = reliability_environment(settings, mailbox, APP_CELERY_BROKER_URL=broker.url)
+        with running_workers([env], [tmp_path / "worker.log"]) as (running,):
+            assert mailbox.messages() == []
+            swept = time.monotonic()
+            publisher = create_celery(api_settings)
+            try:
+                publisher.send_task("platform.relay_outbox")
+            finally:
+                publisher.close()
+            names = await _settle(mailbox, orders_count)
+            delivered = time.monotonic() - swept
+            assert len(names) == orders_count, (names, running.log.read_text()[-3000:])
+        bodies = [text_of(message) for message in mailbox.messages()]
+        assert all(sum(order in body for body in bodies) == 1 for order in order_ids)
+        assert await sql_value(database_url, UNPUBLISHED) == 0
+        assert await sql_value(database_url, PROCESSED) == orders_count
+        print(  # noqa: T201
+            f"[reliability] broker down: {orders_count} orders placed (201), latency max "
+            f"{max(latencies) * 1000:.0f} ms / mean {sum(latencies) / orders_count * 1000:.0f} ms;"
+            f" all {orders_count} delivered {delivered:.2f}s after the sweep"
+        )
+    finally:
+        broker.stop()
+
+
+async def test_two_workers_and_fifty_orders_send_exactly_one_confirmation_per_order(
+    client: httpx.AsyncClient,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    orders_count = 50
+    env = reliability_environment(settings, mailbox)
+    logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
+    with running_workers([env, env], logs, concurrency=2) as workers:
+        shop = await shopfront(client, database_url, stock=orders_count)
+        publisher = create_celery(settings)
+        started = time.monotonic()
+        try:
+            gate = asyncio.Semaphore(10)
+
+            async def one() -> str:
+                async with gate:
+                    return await place_order(client, shop)
+
+            placing = asyncio.gather(*(one() for _ in range(orders_count)))
+            # Sweeps racing the fast path: SKIP LOCKED must keep them from publishing twice.
+            for _ in range(5):
+                publisher.send_task("platform.relay_outbox")
+                await asyncio.sleep(0.1)
+            order_ids = await placing
+            placed = time.monotonic() - started
+            names = await _settle(mailbox, orders_count, within=45)
+        finally:
+            publisher.close()
+        delivered = time.monotonic() - started
+        per_worker = [received(running.log, CONFIRMATION) for running in workers]
+        assert len(names) == orders_count, (len(names), per_worker)
+    bodies = [text_of(message) for message in mailbox.messages()]
+    mentions = Counter(order for order in order_ids for body in bodies if order in body)
+    assert set(mentions.values()) == {1}
+    assert len(mentions) == orders_count
+    assert await sql_value(database_url, PROCESSED) == orders_count
+    assert await sql_value(database_url, UNPUBLISHED) == 0
+    assert sum(per_worker) == orders_count  # no confirmation task was delivered twice
+    assert all(count > 0 for count in per_worker), per_worker
+    print(  # noqa: T201
+        f"[reliability] 2 workers: {orders_count} orders placed in {placed:.2f}s, "
+        f"{orders_count} confirmations (one each) after {delivered:.2f}s; "
+        f"tasks per worker {per_worker}"
+    )
