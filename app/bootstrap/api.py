@@ -16,6 +16,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from app.bootstrap import health
 from app.bootstrap.di.catalog import CatalogProviderSet
 from app.bootstrap.di.identity import IdentityProviderSet
+from app.bootstrap.di.operations import OperationsProviderSet
 from app.bootstrap.di.ordering import OrderingProviderSet
 from app.bootstrap.di.platform import PlatformProvider
 from app.bootstrap.logging import configure_logging
@@ -24,6 +25,7 @@ from app.bootstrap.settings import Settings, load_settings
 from app.bootstrap.telemetry import Tracing
 from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
+from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import orders_router
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id
@@ -50,6 +52,7 @@ def create_app(
         IdentityProviderSet(),
         CatalogProviderSet(),
         OrderingProviderSet(),
+        OperationsProviderSet(),
         FastapiProvider(),
         *providers,
         context={Settings: settings, Tracing: tracing},
@@ -81,6 +84,7 @@ def create_app(
     app.include_router(users_router.router)
     app.include_router(products_router.router)
     app.include_router(orders_router.router)
+    app.include_router(dead_letters_router.router)
 
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
     # carries its headers), proxy headers, request id, metrics and access log, last-resort 500,

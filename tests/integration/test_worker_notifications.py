@@ -186,3 +186,51 @@ async def test_the_worker_serves_task_queue_and_outbox_metrics(
     assert "celery_task_runtime_seconds_bucket" in metrics
     assert 'celery_queue_length{queue="notifications"}' in metrics
     assert "outbox_unpublished_events 0.0" in metrics
+
+
+async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_once(
+    client: httpx.AsyncClient,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    worker: WorkerProcess,
+) -> None:
+    team = await staffing(client, database_url)
+    poison = {"event": {"event_id": "not-a-uuid"}}
+    create_celery(settings).send_task("notifications.order_confirmation", kwargs=poison)
+    letters: list[dict[str, object]] = []
+    for _ in range(100):
+        listed = await client.get("/api/v1/admin/dead-letters", headers=team.admin.headers)
+        letters = listed.json()["items"]
+        if letters:
+            break
+        await asyncio.sleep(0.1)
+    assert len(letters) == 1, worker.log.read_text()[-3000:]
+    letter = letters[0]
+    assert letter["task_name"] == "notifications.order_confirmation"
+    assert letter["arguments"] == poison
+    assert letter["error_type"] == "KeyError"
+    assert letter["retries"] == 0  # a permanent error is not retried
+    customer = await client.get("/api/v1/admin/dead-letters", headers=team.customer.headers)
+    assert customer.status_code == 403
+    requeued = await client.post(
+        f"/api/v1/admin/dead-letters/{letter['id']}/requeue", headers=team.admin.headers
+    )
+    assert requeued.status_code == 202
+    again = await client.post(
+        f"/api/v1/admin/dead-letters/{letter['id']}/requeue", headers=team.admin.headers
+    )
+    assert again.status_code == 409
+    assert again.json()["code"] == "dead_letter_already_requeued"
+    # Still poison: it fails again and is recorded again, as a new dead letter.
+    for _ in range(100):
+        everything = await client.get(
+            "/api/v1/admin/dead-letters",
+            params={"pending_only": "false"},
+            headers=team.admin.headers,
+        )
+        if len(everything.json()["items"]) == 2:
+            break
+        await asyncio.sleep(0.1)
+    assert len(everything.json()["items"]) == 2
+    assert mailbox.messages() == []

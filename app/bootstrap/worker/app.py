@@ -20,6 +20,7 @@ from app.bootstrap.worker.platform_tasks import PURGE, RELAY_OUTBOX, register_pl
 from app.bootstrap.worker.probes import install_probes
 from app.bootstrap.worker.runtime import WorkerRuntime
 from app.notifications.presentation.tasks import register_notification_tasks
+from app.operations.presentation.tasks import record_dead_letters
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, register_ordering_tasks
 
 
@@ -46,6 +47,7 @@ def create_worker_celery(settings: Settings) -> Celery:
     )
     celery.conf.worker_soft_shutdown_timeout = config.shutdown_timeout
     register_notification_tasks(celery, runtime.run, max_retries=config.max_retries)
+    record_dead_letters(runtime.run)
     register_ordering_tasks(
         celery,
         runtime.run,

@@ -15,6 +15,7 @@ from dishka import AsyncContainer, Scope, make_async_container
 from app.bootstrap.di.catalog import CatalogProviderSet
 from app.bootstrap.di.identity import IdentityProviderSet
 from app.bootstrap.di.notifications import NotificationsProviderSet
+from app.bootstrap.di.operations import OperationsProviderSet
 from app.bootstrap.di.ordering import OrderingProviderSet
 from app.bootstrap.di.platform import PlatformProvider
 from app.bootstrap.logging import configure_logging
@@ -47,6 +48,7 @@ class WorkerRuntime:
             CatalogProviderSet(),
             OrderingProviderSet(),
             NotificationsProviderSet(),
+            OperationsProviderSet(),
             context={Settings: settings, Tracing: self._tracing},
             skip_validation=True,  # HTTP-only providers (the request) are never asked for here
         )
