@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
 
-.PHONY: help install run test lint fmt migrate migration lock clean
+.PHONY: help install run test lint fmt migrate migration lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -36,14 +36,14 @@ test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedd
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter
-	$(BIN)/ruff format --check app tests
-	$(BIN)/ruff check app tests
+	$(BIN)/ruff format --check app tests loadtests
+	$(BIN)/ruff check app tests loadtests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fmt: $(SYNCED) ## format and autofix
-	$(BIN)/ruff format app tests
-	$(BIN)/ruff check --fix app tests
+	$(BIN)/ruff format app tests loadtests
+	$(BIN)/ruff check --fix app tests loadtests
 
 migrate: $(SYNCED) ## apply migrations to APP_DB_URL
 	$(BIN)/python -m app migrate
@@ -55,6 +55,9 @@ migration: $(SYNCED) ## autogenerate a migration: make migration msg="add orders
 lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin requirements/*.txt from pyproject.toml
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 -o requirements/main.txt
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
+
+bench: $(SYNCED) ## print benchmark figures (outbox relay throughput and latency)
+	$(BIN)/python -m loadtests.benchmarks.outbox_relay
 
 clean: ## remove the venv and caches (keeps .local data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
