@@ -68,9 +68,13 @@ class Tracing:
             else BatchSpanProcessor(_exporter_from_env())
         )
         provider.add_span_processor(processor)
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor  # noqa: PLC0415
         from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
 
         RedisInstrumentor().instrument(tracer_provider=provider)
+        # Publishing spans carry their context in the task headers; the worker continues it, so
+        # one trace runs API -> outbox relay -> task.
+        CeleryInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
         return cls(provider)
 
     def instrument_app(self, app: FastAPI) -> None:
@@ -96,8 +100,10 @@ class Tracing:
 
     def shutdown(self) -> None:
         if self.provider is not None:
+            from opentelemetry.instrumentation.celery import CeleryInstrumentor  # noqa: PLC0415
             from opentelemetry.instrumentation.redis import RedisInstrumentor  # noqa: PLC0415
 
-            # The Redis instrumentation patches the client class process-wide: undo it too.
+            # These instrumentations patch process-wide: undo them with the provider.
             RedisInstrumentor().uninstrument()
+            CeleryInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
             self.provider.shutdown()

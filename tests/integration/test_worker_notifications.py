@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
@@ -234,3 +235,33 @@ async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_onc
         await asyncio.sleep(0.1)
     assert len(everything.json()["items"]) == 2
     assert mailbox.messages() == []
+
+
+async def test_one_trace_spans_the_request_the_relay_and_the_task(
+    make_client: ClientFactory,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    exporter = InMemorySpanExporter()
+    client = await make_client(settings, span_exporter=exporter)
+    env = {**worker_environment(settings, mailbox), "OTEL_TRACES_EXPORTER": "console"}
+    running = start_worker(env, tmp_path / "worker.log")
+    try:
+        await _place_order(client, database_url)
+        assert len(await mailbox.wait_for(1)) == 1
+        await asyncio.sleep(1.0)  # the worker's batch span processor flushes
+    finally:
+        running.stop()
+    placing = next(
+        span
+        for span in exporter.get_finished_spans()
+        if span.kind.name == "SERVER"
+        and span.attributes
+        and span.attributes.get("http.route") == "/api/v1/orders"
+    )
+    trace_id = format(placing.context.trace_id, "032x")
+    worker_log = running.log.read_text()
+    assert f'"trace_id": "0x{trace_id}"' in worker_log, worker_log[-3000:]
+    assert "run/notifications.order_confirmation" in worker_log
