@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +59,9 @@ class GatedHandler(MailboxHandler):
         self.in_flight.set()
         deadline = time.monotonic() + self.max_hold
         try:
-            while not self.release.is_set() and time.monotonic() < deadline:
+            while True:
+                if self.release.is_set() or time.monotonic() > deadline:
+                    break
                 await asyncio.sleep(0.02)
         except asyncio.CancelledError:
             self.interrupted.set()
@@ -71,7 +73,7 @@ class GatedHandler(MailboxHandler):
             return True
         return False
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: ANN401, N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
         self.data_commands += 1
         if self._claim("data"):
             await self._wait()  # cancelled when the worker dies: the message is never saved
@@ -80,7 +82,7 @@ class GatedHandler(MailboxHandler):
             session.hold_quit = True
         return reply
 
-    async def handle_QUIT(self, _server: Any, session: Any, _envelope: Any) -> str:  # noqa: ANN401, N802
+    async def handle_QUIT(self, _server: Any, session: Any, _envelope: Any) -> str:  # noqa: N802
         if getattr(session, "hold_quit", False) and self._claim("quit"):
             await self._wait()
         return "221 Bye"
@@ -105,12 +107,20 @@ class GatedSink:
         self.controller.stop()
 
 
-async def wait_until(event: threading.Event, within: float) -> bool:
-    """An asyncio-friendly wait on a thread event (the app's relay runs on the test loop)."""
+async def eventually(check: Callable[[], bool], *, within: float, step: float = 0.05) -> bool:
+    """Poll ``check`` until it holds or ``within`` seconds pass. asyncio.sleep, not time.sleep:
+    the app's background relay runs on the test's event loop."""
     deadline = time.monotonic() + within
-    while not event.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0.02)
-    return event.is_set()
+    while True:
+        if check():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(step)
+
+
+async def wait_until(event: threading.Event, within: float) -> bool:
+    return await eventually(event.is_set, within=within, step=0.02)
 
 
 # --- A private Redis (the broker), stoppable and restartable on one port -------------------
@@ -134,14 +144,21 @@ class PrivateRedis:
         self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
             [
                 str(binary),
-                "--bind", "127.0.0.1",
-                "--port", str(self.port),
-                "--dir", str(self.data_dir),
-                "--save", "",
-                "--appendonly", "no",
-                "--daemonize", "no",
-                "--loglevel", "warning",
-            ],  # fmt: skip
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--loglevel",
+                "warning",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
@@ -234,10 +251,8 @@ def stop_worker(running: WorkerProcess) -> None:
     process = running.process
     if process.poll() is None:
         process.terminate()
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            pass
     kill_group(process)  # also reaps pool children left behind
 
 
@@ -271,7 +286,13 @@ def reliability_environment(settings: Settings, mailbox: Mailbox, **extra: str) 
     return {**worker_environment(settings, mailbox), **extra}
 
 
-TASK_RESULT = re.compile(rb"Task (?P<name>[\w.]+)\[(?P<id>[0-9a-f-]+)\] succeeded in [\d.e-]+s: (?P<value>.*)")
+# "Task <name>[<id>] succeeded in <t>s: <value>", with " [celery.app.trace]" after it in the
+# console log format.
+TASK_RESULT = re.compile(
+    rb"Task (?P<name>[\w.]+)\[(?P<id>[0-9a-f-]+)\] succeeded in [\d.e-]+s: "
+    rb"(?P<value>.*?)(?: +\[celery\.app\.trace\])?$",
+    re.MULTILINE,
+)
 
 
 def task_results(log: Path, name: str) -> list[str]:
@@ -284,13 +305,15 @@ def task_results(log: Path, name: str) -> list[str]:
 
 
 def received(log: Path, name: str) -> int:
-    return len(re.findall(rb"Task " + re.escape(name.encode()) + rb"\[[0-9a-f-]+\] received", log.read_bytes()))
+    """How many deliveries of one task the worker received."""
+    pattern = rb"Task " + re.escape(name.encode()) + rb"\[[0-9a-f-]+\] received"
+    return len(re.findall(pattern, log.read_bytes()))
 
 
 # --- Data ---------------------------------------------------------------------------------
 
 
-async def sql_value(database_url: str, sql: str, *args: Any) -> Any:  # noqa: ANN401
+async def sql_value(database_url: str, sql: str, *args: Any) -> Any:
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return await connection.fetchval(sql, *args)
@@ -298,7 +321,7 @@ async def sql_value(database_url: str, sql: str, *args: Any) -> Any:  # noqa: AN
         await connection.close()
 
 
-async def sql_execute(database_url: str, sql: str, *args: Any) -> str:  # noqa: ANN401
+async def sql_execute(database_url: str, sql: str, *args: Any) -> str:
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         return str(await connection.execute(sql, *args))
@@ -345,11 +368,16 @@ async def stock_of(client: httpx.AsyncClient, shop: Shopfront) -> int:
 
 
 async def wait_for_sql(
-    database_url: str, sql: str, expected: Any, *, within: float = 20.0  # noqa: ANN401
-) -> Any:  # noqa: ANN401
+    database_url: str,
+    sql: str,
+    expected: Any,
+    *args: Any,
+    within: float = 20.0,
+) -> Any:
+    """Poll a query until it returns ``expected`` (bounded); returns the last value."""
     deadline = time.monotonic() + within
-    value = await sql_value(database_url, sql)
-    while value != expected and time.monotonic() < deadline:
+    while True:
+        value = await sql_value(database_url, sql, *args)
+        if value == expected or time.monotonic() >= deadline:
+            return value
         await asyncio.sleep(0.1)
-        value = await sql_value(database_url, sql)
-    return value

@@ -22,6 +22,7 @@ from app.bootstrap.logging import configure_logging
 from app.bootstrap.mapping import map_all
 from app.bootstrap.settings import Settings
 from app.bootstrap.telemetry import Tracing
+from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 
 T = TypeVar("T")
 
@@ -61,7 +62,11 @@ class WorkerRuntime:
     async def _in_scope(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
         assert self._container is not None  # noqa: S101
         async with self._container(scope=Scope.REQUEST) as scope:
-            return await work(scope)
+            result = await work(scope)
+        # Relays a task's commits started (fast path) must finish before the loop stops: a
+        # relay paused mid-transaction would hold its rows until this process's next task.
+        await (await self._container.get(OutboxFastPath)).drain()
+        return result
 
     def stop(self) -> None:
         if self._loop is None or self._container is None:

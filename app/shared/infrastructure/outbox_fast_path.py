@@ -35,13 +35,12 @@ class OutboxFastPath:
         task.add_done_callback(self._running.discard)
 
     async def _relay_now(self, event_ids: list[UUID]) -> None:
+        # Only a failure opens the breaker: events a sweep got to first are no failure.
         try:
-            relayed = await self._relay.relay_events(event_ids)
+            await self._relay.relay_events(event_ids)
         except Exception:  # noqa: BLE001 - the sweep will relay them
-            relayed = -1
-            _log.warning("outbox_fast_path_failed", events=len(event_ids), exc_info=True)
-        if relayed < len(event_ids):
             self._open_until = time.monotonic() + self._breaker_seconds
+            _log.warning("outbox_fast_path_failed", events=len(event_ids), exc_info=True)
 
     async def drain(self) -> None:
         """Wait for relays in flight (on shutdown)."""

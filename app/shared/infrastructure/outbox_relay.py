@@ -43,6 +43,14 @@ class OutboxMessage:
     occurred_at: datetime
 
 
+class RelayIncompleteError(RuntimeError):
+    """The broker refused part of a batch; the rest stays in the outbox for the sweep."""
+
+    def __init__(self, unpublished: int) -> None:
+        super().__init__(f"{unpublished} event(s) left for the sweep")
+        self.unpublished = unpublished
+
+
 # Publishes a batch in order; returns how many were published before any failure.
 Publisher = Callable[[Sequence[OutboxMessage]], Awaitable[int]]
 
@@ -60,22 +68,31 @@ class OutboxRelay:
         self._batch_size = batch_size
 
     async def relay_events(self, event_ids: Sequence[UUID]) -> int:
-        """Fast path: just these events (committed a moment ago by this process)."""
+        """Fast path: just these events (committed a moment ago by this process).
+
+        Returns how many this call published. Events another relay already claimed or sent are
+        not counted and are not a failure; a refused publish raises RelayIncompleteError (after
+        the ones that did go out are marked).
+        """
         if not event_ids:
             return 0
-        return await self._relay_batch(_o.id.in_(event_ids), path="fast")
+        claimed, published = await self._relay_batch(_o.id.in_(event_ids), path="fast")
+        if published < claimed:
+            raise RelayIncompleteError(claimed - published)
+        return published
 
     async def relay_pending(self, *, max_batches: int = 100) -> int:
         """Sweep: every unpublished event, oldest first, batch by batch."""
         total = 0
         for _ in range(max_batches):
-            relayed = await self._relay_batch(true(), path="sweep")
-            total += relayed
-            if relayed < self._batch_size:
+            claimed, published = await self._relay_batch(true(), path="sweep")
+            total += published
+            if published < self._batch_size or published < claimed:
                 break
         return total
 
-    async def _relay_batch(self, condition: ColumnElement[bool], *, path: str) -> int:
+    async def _relay_batch(self, condition: ColumnElement[bool], *, path: str) -> tuple[int, int]:
+        """(rows claimed, rows published) for one batch."""
         async with self._session_factory() as session, session.begin():
             rows = (
                 (
@@ -91,7 +108,7 @@ class OutboxRelay:
                 .all()
             )
             if not rows:
-                return 0
+                return 0, 0
             messages = [_message(row) for row in rows]
             try:
                 published = await self._publish(messages)
@@ -108,7 +125,7 @@ class OutboxRelay:
                     .values(published_at=func.now(), attempts=_o.attempts + 1)
                 )
             RELAYED.labels(path).inc(len(sent))
-            return len(sent)
+            return len(messages), len(sent)
 
 
 def _message(row: Any) -> OutboxMessage:  # noqa: ANN401 - a RowMapping
