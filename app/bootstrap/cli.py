@@ -145,6 +145,10 @@ def _worker(args: argparse.Namespace) -> int:
     )
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True)
+    # SIGTERM (what Kubernetes sends) becomes Celery's cold shutdown, which honours
+    # worker_soft_shutdown_timeout (APP_CELERY_SHUTDOWN_TIMEOUT): running tasks get that long,
+    # then are handed back to the broker (acks_late) instead of holding the pod indefinitely.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
     from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
 
@@ -153,17 +157,23 @@ def _worker(args: argparse.Namespace) -> int:
     install_task_metrics(
         args.metrics_port if args.metrics_port >= 0 else settings.celery.metrics_port
     )
-    celery.worker_main(
-        [
-            "worker",
-            f"--loglevel={settings.log.level}",
-            f"--concurrency={args.concurrency or settings.celery.concurrency}",
-            f"--pool={args.pool}",
-            f"--queues={args.queues}",
-            "--without-gossip",
-            "--without-mingle",
-        ]
-    )
+    try:
+        celery.worker_main(
+            [
+                "worker",
+                f"--loglevel={settings.log.level}",
+                f"--concurrency={args.concurrency or settings.celery.concurrency}",
+                f"--pool={args.pool}",
+                f"--queues={args.queues}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    finally:
+        # However the worker ended (a cold shutdown sends no worker_shutdown signal), the probes
+        # must now fail.
+        for probe in (settings.celery.ready_file, settings.celery.heartbeat_file):
+            Path(probe).unlink(missing_ok=True)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Worker metrics: tasks by name and state, runtimes, retries, dead letters, queue lengths and the
-outbox backlog, served by the worker's main process on APP_CELERY_METRICS_PORT.
+"""Worker metrics: tasks by name and state (FAILURE counts what became a dead letter), runtimes,
+retries, queue lengths and the outbox backlog, served by the worker's main process on
+APP_CELERY_METRICS_PORT.
 
 Pool processes write their samples to PROMETHEUS_MULTIPROC_DIR (set before prometheus_client is
 imported, by ``python -m app worker``); the main process serves the merged view.

@@ -59,24 +59,30 @@ def register_platform_tasks(
             lock: JobLock = await scope.get(JobLock)
             if not await lock.acquire(PURGE, purge_every * 0.9):
                 return {}
-            session = await scope.get(AsyncSession)
-            cutoff = func.now() - retention
-            removed = {
-                "idempotency_keys": await _delete(
-                    session, idempotency_table, idempotency_table.c.expires_at <= func.now()
-                ),
-                "processed_events": await _delete(
-                    session, processed_events_table, processed_events_table.c.processed_at < cutoff
-                ),
-                "outbox_events": await _delete(
-                    session, outbox_table, outbox_table.c.published_at < cutoff
-                ),
-            }
-            await session.commit()
-            removed["session_index_entries"] = await (await scope.get(SessionStore)).prune()
-            return removed
+            try:
+                return await _purge(scope, retention)
+            except Exception:
+                await lock.release(PURGE)  # the retry may run before the next interval
+                raise
 
         return run(work)
+
+
+async def _purge(scope: AsyncContainer, retention: timedelta) -> dict[str, int]:
+    session = await scope.get(AsyncSession)
+    cutoff = func.now() - retention
+    removed = {
+        "idempotency_keys": await _delete(
+            session, idempotency_table, idempotency_table.c.expires_at <= func.now()
+        ),
+        "processed_events": await _delete(
+            session, processed_events_table, processed_events_table.c.processed_at < cutoff
+        ),
+        "outbox_events": await _delete(session, outbox_table, outbox_table.c.published_at < cutoff),
+    }
+    await session.commit()
+    removed["session_index_entries"] = await (await scope.get(SessionStore)).prune()
+    return removed
 
 
 async def _delete(session: AsyncSession, table: Table, condition: ColumnElement[bool]) -> int:

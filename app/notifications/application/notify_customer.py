@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -49,6 +50,6 @@ class CustomerNotifier:
             message = self._templates.render(
                 template, to=contact.email, context={**context, "customer_name": contact.name}
             )
-            await self._sender.send(message)
+            await self._sender.send(replace(message, reference=f"{handler}.{event_id}"))
         await self._transaction.commit()
         return contact is not None

@@ -17,6 +17,9 @@ class EmailMessage:
     subject: str
     text: str
     html: str
+    # Stable per (handler, event): a resent duplicate keeps its Message-ID, so mail clients can
+    # recognise it.
+    reference: str | None = None
 
     def __post_init__(self) -> None:
         if "@" not in self.to or any(char in self.to for char in "\r\n"):

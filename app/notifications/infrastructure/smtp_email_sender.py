@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 
 import aiosmtplib
 
+from app.notifications.application.errors import TemporaryEmailFailureError
 from app.notifications.domain.email import EmailMessage
 
 
@@ -36,15 +37,24 @@ class SmtpEmailSender:
         mime["To"] = message.to
         mime["Subject"] = message.subject
         mime["Date"] = formatdate(localtime=False)
-        mime["Message-ID"] = make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        domain = parseaddr(self._sender)[1].rpartition("@")[2] or "localhost"
+        mime["Message-ID"] = (
+            f"<{message.reference}@{domain}>" if message.reference else make_msgid(domain=domain)
+        )
         mime.set_content(message.text)
         mime.add_alternative(message.html, subtype="html")
-        await aiosmtplib.send(
-            mime,
-            hostname=self._host,
-            port=self._port,
-            timeout=self._timeout,
-            start_tls=self._start_tls,
-            username=self._username,
-            password=self._password,
-        )
+        try:
+            await aiosmtplib.send(
+                mime,
+                hostname=self._host,
+                port=self._port,
+                timeout=self._timeout,
+                start_tls=self._start_tls,
+                username=self._username,
+                password=self._password,
+            )
+        except aiosmtplib.SMTPResponseException as error:
+            # 4xx is the server's "not now" (greylisting, load): worth retrying; 5xx is final.
+            if 400 <= error.code < 500:
+                raise TemporaryEmailFailureError(error.code, error.message) from error
+            raise

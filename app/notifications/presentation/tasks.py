@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any, Final
 from uuid import UUID
 
+import aiosmtplib
 from celery import Celery
 from dishka import AsyncContainer
+from jinja2 import TemplateNotFound
 
 from app.notifications.application.commands.send_cancellation_notice import (
     HANDLER as CANCELLATION_NOTICE,
@@ -30,6 +32,7 @@ from app.notifications.application.commands.send_payment_receipt import (
     SendPaymentReceipt,
     SendPaymentReceiptRequest,
 )
+from app.notifications.application.errors import TemporaryEmailFailureError
 from app.shared.presentation.tasks import TaskRunner, retrying
 
 QUEUE: Final = "notifications"
@@ -47,7 +50,18 @@ TASK_ROUTES: Final = {
 
 
 def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries: int) -> None:
-    options = retrying(max_retries)
+    # Connection trouble and 4xx replies are retried; a missing template (an OSError for
+    # Jinja2) or a 5xx refusal is permanent and becomes a dead letter at once.
+    options = retrying(
+        max_retries,
+        also=(
+            TemporaryEmailFailureError,
+            aiosmtplib.SMTPConnectError,
+            aiosmtplib.SMTPServerDisconnected,
+            aiosmtplib.SMTPTimeoutError,
+        ),
+        never=(TemplateNotFound,),
+    )
 
     @celery.task(name=ORDER_CONFIRMATION, **options)  # type: ignore[untyped-decorator]
     def order_confirmation(event: dict[str, Any]) -> bool:

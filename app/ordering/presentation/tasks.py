@@ -34,19 +34,30 @@ def register_ordering_tasks(
 
         if not run(claim):
             return 0
+        try:
+            return _expire_overdue(run)
+        except Exception:
+            # Give the claim back, so the retry Celery schedules can run before the next interval.
+            async def release(scope: AsyncContainer) -> None:
+                await (await scope.get(JobLock)).release(EXPIRE_OVERDUE_ORDERS)
 
-        async def overdue(scope: AsyncContainer) -> list[UUID]:
-            return await (await scope.get(FindOverdueOrders))(FindOverdueOrdersRequest())
+            run(release)
+            raise
 
-        expired = 0
-        for order_id in run(overdue):
-            # One transaction per order: one order's conflict (paid meanwhile) stops nothing else.
-            async def expire(scope: AsyncContainer, order_id: UUID = order_id) -> None:
-                await (await scope.get(ExpireOrder))(ExpireOrderRequest(order_id=order_id))
 
-            try:
-                run(expire)
-                expired += 1
-            except DomainError as error:
-                _log.info("order_not_expired", order_id=str(order_id), reason=error.code)
-        return expired
+def _expire_overdue(run: TaskRunner) -> int:
+    async def overdue(scope: AsyncContainer) -> list[UUID]:
+        return await (await scope.get(FindOverdueOrders))(FindOverdueOrdersRequest())
+
+    expired = 0
+    for order_id in run(overdue):
+        # One transaction per order: one order's conflict (paid meanwhile) stops nothing else.
+        async def expire(scope: AsyncContainer, order_id: UUID = order_id) -> None:
+            await (await scope.get(ExpireOrder))(ExpireOrderRequest(order_id=order_id))
+
+        try:
+            run(expire)
+            expired += 1
+        except DomainError as error:
+            _log.info("order_not_expired", order_id=str(order_id), reason=error.code)
+    return expired

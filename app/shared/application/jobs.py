@@ -11,3 +11,7 @@ class JobLock(Protocol):
         schedulers sending the same job twice in one interval still run it once.
         """
         ...
+
+    async def release(self, job: str) -> None:
+        """Give a claim back (the run failed): its retry may then claim it again."""
+        ...

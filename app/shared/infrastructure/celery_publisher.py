@@ -59,8 +59,8 @@ class CeleryEventPublisher:
         return published
 
     def _send(self, producer: Any, message: OutboxMessage) -> None:  # noqa: ANN401 - kombu
-        # The request's trace context and id travel with the task: its spans join the request's
-        # trace, and its logs carry the same request_id.
+        # The request's trace context travels with the task, so its spans join the request's
+        # trace; the request id travels in the headers too.
         token = context.attach(propagate.extract(message.headers))
         try:
             for task in self._handlers.get(message.event_type, ()):

@@ -16,3 +16,9 @@ class RedisJobLock:
             f"jobs:lock:{job}", self._owner, nx=True, px=max(1, int(ttl_seconds * 1000))
         )
         return bool(claimed)
+
+    async def release(self, job: str) -> None:
+        # Only our own claim: a lock that expired and was taken by another run stays.
+        key = f"jobs:lock:{job}"
+        if await self._redis.get(key) == self._owner:
+            await self._redis.delete(key)

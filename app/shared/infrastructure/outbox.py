@@ -41,7 +41,7 @@ outbox_table = Table(
     "outbox_events",
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
-    # Commit order within and across transactions (timestamps tie inside one transaction).
+    # Insert order (timestamps tie inside one transaction); relays go by it.
     Column("position", BigInteger, Identity(always=True), nullable=False, unique=True),
     Column("aggregate_type", String(64), nullable=False),
     Column("aggregate_id", UUID(as_uuid=True), nullable=False),

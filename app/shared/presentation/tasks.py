@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol, TypeVar
 
-import aiosmtplib
 import asyncpg
 from dishka import AsyncContainer
 from redis import exceptions as redis_errors
@@ -26,9 +25,6 @@ TRANSIENT_ERRORS: Final[tuple[type[Exception], ...]] = (
     asyncpg.TooManyConnectionsError,
     redis_errors.ConnectionError,
     redis_errors.TimeoutError,
-    aiosmtplib.SMTPConnectError,
-    aiosmtplib.SMTPServerDisconnected,
-    aiosmtplib.SMTPTimeoutError,
 )
 
 
@@ -38,10 +34,17 @@ class TaskRunner(Protocol):
     def __call__(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T: ...
 
 
-def retrying(max_retries: int) -> dict[str, Any]:
-    """Task options: exponential backoff with jitter for transient errors only."""
+def retrying(
+    max_retries: int,
+    *,
+    also: tuple[type[Exception], ...] = (),
+    never: tuple[type[Exception], ...] = (),
+) -> dict[str, Any]:
+    """Task options: exponential backoff with jitter for transient errors only (``also``: a
+    context's own transient errors; ``never``: subclasses of those that are permanent)."""
     return {
-        "autoretry_for": TRANSIENT_ERRORS,
+        "autoretry_for": (*TRANSIENT_ERRORS, *also),
+        "dont_autoretry_for": never,
         "retry_backoff": 2,
         "retry_backoff_max": 300,
         "retry_jitter": True,
