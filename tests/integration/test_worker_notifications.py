@@ -153,7 +153,7 @@ def test_the_worker_check_reports_a_fresh_heartbeat_while_it_runs_and_fails_afte
     after = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     assert before.returncode == 1
     assert alive.returncode == 0, alive.stderr
-    assert stopped_with == 0  # SIGTERM: a warm shutdown, exit 0
+    assert stopped_with == 0  # SIGTERM: a bounded (cold) shutdown, exit 0
     assert after.returncode == 1
     assert "not ready" in after.stderr
 
