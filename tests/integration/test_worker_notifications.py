@@ -198,7 +198,9 @@ async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_onc
 ) -> None:
     team = await staffing(client, database_url)
     poison = {"event": {"event_id": "not-a-uuid"}}
-    create_celery(settings).send_task("notifications.order_confirmation", kwargs=poison)
+    create_celery(settings).send_task(
+        "notifications.order_confirmation", kwargs=poison, headers={"request_id": "req-poison-42"}
+    )
     letters: list[dict[str, object]] = []
     for _ in range(100):
         listed = await client.get("/api/v1/admin/dead-letters", headers=team.admin.headers)
@@ -212,6 +214,8 @@ async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_onc
     assert letter["arguments"] == poison
     assert letter["error_type"] == "KeyError"
     assert letter["retries"] == 0  # a permanent error is not retried
+    # Logs written during the task carry the request id from the task's headers.
+    assert "req-poison-42" in worker.log.read_text()
     customer = await client.get("/api/v1/admin/dead-letters", headers=team.customer.headers)
     assert customer.status_code == 403
     requeued = await client.post(

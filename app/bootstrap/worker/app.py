@@ -11,8 +11,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from asgi_correlation_id import correlation_id
 from celery import Celery
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
@@ -35,9 +36,19 @@ def create_worker_celery(settings: Settings) -> Celery:
     def stop(**_: Any) -> None:  # noqa: ANN401
         runtime.stop()
 
+    def bind_request_id(task: Any = None, **_: Any) -> None:  # noqa: ANN401
+        # The request id travels in the task's headers (from the outbox row): logs written while
+        # the task runs carry the id of the request that caused it.
+        correlation_id.set(getattr(getattr(task, "request", None), "request_id", None))
+
+    def unbind_request_id(**_: Any) -> None:  # noqa: ANN401
+        correlation_id.set(None)
+
     # weak=False: the receivers are closures; Celery would otherwise drop them at once.
     worker_process_init.connect(start, weak=False)
     worker_process_shutdown.connect(stop, weak=False)
+    task_prerun.connect(bind_request_id, weak=False)
+    task_postrun.connect(unbind_request_id, weak=False)
 
     install_probes(
         celery,
