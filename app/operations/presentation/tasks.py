@@ -6,6 +6,7 @@ from typing import Any
 
 from celery.signals import task_failure
 from dishka import AsyncContainer
+from prometheus_client import Counter
 from structlog.stdlib import get_logger
 
 from app.operations.application.commands.record_dead_letter import RecordDeadLetter
@@ -13,6 +14,7 @@ from app.operations.application.ports.dead_letters import FailedTask
 from app.shared.presentation.tasks import TaskRunner
 
 _log = get_logger(__name__)
+DEAD_LETTERS = Counter("celery_dead_letters_total", "Tasks recorded as dead letters.", ["task"])
 
 
 def record_dead_letters(run: TaskRunner) -> None:
@@ -44,6 +46,7 @@ def record_dead_letters(run: TaskRunner) -> None:
         except Exception:  # noqa: BLE001 - never let bookkeeping hide the original failure
             _log.exception("dead_letter_not_recorded", task=failed_task.task_name, task_id=task_id)
         else:
+            DEAD_LETTERS.labels(failed_task.task_name).inc()
             _log.error(
                 "task_dead_lettered",
                 task=failed_task.task_name,
