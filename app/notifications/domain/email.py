@@ -22,7 +22,7 @@ class EmailMessage:
     reference: str | None = None
 
     def __post_init__(self) -> None:
-        if "@" not in self.to or any(char in self.to for char in "\r\n"):
+        if self.to.count("@") != 1 or any(char in self.to for char in ",; \t\r\n"):
             raise InvalidEmailMessageError("A recipient is one e-mail address.")
         if not self.subject or any(char in self.subject for char in "\r\n"):
             raise InvalidEmailMessageError("A subject is one non-empty line.")

@@ -37,7 +37,8 @@ class SmtpEmailSender:
         mime["To"] = message.to
         mime["Subject"] = message.subject
         mime["Date"] = formatdate(localtime=False)
-        domain = parseaddr(self._sender)[1].rpartition("@")[2] or "localhost"
+        _, at, domain = parseaddr(self._sender)[1].rpartition("@")
+        domain = domain if at and domain else "localhost"
         mime["Message-ID"] = (
             f"<{message.reference}@{domain}>" if message.reference else make_msgid(domain=domain)
         )
