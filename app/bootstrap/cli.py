@@ -1,8 +1,9 @@
 """Operator CLI: ``python -m app <command>`` (also installed as ``fastapi-platform``).
 
-Commands: ``api`` (gunicorn), ``migrate`` (waits for the database, then upgrades),
-``create-super-admin``, ``seed-demo``, ``dev`` (embedded servers, migrations, demo data and the
-api, for ``make run``), ``makemigration``.
+Commands: ``api`` (gunicorn), ``worker`` and ``beat`` (Celery), ``worker-check`` (exec probe),
+``migrate`` (waits for the database, then upgrades), ``makemigration``, ``create-super-admin``,
+``seed-demo``, ``smtp-sink``, and ``dev`` (embedded servers, migrations, demo data, then every
+process under one supervisor, for ``make run``).
 """
 
 from __future__ import annotations
