@@ -7,12 +7,18 @@ dies is reported and stops the others, so a crash is never hidden behind a runni
 
 from __future__ import annotations
 
+import argparse
 import os
 import shlex
 import sys
 from pathlib import Path
 
 from honcho.manager import Manager
+
+from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.migrations import migrate_when_ready
+from app.bootstrap.seed import seed_demo
+from app.bootstrap.settings import DatabaseSettings, load_section, load_settings
 
 
 def _command(*args: str) -> str:
@@ -44,3 +50,34 @@ def supervise(data_dir: Path, *, with_smtp_sink: bool) -> int:
     manager.loop()
     # 130/143: stopped by Ctrl-C or SIGTERM, as asked; anything else is a child's failure.
     return 0 if manager.returncode in {None, 0, 130, 143} else int(manager.returncode)
+
+
+def run_dev(args: argparse.Namespace) -> int:
+    """Everything for a local run; embedded servers only for the URLs that are not set."""
+    os.environ.setdefault("APP_ENV", "development")
+    os.environ.setdefault("APP_LOG_FORMAT", "console")
+    os.environ.setdefault("APP_AUTH_COOKIE_SECURE", "false")  # plain http on localhost
+    os.environ.setdefault("APP_SERVER_HOST", "127.0.0.1")
+    os.environ.setdefault("APP_SERVER_WORKERS", "2")
+    with_smtp_sink = not os.environ.get("APP_SMTP_HOST")
+    data = Path(args.data_dir).resolve()
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if not os.environ.get("APP_DB_URL"):
+            postgres = EmbeddedPostgres(data / "postgres")
+            os.environ["APP_DB_URL"] = postgres.start()
+            started.append(postgres)
+            print(f"embedded PostgreSQL: {data / 'postgres'}", file=sys.stderr)  # noqa: T201
+        if not os.environ.get("APP_REDIS_URL"):
+            redis = EmbeddedRedis(data / "redis")
+            os.environ["APP_REDIS_URL"] = redis.start()
+            started.append(redis)
+            print(f"embedded Redis: {data / 'redis'}", file=sys.stderr)  # noqa: T201
+        load_settings()  # fail fast, with the variable's name, before anything else starts
+        migrate_when_ready(load_section(DatabaseSettings).url, "head", wait=30.0)
+        if not args.no_seed:
+            seed_demo(argparse.Namespace(allow_production=False))
+        return supervise(data, with_smtp_sink=with_smtp_sink)
+    finally:
+        for server in reversed(started):
+            server.stop()

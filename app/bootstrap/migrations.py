@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import sys
+import time
 
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -39,3 +44,35 @@ def make_revision(message: str, database_url: str | None = None) -> None:
             "post_write_hooks", "ruff_format.options", "format REVISION_SCRIPT_FILENAME"
         )
     command.revision(config, message=message, autogenerate=True, rev_id=next_revision_id(config))
+
+
+def migrate_when_ready(database_url: str, revision: str = "head", *, wait: float) -> None:
+    """Wait (bounded) for the database, then upgrade: what a migration Job needs."""
+    asyncio.run(wait_for_database(database_url, wait))
+    upgrade(database_url, revision)
+
+
+async def wait_for_database(url: str, wait_seconds: float) -> None:
+    """Bounded wait, so a migration Job started beside its database does not fail at once."""
+    engine = create_async_engine(url, connect_args={"timeout": 5})
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.5
+    try:
+        while (error := await _probe_database(engine)) is not None:
+            if time.monotonic() + delay > deadline:
+                msg = f"database not reachable after {wait_seconds:.0f}s: {error}"
+                raise SystemExit(msg)
+            print(f"waiting for the database ({error})...", file=sys.stderr)  # noqa: T201
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    finally:
+        await engine.dispose()
+
+
+async def _probe_database(engine: AsyncEngine) -> str | None:
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - any failure means "not yet"; reported, retried
+        return f"{type(error).__name__}: {error}"
+    return None

@@ -7,7 +7,11 @@ the acting user fixed instead of read from an HTTP request.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import os
 import random
+import sys
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +26,7 @@ from app.bootstrap.di.identity import IdentityProviderSet
 from app.bootstrap.di.ordering import OrderingProviderSet
 from app.bootstrap.di.platform import PlatformProvider
 from app.bootstrap.mapping import map_all
-from app.bootstrap.settings import Settings
+from app.bootstrap.settings import Settings, load_settings
 from app.bootstrap.telemetry import Tracing
 from app.catalog.application.commands.create_product import CreateProduct, CreateProductRequest
 from app.catalog.infrastructure.tables import products_table
@@ -218,3 +222,25 @@ class DemoSeeder:
         finally:
             await as_customer.close()
             await as_staff.close()
+
+
+DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - documented demo accounts, never in production
+
+
+def seed_demo(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if settings.app.env == "production" and not args.allow_production:
+        print(  # noqa: T201
+            "refusing to create demo accounts with a published password in production "
+            "(APP_ENV=production); pass --allow-production if you really mean it",
+            file=sys.stderr,
+        )
+        return 2
+    password = os.environ.get("APP_DEMO_PASSWORD", DEMO_PASSWORD)
+    result = asyncio.run(DemoSeeder(settings, password).run())
+    print(  # noqa: T201
+        f"demo data: {result['products_created']} products and {result['orders_created']} orders "
+        f"created; accounts admin, staff, customer, customer2 (password: {password})",
+        file=sys.stderr,
+    )
+    return 0

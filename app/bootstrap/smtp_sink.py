@@ -6,10 +6,14 @@ a temporary name, then renamed), so people open them in any mail reader and test
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import os
+import signal
+import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -33,3 +37,24 @@ def start_sink(host: str, port: int, mailbox: Path) -> Controller:
     controller = Controller(MailboxHandler(mailbox), hostname=host, port=port)
     controller.start()
     return controller
+
+
+def run_smtp_sink(args: argparse.Namespace) -> int:
+    controller = start_sink(args.host, args.port, Path(args.mailbox))
+    print(  # noqa: T201
+        f"SMTP sink on {args.host}:{args.port}, messages in {Path(args.mailbox).resolve()}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stopped = False
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopped
+        stopped = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopped:
+        time.sleep(0.2)
+    controller.stop()
+    return 0

@@ -1,0 +1,82 @@
+"""CLI commands of the background side: ``worker``, ``worker-check`` and ``beat``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from app.bootstrap.settings import CelerySettings, load_section, load_settings
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    # Before prometheus_client is imported: pool processes write samples here, the main process
+    # serves their sum on APP_CELERY_METRICS_PORT.
+    metrics_dir = Path(
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="worker-metrics-")
+        )
+    )
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    # SIGTERM (what Kubernetes sends) becomes Celery's cold shutdown, which honours
+    # worker_soft_shutdown_timeout (APP_CELERY_SHUTDOWN_TIMEOUT): running tasks get that long,
+    # then are handed back to the broker (acks_late) instead of holding the pod indefinitely.
+    os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+    from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
+
+    settings = load_settings()
+    celery = create_worker_celery(settings)
+    install_task_metrics(
+        args.metrics_port if args.metrics_port >= 0 else settings.celery.metrics_port
+    )
+    try:
+        celery.worker_main(
+            [
+                "worker",
+                f"--loglevel={settings.log.level}",
+                f"--concurrency={args.concurrency or settings.celery.concurrency}",
+                f"--pool={args.pool}",
+                f"--queues={args.queues}",
+                "--without-gossip",
+                "--without-mingle",
+            ]
+        )
+    finally:
+        # However the worker ended (a cold shutdown sends no worker_shutdown signal), the probes
+        # must now fail.
+        for probe in (settings.celery.ready_file, settings.celery.heartbeat_file):
+            Path(probe).unlink(missing_ok=True)
+    return 0
+
+
+def check_worker(args: argparse.Namespace) -> int:
+    from app.bootstrap.worker.probes import check  # noqa: PLC0415
+
+    config = load_section(CelerySettings)
+    healthy, reason = check(
+        heartbeat=Path(config.heartbeat_file),
+        ready=Path(config.ready_file),
+        max_age=args.max_age or config.heartbeat_seconds * 3,
+    )
+    print(reason, file=sys.stderr)  # noqa: T201
+    return 0 if healthy else 1
+
+
+def run_beat(_: argparse.Namespace) -> int:
+    from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+
+    settings = load_settings()
+    celery = create_worker_celery(settings)
+    celery.start(
+        [
+            "beat",
+            f"--loglevel={settings.log.level}",
+            f"--schedule={settings.celery.beat_schedule_file}",
+        ]
+    )
+    return 0
