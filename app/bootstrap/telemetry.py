@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 
 from fastapi import FastAPI
-from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -94,9 +93,6 @@ class Tracing:
         SQLAlchemyInstrumentor().instrument(
             engine=engine.sync_engine, tracer_provider=self.provider, enable_commenter=False
         )
-
-    def tracer(self) -> trace.Tracer:
-        return (self.provider or trace.get_tracer_provider()).get_tracer("app")
 
     def shutdown(self) -> None:
         if self.provider is not None:
