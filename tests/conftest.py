@@ -29,6 +29,7 @@ from app.bootstrap.settings import (
     CacheSettings,
     CelerySettings,
     DatabaseSettings,
+    ExportSettings,
     HttpSettings,
     IdempotencySettings,
     LogSettings,
@@ -114,6 +115,7 @@ def build_settings(
     redis_url: str,
     *,
     rate_limits: dict[str, Any] | None = None,
+    export: ExportSettings | None = None,
     **auth: Any,
 ) -> Settings:
     return Settings(
@@ -127,6 +129,7 @@ def build_settings(
         idempotency=IdempotencySettings(),
         rate_limit=RateLimitSettings(**{**GENEROUS_LIMITS, **(rate_limits or {})}),
         ordering=OrderingSettings(),
+        export=export or ExportSettings(),
         # The broker shares the test Redis database: flushed between tests like everything else.
         celery=CelerySettings(broker_db=redis_database(redis_url)),
         smtp=SmtpSettings(),

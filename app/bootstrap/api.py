@@ -26,7 +26,7 @@ from app.bootstrap.telemetry import Tracing
 from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
 from app.operations.presentation.http import dead_letters_router
-from app.ordering.presentation.http import orders_router
+from app.ordering.presentation.http import exports_router, orders_router
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id
 from app.shared.presentation.http.problems import (
@@ -84,6 +84,7 @@ def create_app(
     app.include_router(users_router.router)
     app.include_router(products_router.router)
     app.include_router(orders_router.router)
+    app.include_router(exports_router.router)
     app.include_router(dead_letters_router.router)
 
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,

@@ -109,6 +109,21 @@ class OrderingSettings(_Section):
     payment_window_seconds: PositiveInt = 1800
 
 
+class ExportSettings(_Section):
+    """CSV exports of orders (see docs/11-async-tasks.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_EXPORT_")
+
+    chunk_rows: Annotated[int, Field(ge=10, le=100_000)] = 1000
+    max_bytes: PositiveInt = 50 * 1024 * 1024
+    retention_seconds: PositiveInt = 24 * 3600
+    # A task writes chunks for this long, then hands the export to a fresh task: well inside
+    # the soft time limit, and no export holds a worker for long.
+    slice_seconds: PositiveFloat = 20.0
+    # A pause between chunks leaves the database to interactive traffic.
+    chunk_pause_ms: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
 class CelerySettings(_Section):
     """Background processing (see docs/11-async-tasks.md)."""
 
@@ -221,6 +236,7 @@ class Settings:
     idempotency: IdempotencySettings
     rate_limit: RateLimitSettings
     ordering: OrderingSettings
+    export: ExportSettings
     celery: CelerySettings
     smtp: SmtpSettings
 
@@ -266,6 +282,7 @@ def load_settings() -> Settings:
         "idempotency": _section(IdempotencySettings, problems),
         "rate_limit": _section(RateLimitSettings, problems),
         "ordering": _section(OrderingSettings, problems),
+        "export": _section(ExportSettings, problems),
         "celery": _section(CelerySettings, problems),
         "smtp": _section(SmtpSettings, problems),
     }

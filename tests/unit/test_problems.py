@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from http import HTTPStatus
 
 import asyncpg
 import pytest
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sqla_errors
+from starlette.requests import Request
 
 from app.identity.application.errors import (
     InvalidCredentialsError,
@@ -30,8 +32,14 @@ from app.shared.application.errors import (
     InvalidCursorError,
     ServiceBusyError,
 )
-from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
-from app.shared.presentation.http.problems import _is_unavailable, status_for
+from app.shared.domain.errors import (
+    ConflictError,
+    DomainError,
+    GoneError,
+    InvalidValueError,
+    NotFoundError,
+)
+from app.shared.presentation.http.problems import _domain_error, _is_unavailable, status_for
 
 
 @pytest.mark.parametrize(
@@ -43,6 +51,7 @@ from app.shared.presentation.http.problems import _is_unavailable, status_for
         (AuthenticationError, HTTPStatus.UNAUTHORIZED),
         (AuthorizationError, HTTPStatus.FORBIDDEN),
         (ServiceBusyError, HTTPStatus.SERVICE_UNAVAILABLE),
+        (GoneError, HTTPStatus.GONE),
     ],
 )
 def test_status_for_maps_each_error_kind(error_type: type[DomainError], status: HTTPStatus) -> None:
@@ -149,3 +158,13 @@ def test_is_unavailable_terminates_on_a_cause_cycle() -> None:
     first, second = RuntimeError("a"), RuntimeError("b")
     first.__cause__, second.__cause__ = second, first
     assert not _is_unavailable(first)
+
+
+async def test_an_errors_context_never_overrides_the_members_every_problem_has() -> None:
+    error = ConflictError("detail", status="queued", code="sneaky", current_status="queued")
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": []})
+    response = await _domain_error(request, error)
+    body = json.loads(bytes(response.body))
+    assert response.status_code == body["status"] == 409
+    assert body["code"] == "conflict"
+    assert body["current_status"] == "queued"

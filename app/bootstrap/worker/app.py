@@ -22,7 +22,11 @@ from app.bootstrap.worker.probes import install_probes
 from app.bootstrap.worker.runtime import WorkerRuntime
 from app.notifications.presentation.tasks import register_notification_tasks
 from app.operations.presentation.tasks import record_dead_letters
-from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, register_ordering_tasks
+from app.ordering.presentation.tasks import (
+    EXPIRE_OVERDUE_ORDERS,
+    register_export_task,
+    register_ordering_tasks,
+)
 
 
 def create_worker_celery(settings: Settings) -> Celery:
@@ -64,6 +68,13 @@ def create_worker_celery(settings: Settings) -> Celery:
         runtime.run,
         max_retries=config.max_retries,
         interval_seconds=config.expire_orders_seconds,
+    )
+    register_export_task(
+        celery,
+        runtime.run,
+        max_retries=config.max_retries,
+        slice_seconds=settings.export.slice_seconds,
+        chunk_pause_seconds=settings.export.chunk_pause_ms / 1000,
     )
     register_platform_tasks(
         celery,

@@ -16,8 +16,9 @@ from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import broker_url
 from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS
+from app.ordering.presentation.tasks import TASK_ROUTES as ORDERING_ROUTES
 
-QUEUES = ("default", "notifications", "maintenance")
+QUEUES = ("default", "notifications", "exports", "maintenance")
 MAINTENANCE_ROUTES = {
     EXPIRE_OVERDUE_ORDERS: {"queue": "maintenance"},
     "platform.relay_outbox": {"queue": "maintenance"},
@@ -49,7 +50,7 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=config.time_limit,
         task_create_missing_queues=True,  # QUEUES are declared on first use
         task_default_queue="default",
-        task_routes={**NOTIFICATION_ROUTES, **MAINTENANCE_ROUTES},
+        task_routes={**NOTIFICATION_ROUTES, **ORDERING_ROUTES, **MAINTENANCE_ROUTES},
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         worker_send_task_events=False,

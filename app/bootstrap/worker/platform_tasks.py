@@ -7,12 +7,13 @@ from typing import Any, Final, cast
 
 from celery import Celery
 from dishka import AsyncContainer
-from sqlalchemy import ColumnElement, CursorResult, Table, delete, func, select
+from sqlalchemy import ColumnElement, CursorResult, Table, and_, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bootstrap.worker.celery_app import QUEUES
 from app.bootstrap.worker.metrics import observe_outbox, observe_queues
 from app.identity.application.ports.auth import SessionStore
+from app.ordering.infrastructure.tables import order_exports_table
 from app.shared.application.jobs import JobLock
 from app.shared.infrastructure.idempotency import idempotency_table
 from app.shared.infrastructure.inbox import processed_events_table
@@ -79,6 +80,19 @@ async def _purge(scope: AsyncContainer, retention: timedelta) -> dict[str, int]:
             session, processed_events_table, processed_events_table.c.processed_at < cutoff
         ),
         "outbox_events": await _delete(session, outbox_table, outbox_table.c.published_at < cutoff),
+        # Their files go with them (ON DELETE CASCADE). An export that never finished (its
+        # worker gave up without a word) goes once the retention has passed too.
+        "order_exports": await _delete(
+            session,
+            order_exports_table,
+            or_(
+                order_exports_table.c.expires_at <= func.now(),
+                and_(
+                    order_exports_table.c.expires_at.is_(None),
+                    order_exports_table.c.requested_at < cutoff,
+                ),
+            ),
+        ),
     }
     await session.commit()
     removed["session_index_entries"] = await (await scope.get(SessionStore)).prune()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from app.notifications.presentation.tasks import EVENT_HANDLERS as NOTIFICATION_HANDLERS
+from app.ordering.presentation.tasks import EVENT_HANDLERS as ORDERING_HANDLERS
 
 
 def _merge(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
@@ -15,4 +16,4 @@ def _merge(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
     return merged
 
 
-EVENT_HANDLERS: Final = _merge(NOTIFICATION_HANDLERS)
+EVENT_HANDLERS: Final = _merge(NOTIFICATION_HANDLERS, ORDERING_HANDLERS)

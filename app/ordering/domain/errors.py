@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.shared.domain.errors import ConflictError, InvalidValueError, NotFoundError
+from app.shared.domain.errors import ConflictError, GoneError, InvalidValueError, NotFoundError
 
 
 class InvalidOrderTransitionError(ConflictError):
@@ -39,3 +39,21 @@ class InvalidPaymentReferenceError(InvalidValueError):
 
 class InvalidCancellationReasonError(InvalidValueError):
     code = "invalid_cancellation_reason"
+
+
+class ExportNotFoundError(NotFoundError):
+    code = "export_not_found"
+
+
+class ExportFinishedError(ConflictError):
+    """The export already completed or failed: there is nothing left to cancel."""
+
+    code = "export_finished"
+
+
+class ExportNotReadyError(ConflictError):
+    code = "export_not_ready"
+
+
+class ExportExpiredError(GoneError):
+    code = "export_expired"

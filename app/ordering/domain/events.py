@@ -63,3 +63,14 @@ class OrderShipped(OrderEvent):
 @dataclass(frozen=True, kw_only=True)
 class OrderDelivered(OrderEvent):
     pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderExportRequested(DomainEvent):
+    """Staff asked for a CSV of the orders placed on first_day..last_day (ISO dates, UTC)."""
+
+    aggregate_type: ClassVar[str] = "order_export"
+
+    requested_by: UUID
+    first_day: str
+    last_day: str

@@ -3,7 +3,12 @@ from __future__ import annotations
 from sqlalchemy.orm import composite, relationship
 
 from app.ordering.domain.order import Order, OrderLine
-from app.ordering.infrastructure.tables import order_lines_table, orders_table
+from app.ordering.domain.order_export import OrderExport
+from app.ordering.infrastructure.tables import (
+    order_exports_table,
+    order_lines_table,
+    orders_table,
+)
 from app.shared.domain.money import Money
 from app.shared.infrastructure.database import mapper_registry
 
@@ -12,6 +17,12 @@ def map_ordering() -> None:
     """Map the ordering aggregate; safe to call more than once (app start-up, Alembic, tests)."""
     if getattr(Order, "__mapper__", None) is not None:
         return
+    mapper_registry.map_imperatively(
+        OrderExport,
+        order_exports_table,
+        properties={"id_": order_exports_table.c.id},
+        version_id_col=order_exports_table.c.version,
+    )
     lines = order_lines_table.c
     mapper_registry.map_imperatively(
         OrderLine,

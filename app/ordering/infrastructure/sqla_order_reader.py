@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Date, cast, func, select
+from sqlalchemy import ColumnElement, Date, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.ordering.application.day_range import instants
+from app.ordering.application.ports.order_exports import ExportRange, ExportRow
 from app.ordering.application.ports.order_reader import (
     OrderFilter,
     OrderLineView,
@@ -16,10 +18,12 @@ from app.ordering.application.ports.order_reader import (
     OrderView,
     SalesRow,
 )
+from app.ordering.domain.order_export import ExportPosition
 from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
 from app.shared.domain.money import format_amount
-from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
+from app.shared.infrastructure.keyset import after as _after
+from app.shared.infrastructure.keyset import datetime_key, decode_cursor, encode_cursor
 
 _o = orders_table.c
 _l = order_lines_table.c
@@ -88,7 +92,7 @@ class SqlaOrderReader:
             conditions.append(_o.created_at < filter_.created_to)
         if cursor is not None:
             position = decode_cursor(cursor, _CURSOR_KIND, datetime_key)
-            conditions.append(after(_o.created_at, _o.id, position, descending=True))
+            conditions.append(_after(_o.created_at, _o.id, position, descending=True))
         statement = (
             select(*_SUMMARY_COLUMNS)
             .where(*conditions)
@@ -116,8 +120,7 @@ class SqlaOrderReader:
 
     async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
         # Bounds as instants, so the (created_at) index serves the range; days are UTC days.
-        start = datetime.combine(first_day, time.min, tzinfo=UTC)
-        end = datetime.combine(last_day + timedelta(days=1), time.min, tzinfo=UTC)
+        start, end = instants(first_day, last_day)
         day = cast(func.date_trunc("day", func.timezone("UTC", _o.created_at)), Date).label("day")
         statement = (
             select(
@@ -167,3 +170,64 @@ def _line(row: Any) -> OrderLineView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         quantity=row["quantity"],
         line_total=format_amount(row["unit_price_amount"] * row["quantity"], currency),
     )
+
+
+class SqlaExportableOrders:
+    """Orders for the CSV export, oldest first, with their line and item counts."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def count(self, range_: ExportRange) -> int:
+        statement = select(func.count()).select_from(orders_table).where(*_in_range(range_))
+        return int((await self._session.execute(statement)).scalar_one())
+
+    async def rows(
+        self, range_: ExportRange, *, after: ExportPosition | None, limit: int
+    ) -> list[ExportRow]:
+        lines = (
+            select(
+                func.count().label("line_count"),
+                func.coalesce(func.sum(_l.quantity), 0).label("item_count"),
+            )
+            .where(_l.order_id == _o.id)
+            .lateral("lines")
+        )
+        conditions = _in_range(range_)
+        if after is not None:
+            position = (after.placed_at, after.order_id)
+            conditions.append(_after(_o.created_at, _o.id, position, descending=False))
+        statement = (
+            select(*_DETAIL_COLUMNS, lines.c.line_count, lines.c.item_count)
+            .join_from(orders_table, lines, true())
+            .where(*conditions)
+            .order_by(_o.created_at, _o.id)
+            .limit(limit)
+        )
+        return [
+            ExportRow(
+                order_id=row["id"],
+                placed_at=row["created_at"],
+                customer_id=row["customer_id"],
+                status=row["status"].value,
+                currency=row["currency"],
+                total_amount=format_amount(row["total_amount"], row["currency"]),
+                line_count=row["line_count"],
+                item_count=row["item_count"],
+                paid_at=row["paid_at"],
+                payment_reference=row["payment_reference"],
+                shipped_at=row["shipped_at"],
+                delivered_at=row["delivered_at"],
+                cancelled_at=row["cancelled_at"],
+                cancellation_reason=row["cancellation_reason"],
+            )
+            for row in (await self._session.execute(statement)).mappings()
+        ]
+
+
+def _in_range(range_: ExportRange) -> list[ColumnElement[bool]]:
+    start, end = instants(range_.first_day, range_.last_day)
+    return [
+        _o.created_at >= start,
+        _o.created_at < min(end, range_.placed_before),
+    ]

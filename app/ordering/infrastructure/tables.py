@@ -10,13 +10,16 @@ from typing import Final
 
 from sqlalchemy import (
     UUID,
+    BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     String,
@@ -26,6 +29,7 @@ from sqlalchemy import (
 )
 
 from app.ordering.domain.order import MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH
+from app.ordering.domain.order_export import ExportStatus
 from app.ordering.domain.value_objects import MAX_QUANTITY, MIN_QUANTITY, OrderStatus
 from app.shared.infrastructure.database import metadata
 
@@ -92,4 +96,55 @@ order_lines_table = Table(
         f"quantity BETWEEN {MIN_QUANTITY} AND {MAX_QUANTITY}", name="quantity_in_range"
     ),
     CheckConstraint("unit_price_amount >= 0", name="unit_price_not_negative"),
+)
+
+order_exports_table = Table(
+    "order_exports",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("requested_by", UUID(as_uuid=True), nullable=False),
+    Column("first_day", Date, nullable=False),
+    Column("last_day", Date, nullable=False),
+    Column(
+        "status",
+        Enum(
+            ExportStatus,
+            name="export_status",
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            values_callable=lambda statuses: [status.value for status in statuses],
+        ),
+        nullable=False,
+    ),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("rows_total", Integer, nullable=True),
+    Column("rows_written", Integer, nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("chunk_count", Integer, nullable=False),
+    Column("resume_placed_at", DateTime(timezone=True), nullable=True),
+    Column("resume_order_id", UUID(as_uuid=True), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("failure_reason", String(32), nullable=True),
+    Column("version", Integer, nullable=False),
+    CheckConstraint("first_day <= last_day", name="days_in_order"),
+    # The purge deletes finished exports past their expiry.
+    Index("ix_order_exports_expires_at", "expires_at"),
+)
+
+# The export files, in the database both the API and the workers reach: no shared volume.
+order_export_chunks_table = Table(
+    "order_export_chunks",
+    metadata,
+    Column(
+        "export_id",
+        UUID(as_uuid=True),
+        ForeignKey("order_exports.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("sequence", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("export_id", "sequence"),
 )

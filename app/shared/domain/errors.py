@@ -38,3 +38,9 @@ class NotFoundError(DomainError):
     """The resource does not exist, or the actor may not know that it exists."""
 
     code = "not_found"
+
+
+class GoneError(DomainError):
+    """The resource existed and is gone for good (e.g. a download past its expiry)."""
+
+    code = "gone"

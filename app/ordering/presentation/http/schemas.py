@@ -106,3 +106,31 @@ class SalesSummaryOut(BaseModel):
     first_day: date
     last_day: date
     rows: list[SalesRowOut]
+
+
+class StartExportBody(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"first_day": "2026-11-01", "last_day": "2026-11-30"}]}
+    )
+
+    first_day: date = Field(description="First UTC day of placement, inclusive")
+    last_day: date = Field(description="Last UTC day of placement, inclusive (366 days at most)")
+
+
+class OrderExportOut(BaseModel):
+    id: UUID
+    requested_by: UUID
+    status: str = Field(description="queued, running, completed, failed or cancelled")
+    first_day: date
+    last_day: date
+    rows_total: int | None = Field(description="Orders to write; known once the export starts")
+    rows_written: int
+    percent: float = Field(ge=0, le=100)
+    size_bytes: int
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None = Field(description="The file is deleted after this")
+    failure_reason: str | None = Field(description="too_large or internal_error")
+    status_url: str
+    download_url: str | None = Field(description="Set once the export completed")

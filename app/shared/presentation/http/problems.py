@@ -29,15 +29,25 @@ from app.shared.application.errors import (
     RateLimitedError,
     ServiceBusyError,
 )
-from app.shared.domain.errors import ConflictError, DomainError, InvalidValueError, NotFoundError
+from app.shared.domain.errors import (
+    ConflictError,
+    DomainError,
+    GoneError,
+    InvalidValueError,
+    NotFoundError,
+)
 
 PROBLEM_JSON: Final = "application/problem+json"
+_RESERVED_MEMBERS: Final = frozenset(
+    {"type", "title", "status", "detail", "instance", "code", "request_id", "request", "headers"}
+)
 RETRY_AFTER_SECONDS: Final = "5"
 
 STATUS_BY_KIND: Final[tuple[tuple[type[DomainError], HTTPStatus], ...]] = (
     (InvalidValueError, HTTPStatus.UNPROCESSABLE_ENTITY),
     (NotFoundError, HTTPStatus.NOT_FOUND),
     (ConflictError, HTTPStatus.CONFLICT),
+    (GoneError, HTTPStatus.GONE),
     (AuthenticationError, HTTPStatus.UNAUTHORIZED),
     (AuthorizationError, HTTPStatus.FORBIDDEN),
     (ServiceBusyError, HTTPStatus.SERVICE_UNAVAILABLE),
@@ -113,7 +123,8 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
         detail=error.detail,
         request=request,
         headers=headers,
-        **error.context,
+        # An error's context never overrides the members every problem has.
+        **{key: value for key, value in error.context.items() if key not in _RESERVED_MEMBERS},
     )
 
 

@@ -1,0 +1,89 @@
+"""Ports of order exports: the aggregate's store, the file store and the orders to export."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol, TypedDict
+from uuid import UUID
+
+from app.ordering.domain.order_export import ExportId, ExportPosition, OrderExport
+
+
+class OrderExportRepository(Protocol):
+    def add(self, export: OrderExport) -> None: ...
+
+    async def get(self, export_id: ExportId, *, for_update: bool = False) -> OrderExport | None:
+        """``for_update`` locks the export's row: the worker writing a chunk and someone
+        cancelling take turns."""
+        ...
+
+
+class ExportFileStore(Protocol):
+    """Where export files live: reachable by the API and every worker, without a shared volume
+    (the adapter keeps them in PostgreSQL). Writes join the caller's unit of work."""
+
+    async def append(self, export_id: ExportId, sequence: int, content: bytes) -> None: ...
+
+    async def discard(self, export_id: ExportId) -> None: ...
+
+    def read(self, export_id: ExportId) -> AsyncIterator[bytes]:
+        """The chunks in order, one at a time (memory stays bounded by one chunk)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ExportRange:
+    first_day: date
+    last_day: date
+    # Orders placed from this instant on are left out: a running export is a fixed set.
+    placed_before: datetime
+
+
+class ExportRow(TypedDict):
+    order_id: UUID
+    placed_at: datetime
+    customer_id: UUID
+    status: str
+    currency: str
+    total_amount: str
+    line_count: int
+    item_count: int
+    paid_at: datetime | None
+    payment_reference: str | None
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    cancelled_at: datetime | None
+    cancellation_reason: str | None
+
+
+class ExportableOrders(Protocol):
+    async def count(self, range_: ExportRange) -> int: ...
+
+    async def rows(
+        self, range_: ExportRange, *, after: ExportPosition | None, limit: int
+    ) -> list[ExportRow]:
+        """Oldest first by (placed_at, order_id), strictly after ``after``."""
+        ...
+
+
+class OrderExportView(TypedDict):
+    id: str
+    requested_by: str
+    status: str
+    first_day: date
+    last_day: date
+    rows_total: int | None
+    rows_written: int
+    percent: float
+    size_bytes: int
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    expires_at: datetime | None
+    failure_reason: str | None
+
+
+class OrderExportReader(Protocol):
+    async def get(self, export_id: ExportId) -> OrderExportView | None: ...

@@ -1,0 +1,96 @@
+"""Order exports in PostgreSQL: the aggregate (mapped), its file in chunks, its status view."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.ordering.application.ports.order_exports import OrderExportView
+from app.ordering.domain.order_export import ExportId, OrderExport, progress_percent
+from app.ordering.infrastructure.tables import order_export_chunks_table, order_exports_table
+
+_e = order_exports_table.c
+_chunks = order_export_chunks_table.c
+
+
+class SqlaOrderExportRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, export: OrderExport) -> None:
+        self._session.add(export)
+
+    async def get(self, export_id: ExportId, *, for_update: bool = False) -> OrderExport | None:
+        # populate_existing: a re-read after the lock must see what the other party committed.
+        return await self._session.get(
+            OrderExport, export_id, with_for_update=for_update, populate_existing=for_update
+        )
+
+
+class SqlaExportFileStore:
+    """Each chunk is one bytea row (at most a chunk's worth of memory, read or written)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def append(self, export_id: ExportId, sequence: int, content: bytes) -> None:
+        await self._session.execute(
+            insert(order_export_chunks_table).values(
+                export_id=export_id, sequence=sequence, content=content
+            )
+        )
+
+    async def discard(self, export_id: ExportId) -> None:
+        await self._session.execute(
+            delete(order_export_chunks_table).where(_chunks.export_id == export_id)
+        )
+
+    async def read(self, export_id: ExportId) -> AsyncIterator[bytes]:
+        sequence = -1
+        while True:
+            # One row per round trip, by primary key: no cursor held open across the download.
+            row = (
+                await self._session.execute(
+                    select(_chunks.sequence, _chunks.content)
+                    .where(_chunks.export_id == export_id, _chunks.sequence > sequence)
+                    .order_by(_chunks.sequence)
+                    .limit(1)
+                )
+            ).one_or_none()
+            if row is None:
+                return
+            sequence = row.sequence
+            yield row.content
+
+
+class SqlaOrderExportReader:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, export_id: ExportId) -> OrderExportView | None:
+        row = (
+            (await self._session.execute(select(order_exports_table).where(_e.id == export_id)))
+            .mappings()
+            .one_or_none()
+        )
+        if row is None:
+            return None
+        status = row["status"]
+        return OrderExportView(
+            id=str(row["id"]),
+            requested_by=str(row["requested_by"]),
+            status=status.value,
+            first_day=row["first_day"],
+            last_day=row["last_day"],
+            rows_total=row["rows_total"],
+            rows_written=row["rows_written"],
+            percent=progress_percent(status, row["rows_written"], row["rows_total"]),
+            size_bytes=row["size_bytes"],
+            requested_at=row["requested_at"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            expires_at=row["expires_at"],
+            failure_reason=row["failure_reason"],
+        )
