@@ -31,9 +31,7 @@ FIRST = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def export_worker(
-    settings: Settings, mailbox: Mailbox, tmp_path: Path
-) -> Iterator[WorkerProcess]:
+def export_worker(settings: Settings, mailbox: Mailbox, tmp_path: Path) -> Iterator[WorkerProcess]:
     env = {
         **worker_environment(settings, mailbox),
         "APP_EXPORT_CHUNK_ROWS": "10",
