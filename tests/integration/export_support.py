@@ -49,7 +49,8 @@ async def insert_orders(
         await connection.copy_records_to_table(
             "orders",
             records=[
-                (o.id, o.customer_id, "pending_payment", o.total, "EUR", 1, o.placed_at, o.placed_at)
+                (o.id, o.customer_id, "pending_payment", o.total, "EUR", 1, o.placed_at,
+                 o.placed_at)
                 for o in orders
             ],
             columns=["id", "customer_id", "status", "total_amount", "currency", "version",
