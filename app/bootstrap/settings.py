@@ -143,6 +143,7 @@ class CelerySettings(_Section):
     fast_path: bool = True
     outbox_sweep_seconds: PositiveFloat = 5.0
     expire_orders_seconds: PositiveFloat = 60.0
+    sales_rollup_seconds: PositiveFloat = 900.0
     purge_seconds: PositiveFloat = 3600.0
     retention_days: PositiveInt = 7
     beat_schedule_file: str = "/tmp/celerybeat-schedule"  # noqa: S108 - a writable scratch path

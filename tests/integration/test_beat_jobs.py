@@ -307,7 +307,7 @@ async def test_the_purge_deletes_expired_bookkeeping_and_keeps_the_rest(
         [
             (
                 "{'idempotency_keys': 1, 'processed_events': 1, 'outbox_events': 1, "
-                "'session_index_entries': 3}"
+                "'order_exports': 0, 'session_index_entries': 3}"
             ),
             "{}",
         ]

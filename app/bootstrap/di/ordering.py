@@ -19,6 +19,7 @@ from app.ordering.application.commands.expire_order import ExpireOrder
 from app.ordering.application.commands.fail_order_export import FailOrderExport
 from app.ordering.application.commands.pay_order import PayOrder
 from app.ordering.application.commands.place_order import PlaceOrder
+from app.ordering.application.commands.roll_up_daily_sales import RollUpDailySales
 from app.ordering.application.commands.ship_order import ShipOrder
 from app.ordering.application.commands.start_order_export import StartOrderExport
 from app.ordering.application.commands.write_export_chunk import WriteExportChunk
@@ -32,6 +33,8 @@ from app.ordering.application.ports.order_exports import (
 from app.ordering.application.ports.order_reader import OrderReader
 from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.ports.payment_gateway import PaymentGateway
+from app.ordering.application.ports.sales_ledger import DailySalesReader, SalesLedger
+from app.ordering.application.queries.daily_sales import DailySales
 from app.ordering.application.queries.download_order_export import DownloadOrderExport
 from app.ordering.application.queries.find_overdue_orders import FindOverdueOrders
 from app.ordering.application.queries.get_order import GetOrder
@@ -50,6 +53,7 @@ from app.ordering.infrastructure.sqla_order_exports import (
 )
 from app.ordering.infrastructure.sqla_order_reader import SqlaExportableOrders, SqlaOrderReader
 from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
+from app.ordering.infrastructure.sqla_sales_ledger import SqlaDailySalesReader, SqlaSalesLedger
 
 
 def _new_order_id() -> OrderId:
@@ -86,6 +90,8 @@ class OrderingProviderSet(Provider):
     )
     export_reader = provide(SqlaOrderExportReader, provides=OrderExportReader, scope=Scope.REQUEST)
     export_files = provide(SqlaExportFileStore, provides=ExportFileStore, scope=Scope.REQUEST)
+    ledger = provide(SqlaSalesLedger, provides=SalesLedger, scope=Scope.REQUEST)
+    daily_sales = provide(SqlaDailySalesReader, provides=DailySalesReader, scope=Scope.REQUEST)
     exportable = provide(SqlaExportableOrders, provides=ExportableOrders, scope=Scope.REQUEST)
 
     interactors = provide_all(
@@ -106,5 +112,7 @@ class OrderingProviderSet(Provider):
         FailOrderExport,
         GetOrderExport,
         DownloadOrderExport,
+        RollUpDailySales,
+        DailySales,
         scope=Scope.REQUEST,
     )

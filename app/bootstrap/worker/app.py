@@ -24,6 +24,7 @@ from app.notifications.presentation.tasks import register_notification_tasks
 from app.operations.presentation.tasks import record_dead_letters
 from app.ordering.presentation.tasks import (
     EXPIRE_OVERDUE_ORDERS,
+    ROLL_UP_DAILY_SALES,
     register_export_task,
     register_ordering_tasks,
 )
@@ -68,6 +69,7 @@ def create_worker_celery(settings: Settings) -> Celery:
         runtime.run,
         max_retries=config.max_retries,
         interval_seconds=config.expire_orders_seconds,
+        rollup_seconds=config.sales_rollup_seconds,
     )
     register_export_task(
         celery,
@@ -95,6 +97,11 @@ def create_worker_celery(settings: Settings) -> Celery:
             "task": EXPIRE_OVERDUE_ORDERS,
             "schedule": config.expire_orders_seconds,
             "options": {"expires": config.expire_orders_seconds},
+        },
+        "roll-up-daily-sales": {
+            "task": ROLL_UP_DAILY_SALES,
+            "schedule": config.sales_rollup_seconds,
+            "options": {"expires": config.sales_rollup_seconds},
         },
         "purge": {
             "task": PURGE,

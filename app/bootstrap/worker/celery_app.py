@@ -15,12 +15,13 @@ from celery import Celery
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import broker_url
 from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
-from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS
+from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, ROLL_UP_DAILY_SALES
 from app.ordering.presentation.tasks import TASK_ROUTES as ORDERING_ROUTES
 
 QUEUES = ("default", "notifications", "exports", "maintenance")
 MAINTENANCE_ROUTES = {
     EXPIRE_OVERDUE_ORDERS: {"queue": "maintenance"},
+    ROLL_UP_DAILY_SALES: {"queue": "maintenance"},
     "platform.relay_outbox": {"queue": "maintenance"},
     "platform.purge": {"queue": "maintenance"},
 }

@@ -14,12 +14,11 @@ from app.bootstrap.worker.celery_app import QUEUES
 from app.bootstrap.worker.metrics import observe_outbox, observe_queues
 from app.identity.application.ports.auth import SessionStore
 from app.ordering.infrastructure.tables import order_exports_table
-from app.shared.application.jobs import JobLock
 from app.shared.infrastructure.idempotency import idempotency_table
 from app.shared.infrastructure.inbox import processed_events_table
 from app.shared.infrastructure.outbox import outbox_table
 from app.shared.infrastructure.outbox_relay import OutboxRelay
-from app.shared.presentation.tasks import TaskRunner, retrying
+from app.shared.presentation.tasks import TaskRunner, exclusive, retrying
 
 RELAY_OUTBOX: Final = "platform.relay_outbox"
 PURGE: Final = "platform.purge"
@@ -57,16 +56,9 @@ def register_platform_tasks(
     @celery.task(name=PURGE, **retrying(max_retries))  # type: ignore[untyped-decorator]
     def purge() -> dict[str, int]:
         async def work(scope: AsyncContainer) -> dict[str, int]:
-            lock: JobLock = await scope.get(JobLock)
-            if not await lock.acquire(PURGE, purge_every * 0.9):
-                return {}
-            try:
-                return await _purge(scope, retention)
-            except Exception:
-                await lock.release(PURGE)  # the retry may run before the next interval
-                raise
+            return await _purge(scope, retention)
 
-        return run(work)
+        return exclusive(run, PURGE, purge_every, lambda: run(work)) or {}
 
 
 async def _purge(scope: AsyncContainer, retention: timedelta) -> dict[str, int]:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from app.ordering.domain.order import MAX_REASON_LENGTH, MAX_REFERENCE_LENGTH
@@ -70,6 +71,11 @@ orders_table = Table(
     Index("ix_orders_customer_id_created_at_id", "customer_id", "created_at", "id"),
     Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
     Index("ix_orders_created_at_id", "created_at", "id"),
+    # The daily sales roll-up finds a day's payments and refunds by these.
+    Index("ix_orders_paid_at", "paid_at", postgresql_where=text("paid_at IS NOT NULL")),
+    Index(
+        "ix_orders_cancelled_at", "cancelled_at", postgresql_where=text("cancelled_at IS NOT NULL")
+    ),
 )
 
 order_lines_table = Table(
@@ -147,4 +153,22 @@ order_export_chunks_table = Table(
     Column("sequence", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
     PrimaryKeyConstraint("export_id", "sequence"),
+)
+
+# The daily sales summary, rolled up by a beat job: per UTC day and currency, what happened that
+# day (orders placed, payments taken, refunds due). Recomputed from the orders, so re-running a
+# day is harmless.
+daily_sales_table = Table(
+    "daily_sales",
+    metadata,
+    Column("day", Date, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("orders_placed", Integer, nullable=False),
+    Column("orders_paid", Integer, nullable=False),
+    # Wider than one order's amount: a day's sum of them.
+    Column("revenue", Numeric(18, 2), nullable=False),
+    Column("refunds", Integer, nullable=False),
+    Column("refunded", Numeric(18, 2), nullable=False),
+    Column("rolled_up_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("day", "currency"),
 )

@@ -16,6 +16,10 @@ from app.ordering.application.commands.fail_order_export import (
     FailOrderExport,
     FailOrderExportRequest,
 )
+from app.ordering.application.commands.roll_up_daily_sales import (
+    RollUpDailySales,
+    RollUpDailySalesRequest,
+)
 from app.ordering.application.commands.write_export_chunk import (
     WriteExportChunk,
     WriteExportChunkRequest,
@@ -24,11 +28,11 @@ from app.ordering.application.queries.find_overdue_orders import (
     FindOverdueOrders,
     FindOverdueOrdersRequest,
 )
-from app.shared.application.jobs import JobLock
 from app.shared.domain.errors import DomainError
-from app.shared.presentation.tasks import TaskRunner, retrying
+from app.shared.presentation.tasks import TaskRunner, exclusive, retrying
 
 EXPIRE_OVERDUE_ORDERS: Final = "ordering.expire_overdue_orders"
+ROLL_UP_DAILY_SALES: Final = "ordering.roll_up_daily_sales"
 RUN_ORDER_EXPORT: Final = "ordering.run_order_export"
 EXPORTS_QUEUE: Final = "exports"
 
@@ -40,25 +44,26 @@ _log = get_logger(__name__)
 
 
 def register_ordering_tasks(
-    celery: Celery, run: TaskRunner, *, max_retries: int, interval_seconds: float
+    celery: Celery,
+    run: TaskRunner,
+    *,
+    max_retries: int,
+    interval_seconds: float,
+    rollup_seconds: float,
 ) -> None:
+    @celery.task(name=ROLL_UP_DAILY_SALES, **retrying(max_retries))  # type: ignore[untyped-decorator]
+    def roll_up_daily_sales() -> int:
+        async def work(scope: AsyncContainer) -> int:
+            return await (await scope.get(RollUpDailySales))(RollUpDailySalesRequest())
+
+        return exclusive(run, ROLL_UP_DAILY_SALES, rollup_seconds, lambda: run(work)) or 0
+
     @celery.task(name=EXPIRE_OVERDUE_ORDERS, **retrying(max_retries))  # type: ignore[untyped-decorator]
     def expire_overdue_orders() -> int:
-        async def claim(scope: AsyncContainer) -> bool:
-            lock: JobLock = await scope.get(JobLock)
-            return await lock.acquire(EXPIRE_OVERDUE_ORDERS, interval_seconds * 0.9)
-
-        if not run(claim):
-            return 0
-        try:
-            return _expire_overdue(run)
-        except Exception:
-            # Give the claim back, so the retry Celery schedules can run before the next interval.
-            async def release(scope: AsyncContainer) -> None:
-                await (await scope.get(JobLock)).release(EXPIRE_OVERDUE_ORDERS)
-
-            run(release)
-            raise
+        return (
+            exclusive(run, EXPIRE_OVERDUE_ORDERS, interval_seconds, lambda: _expire_overdue(run))
+            or 0
+        )
 
 
 def _expire_overdue(run: TaskRunner) -> int:

@@ -10,6 +10,8 @@ from dishka import AsyncContainer
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sqla_errors
 
+from app.shared.application.jobs import JobLock
+
 T = TypeVar("T")
 
 # Worth another try later (with backoff): the world was briefly unavailable. Everything else
@@ -32,6 +34,30 @@ class TaskRunner(Protocol):
     """Runs async work in the worker process's event loop, in a fresh DI request scope."""
 
     def __call__(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T: ...
+
+
+def exclusive(
+    run: TaskRunner, job: str, interval_seconds: float, body: Callable[[], T]
+) -> T | None:
+    """Run a periodic job's body once per interval, however many beats sent it: a JobLock claim
+    (TTL 0.9 x the interval) or None. A failed run gives its claim back, so the retry Celery
+    schedules can run before the next interval."""
+
+    async def claim(scope: AsyncContainer) -> bool:
+        lock: JobLock = await scope.get(JobLock)
+        return await lock.acquire(job, interval_seconds * 0.9)
+
+    if not run(claim):
+        return None
+    try:
+        return body()
+    except Exception:
+
+        async def release(scope: AsyncContainer) -> None:
+            await (await scope.get(JobLock)).release(job)
+
+        run(release)
+        raise
 
 
 def retrying(

@@ -19,6 +19,7 @@ from app.ordering.application.commands.place_order import (
 )
 from app.ordering.application.commands.ship_order import ShipOrder, ShipOrderRequest
 from app.ordering.application.idempotent import Idempotent
+from app.ordering.application.queries.daily_sales import DailySales, DailySalesRequest
 from app.ordering.application.queries.get_order import GetOrder, GetOrderRequest
 from app.ordering.application.queries.list_my_orders import ListMyOrders, ListMyOrdersRequest
 from app.ordering.application.queries.sales_summary import SalesSummary, SalesSummaryRequest
@@ -27,6 +28,7 @@ from app.ordering.application.snapshot import OrderSnapshot
 from app.ordering.domain.value_objects import OrderStatus
 from app.ordering.presentation.http.schemas import (
     CancelOrderBody,
+    DailySalesOut,
     OrderOut,
     OrderPageOut,
     PayOrderBody,
@@ -135,6 +137,18 @@ async def sales_summary(
     """Admins: orders and revenue per UTC day, status and currency (at most 366 days)."""
     summary = await interactor(SalesSummaryRequest(first_day=first_day, last_day=last_day))
     return SalesSummaryOut.model_validate(summary)
+
+
+@router.get("/daily-sales", responses=problems(401, 403))
+async def daily_sales(
+    interactor: FromDishka[DailySales],
+    first_day: Annotated[date, Query(alias="from", description="First UTC day, inclusive")],
+    last_day: Annotated[date, Query(alias="to", description="Last UTC day, inclusive")],
+) -> list[DailySalesOut]:
+    """Admins: per UTC day and currency, orders placed, payments taken and refunds due, as rolled
+    up by the periodic job (every `APP_CELERY_SALES_ROLLUP_SECONDS`; at most 366 days)."""
+    rows = await interactor(DailySalesRequest(first_day=first_day, last_day=last_day))
+    return [DailySalesOut.model_validate(row) for row in rows]
 
 
 @router.get("/{order_id}", responses=problems(401, 404))

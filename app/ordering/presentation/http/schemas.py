@@ -134,3 +134,15 @@ class OrderExportOut(BaseModel):
     failure_reason: str | None = Field(description="too_large or internal_error")
     status_url: str
     download_url: str | None = Field(description="Set once the export completed")
+
+
+class DailySalesOut(BaseModel):
+    day: date
+    currency: str
+    orders_placed: int
+    orders_paid: int
+    revenue: str = Field(description="Totals of the orders paid that day. " + AMOUNT_DESCRIPTION)
+    refunds: int = Field(description="Paid orders cancelled that day")
+    refunded: str = Field(description=AMOUNT_DESCRIPTION)
+    net: str = Field(description="revenue - refunded")
+    rolled_up_at: datetime
