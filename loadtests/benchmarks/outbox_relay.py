@@ -6,9 +6,11 @@ servers); figures are printed, never asserted. Run with ``make bench``.
 - Throughput: N events written in one transaction, then relayed by two concurrent sweeps through
   the real Celery publisher; the broker queue must then hold exactly N messages (none lost,
   none doubled).
-- Latency: events committed one by one through the unit of work; the clock runs from just
-  before the commit until the message is popped from the broker queue (BLPOP), i.e. commit to
-  "a worker could start it".
+- Latency to the broker: events committed one by one through the unit of work; the clock runs
+  from just before the commit until the message is popped from the broker queue (BLPOP), i.e.
+  commit to "a worker could start it".
+- Latency to the handler: the same, with a real prefork Celery worker process consuming the
+  queue (loadtests/benchmarks/bench_worker.py); the clock stops when the task's body starts.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import argparse
 import asyncio
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import asyncpg
+from celery import Celery
 from redis import Redis as SyncRedis
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -38,6 +43,7 @@ from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.outbox import write_events
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 from app.shared.infrastructure.outbox_relay import OutboxRelay
+from loadtests.benchmarks.bench_worker import STARTED
 
 QUEUE = "bench"
 TASK = "bench.noop"
@@ -49,9 +55,7 @@ class BenchEvent(DomainEvent):
     n: int
 
 
-def _celery(broker_url: str):  # noqa: ANN202 - celery is untyped
-    from celery import Celery  # noqa: PLC0415
-
+def _celery(broker_url: str) -> Celery:
     celery = Celery("bench", set_as_current=False)
     celery.conf.update(
         broker_url=broker_url,
@@ -116,11 +120,73 @@ async def latency(db_url: str, broker: str, redis: SyncRedis, samples: int) -> N
             continue
         timings.append((time.perf_counter() - started) * 1000)
     await fast_path.drain()
-    timings.sort()
-    p95 = timings[int(len(timings) * 0.95) - 1]
     print(  # noqa: T201
-        f"latency commit -> broker (fast path), {len(timings)} samples: "
-        f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
+        f"latency commit -> broker (fast path), {len(timings)} samples: {_percentiles(timings)}"
+    )
+    await engine.dispose()
+
+
+def _percentiles(timings: list[float]) -> str:
+    timings = sorted(timings)
+    p95 = timings[int(len(timings) * 0.95) - 1]
+    return f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
+
+
+def _start_worker(broker: str, log: Path) -> subprocess.Popen[bytes]:
+    command = [
+        sys.executable, "-m", "celery", "-A", "loadtests.benchmarks.bench_worker:app", "worker",
+        "--queues", QUEUE, "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
+    with log.open("wb") as output:
+        worker = subprocess.Popen(  # noqa: S603 - our own module
+            command,
+            env={**os.environ, "BENCH_BROKER_URL": broker},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log.read_bytes():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
+            raise RuntimeError(f"bench worker did not start:\n{log.read_text()[-2000:]}")
+        time.sleep(0.1)
+    return worker
+
+
+async def handler_latency(db_url: str, broker: str, redis: SyncRedis, samples: int) -> None:
+    engine = create_async_engine(db_url, pool_size=4)
+    factory = async_sessionmaker(engine, expire_on_commit=False)
+    publisher = CeleryEventPublisher(_celery(broker), {"BenchEvent": (TASK,)}, timeout=5)
+    fast_path = OutboxFastPath(OutboxRelay(factory, publisher), enabled=True)
+    log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
+    worker = _start_worker(broker, log)
+    redis.delete(STARTED)
+    timings: list[float] = []
+    try:
+        warm_up = 20  # the pool processes' first tasks open their connections
+        for n in range(warm_up + samples):
+            event = BenchEvent(aggregate_id=uuid.uuid4(), occurred_at=datetime.now(UTC), n=n)
+            async with factory() as session:
+                await write_events(session, [event])
+                committed = time.time()
+                await session.commit()
+                fast_path.submit([event.event_id])
+            popped = await asyncio.to_thread(redis.blpop, [STARTED], 5)
+            if popped is None:
+                print(f"sample {n}: the handler never started")  # noqa: T201
+                continue
+            value = popped[1]
+            number, started = (value.decode() if isinstance(value, bytes) else value).split()
+            if int(number) == n and n >= warm_up:
+                timings.append((float(started) - committed) * 1000)
+        await fast_path.drain()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    print(  # noqa: T201
+        f"latency commit -> handler start (fast path, prefork worker), {len(timings)} samples: "
+        f"{_percentiles(timings)}"
     )
     await engine.dispose()
 
@@ -150,6 +216,7 @@ async def main(events: int, samples: int) -> None:
             redis.delete(QUEUE)
             await throughput(db_url, broker, redis, events)
             await latency(db_url, broker, redis, samples)
+            await handler_latency(db_url, broker, redis, samples)
         finally:
             await _admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
