@@ -38,7 +38,7 @@ def _fetch(dsn: str, sql: str) -> list[asyncpg.Record]:
     async def run() -> list[asyncpg.Record]:
         connection = await asyncpg.connect(dsn)
         try:
-            return await connection.fetch(sql)
+            return list(await connection.fetch(sql))
         finally:
             await connection.close()
 

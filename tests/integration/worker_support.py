@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import default
 from pathlib import Path
-from typing import cast
 
 import pytest
 
@@ -36,10 +35,7 @@ class Mailbox:
 
     def messages(self) -> list[EmailMessage]:
         parser = BytesParser(policy=default)
-        return [
-            cast("EmailMessage", parser.parsebytes(path.read_bytes()))
-            for path in sorted(self.path.glob("*.eml"))
-        ]
+        return [parser.parsebytes(path.read_bytes()) for path in sorted(self.path.glob("*.eml"))]
 
     async def wait_for(self, count: int, *, within: float = 30.0) -> list[EmailMessage]:
         # asyncio.sleep, not time.sleep: the app's background relay runs on this event loop.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -155,8 +156,9 @@ def test_a_negative_unit_price_is_refused() -> None:
 
 @pytest.mark.parametrize("field", ["sku", "name"])
 def test_a_line_names_its_product(field: str) -> None:
+    blank: dict[str, Any] = {field: ""}
     with pytest.raises(InvalidOrderLineError):
-        place(item(**{field: ""}))
+        place(item(**blank))
 
 
 def test_order_placed_carries_the_lines_and_total_as_strings() -> None:
@@ -356,6 +358,7 @@ def test_mapping_is_idempotent_and_configures_versioning_composites_and_lines() 
     map_ordering()
 
     mapper = inspect(Order)
+    assert mapper is not None
     assert mapper.version_id_col is orders_table.c.version
     assert set(mapper.composites.keys()) == {"total"}
     lines = mapper.relationships["lines"]
