@@ -7,6 +7,7 @@ a fresh request scope (its own session and unit of work), exactly like an HTTP r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -56,8 +57,21 @@ class WorkerRuntime:
 
     def run(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
         self.start()
-        assert self._loop is not None  # noqa: S101 - set by start()
-        return self._loop.run_until_complete(self._in_scope(work))
+        loop = self._loop
+        assert loop is not None  # noqa: S101 - set by start()
+        task = loop.create_task(self._in_scope(work))
+        try:
+            return loop.run_until_complete(task)
+        except BaseException:
+            # A soft time limit (SoftTimeLimitExceeded, raised by a signal handler) interrupts
+            # the loop, not the coroutine: left pending, it would carry on inside the next
+            # task's run_until_complete. Cancel it and let its scopes close first (transaction
+            # rolled back, connections closed or returned to their pools).
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    loop.run_until_complete(task)
+            raise
 
     async def _in_scope(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
         assert self._container is not None  # noqa: S101

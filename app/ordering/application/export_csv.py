@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from app.ordering.application.ports.order_exports import ExportRow
@@ -59,7 +59,7 @@ def render(rows: Sequence[ExportRow], *, header: bool) -> bytes:
 
 
 def _instant(value: datetime | None) -> str:
-    return "" if value is None else value.isoformat()
+    return "" if value is None else value.astimezone(UTC).isoformat()
 
 
 def _text(value: str | None) -> str:

@@ -41,12 +41,13 @@ _FINISHED: Final = frozenset({ExportStatus.COMPLETED, ExportStatus.FAILED, Expor
 
 
 def progress_percent(status: ExportStatus, rows_written: int, rows_total: int | None) -> float:
-    """0 to 100 with one decimal; 100 exactly when the export completed."""
+    """0 to 100 with one decimal; 100 only once the export completed (every row may be written
+    while the last step, which completes it, is still to run)."""
     if status is ExportStatus.COMPLETED:
         return 100.0
     if not rows_total:
         return 0.0
-    return round(min(100.0, 100.0 * rows_written / rows_total), 1)
+    return min(99.9, round(100.0 * rows_written / rows_total, 1))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from app.ordering.application.export_permissions import visible_export
+from app.ordering.application.export_permissions import export_not_found, visible_export
 from app.ordering.application.export_policy import ExportPolicy
 from app.ordering.application.export_view import export_view
 from app.ordering.application.ports.order_exports import (
@@ -45,9 +45,11 @@ class CancelOrderExport:
     async def __call__(self, request: CancelOrderExportRequest) -> OrderExportView:
         actor = await self._actors.current()
         export_id = ExportId(request.export_id)
-        export = visible_export(
-            actor, await self._exports.get(export_id, for_update=True), export_id
-        )
+        # Who may see it first, then the lock: nobody else's call holds someone's export.
+        visible_export(actor, await self._exports.get(export_id), export_id)
+        export = await self._exports.get(export_id, for_update=True)
+        if export is None:  # purged in between
+            raise export_not_found(export_id)
         if export.cancel(at=self._clock.now(), keep_for=self._policy.retention):
             await self._files.discard(export_id)
             await self._transaction.commit()

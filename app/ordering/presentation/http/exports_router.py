@@ -1,6 +1,7 @@
 """HTTP routes of order exports: start (202), poll, cancel, download. No `from __future__ import
 annotations` here (Dishka's injection wrapper, see orders_router)."""
 
+from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
 
@@ -41,11 +42,15 @@ router = APIRouter(
 
 def _out(view: OrderExportView) -> OrderExportOut:
     status_url = f"{PREFIX}/{view['id']}"
+    expires_at = view["expires_at"]
+    downloadable = view["status"] == "completed" and (
+        expires_at is None or datetime.now(UTC) < expires_at
+    )
     return OrderExportOut.model_validate(
         {
             **view,
             "status_url": status_url,
-            "download_url": f"{status_url}/download" if view["status"] == "completed" else None,
+            "download_url": f"{status_url}/download" if downloadable else None,
         }
     )
 
