@@ -26,6 +26,9 @@ def run_worker(args: argparse.Namespace) -> int:
     # worker_soft_shutdown_timeout (APP_CELERY_SHUTDOWN_TIMEOUT): running tasks get that long,
     # then are handed back to the broker (acks_late) instead of holding the pod indefinitely.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
+    from celery.platforms import EX_FAILURE  # noqa: PLC0415
+    from celery.signals import worker_shutting_down  # noqa: PLC0415
+
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
     from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
 
@@ -34,6 +37,13 @@ def run_worker(args: argparse.Namespace) -> int:
     install_task_metrics(
         args.metrics_port if args.metrics_port >= 0 else settings.celery.metrics_port
     )
+    asked_to_stop: list[str] = []
+
+    def shutting_down(sig: str = "", **_: object) -> None:
+        asked_to_stop.append(sig)
+
+    # weak=False: a closure; Celery would otherwise drop it at once.
+    worker_shutting_down.connect(shutting_down, weak=False)
     try:
         celery.worker_main(
             [
@@ -46,6 +56,12 @@ def run_worker(args: argparse.Namespace) -> int:
                 "--without-mingle",
             ]
         )
+    except SystemExit as stopped:
+        # Celery ends a cold shutdown with exit code 1, even one asked for with SIGTERM: a stop
+        # that was asked for exits 0 (Kubernetes and supervisors read non-zero as a crash).
+        if asked_to_stop and stopped.code == EX_FAILURE:
+            return 0
+        raise
     finally:
         # However the worker ended (a cold shutdown sends no worker_shutdown signal), the probes
         # must now fail.

@@ -1,0 +1,105 @@
+"""The image tests build the four images and run them against the host's PostgreSQL and Redis.
+They take minutes, so they run only through ``make images-test`` (IMAGES_TEST=1)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import asyncpg
+import pytest
+from redis import Redis
+from sqlalchemy.engine import make_url
+
+from tests.images.engine import ROOT, Engine, engine, log, python_base
+
+TARGETS = ("api", "worker", "beat", "migrate")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("IMAGES_TEST") == "1":
+        return
+    skip = pytest.mark.skip(reason="image tests run with `make images-test` (IMAGES_TEST=1)")
+    for item in items:
+        if "tests/images/" in str(item.path).replace("\\", "/"):
+            item.add_marker(skip)
+
+
+@dataclass
+class Images:
+    engine: Engine
+    tags: dict[str, str]
+    build_seconds: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="session")
+def images() -> Images:
+    state = ROOT / ".local" / "images"
+    found = engine(state)
+    base = python_base(found, state)
+    suffix = "test"
+    built = Images(
+        found, {target: f"localhost/fastapi-platform-{target}:{suffix}" for target in TARGETS}
+    )
+    args = {"VERSION": "0.1.0-test", "REVISION": "0" * 40, "SOURCE": "file://" + str(ROOT)}
+    for target in TARGETS:
+        built.build_seconds[target] = found.build(
+            target, built.tags[target], python_image=base, build_args=args
+        )
+        built.sizes[target] = found.image_size(built.tags[target])
+        log(
+            f"{target}: built in {built.build_seconds[target]:.1f}s, "
+            f"{built.sizes[target] / 1e6:.1f} MB"
+        )
+    return built
+
+
+@dataclass(frozen=True)
+class Services:
+    database_url: str  # postgresql://... on the host's loopback, a fresh database
+    redis_url: str
+    broker_db: int
+
+
+def _host_url(variable: str, default: str) -> str:
+    url = os.environ.get(variable, default)
+    if urlsplit(url).hostname not in {"127.0.0.1", "localhost"}:
+        pytest.fail(f"{variable} must reach a server on the host's loopback over TCP: {url}")
+    return url
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    server = _host_url("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    redis_base = _host_url("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)[0]
+    name = f"images_{secrets.token_hex(4)}"
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(server)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    # Databases of their own on the shared Redis: the app's (12) and the broker's (11).
+    for db in (11, 12):
+        Redis.from_url(f"{redis_base}/{db}").flushdb()
+    url = make_url(server).set(database=name).render_as_string(hide_password=False)
+    yield Services(database_url=url, redis_url=f"{redis_base}/12", broker_db=11)
+    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def wait_for(check: Callable[[], bool], *, within: float, step: float = 0.2) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(step)
+    return bool(check())
