@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1.7
 # One Dockerfile, four images: `api`, `worker`, `beat` and `migrate` (docs/16-deployment.md).
 #
 #   docker build --target api -t fastapi-platform-api .
@@ -35,6 +34,14 @@ RUN --mount=type=secret,id=ca \
     && python3 -m venv --without-pip /opt/venv \
     && /opt/uv/bin/uv pip install --python /opt/venv/bin/python --require-hashes --no-deps \
         -r /tmp/requirements.txt
+
+# Wheels ship extension modules with their symbol tables (uvloop alone: 14 MB); the runtime
+# needs none of them.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends binutils \
+    && find /opt/venv -name '*.so*' -type f -exec strip --strip-unneeded {} + \
+    && rm -rf /var/lib/apt/lists/*
 
 COPY app /srv/app
 RUN /opt/venv/bin/python -m compileall -q /srv/app

@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
 
-.PHONY: help install run test lint fmt migrate migration lock bench clean
+.PHONY: help install run test images-test lint fmt migrate migration lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,11 +35,16 @@ test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedd
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter
+images-test: $(SYNCED) ## build the four images and run them against the host's PostgreSQL and Redis
+	IMAGES_TEST=1 $(BIN)/pytest tests/images -p no:cacheprovider -s $(PYTEST_ARGS)
+
+lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, hadolint, actionlint
 	$(BIN)/ruff format --check app tests loadtests
 	$(BIN)/ruff check app tests loadtests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/hadolint --failure-threshold error Dockerfile
+	$(BIN)/actionlint .github/workflows/ci.yml
 
 fmt: $(SYNCED) ## format and autofix
 	$(BIN)/ruff format app tests loadtests

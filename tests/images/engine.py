@@ -28,11 +28,20 @@ runtime = "runc"
 cgroup_manager = "cgroupfs"
 events_logger = "file"
 """
-BASE_CONTAINERFILE: Final = """\
+# Like the official slim images: no documentation, manuals or translations, no apt caches.
+SLIM: Final = (
+    "rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/cache/debconf/*-old /usr/share/doc/*"
+    " /usr/share/man/* /usr/share/info/* /usr/share/locale/* /usr/share/lintian"
+)
+DPKG_EXCLUDES: Final = (
+    "path-exclude /usr/share/doc/*\npath-exclude /usr/share/man/*\n"
+    "path-exclude /usr/share/info/*\npath-exclude /usr/share/locale/*\n"
+)
+BASE_CONTAINERFILE: Final = f"""\
 FROM localhost/fastapi-platform-debian:bookworm
 RUN apt-get update \\
     && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates \\
-    && rm -rf /var/lib/apt/lists/*
+    && apt-get clean && {SLIM}
 """
 
 
@@ -151,6 +160,8 @@ def local_python_base(engine: Engine, state: Path) -> str:
             timeout=900,
         )
         subprocess.run(["chroot", str(rootfs), "apt-get", "clean"], check=True, timeout=60)  # noqa: S603, S607
+        subprocess.run(["chroot", str(rootfs), "sh", "-c", SLIM], check=True, timeout=60)  # noqa: S603, S607
+        (rootfs / "etc/dpkg/dpkg.cfg.d/slim").write_text(DPKG_EXCLUDES)
         tar = subprocess.run(  # noqa: S603
             ["tar", "-C", str(rootfs), "-c", "."],  # noqa: S607
             check=True,
