@@ -36,7 +36,9 @@ RUN --mount=type=secret,id=ca \
         -r /tmp/requirements.txt
 
 # Wheels ship extension modules with their symbol tables (uvloop alone: 14 MB); the runtime
-# needs none of them.
+# needs none of them. DL3008 (pin apt versions) is ignored: binutils comes from the base image's
+# own Debian release, and a pinned version would break at its next point release. It lives in
+# the builder stage only.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends binutils \
@@ -58,8 +60,11 @@ LABEL org.opencontainers.image.title="fastapi-platform" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
 
-# The uid/gid the chart's securityContext names (runAsUser/runAsGroup/fsGroup: 10001).
-RUN groupadd --system --gid 10001 app \
+# The base's own pip, setuptools and wheel are build tools the app never runs (the official image
+# has them, a Debian python3 does not). Then the uid/gid the chart's securityContext names
+# (runAsUser/runAsGroup/fsGroup: 10001).
+RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
+    && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app
 

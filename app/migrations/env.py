@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, pool
+from sqlalchemy import Connection, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.bootstrap.mapping import map_all
@@ -13,6 +13,8 @@ from app.bootstrap.settings import DatabaseSettings, load_section
 from app.shared.infrastructure.database import metadata
 
 config = context.config
+# A constant of this project's own: "migrate" and a newline, in ASCII.
+_LOCK_KEY = 0x6D6967726174650A
 map_all()
 target_metadata = metadata
 
@@ -41,6 +43,11 @@ async def _run_async() -> None:
     engine = create_async_engine(_url(), poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
+            # Two runs at once (a retried Job, two releases rolling out) take turns: the second
+            # waits here, then finds nothing left to do. A session lock: it outlives the
+            # migrations' own transactions and ends with the connection.
+            await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _LOCK_KEY})
+            await connection.commit()
             await connection.run_sync(_run_sync)
     finally:
         await engine.dispose()

@@ -3,6 +3,7 @@ it. Chunks of 10 orders with a pause between them make the progress observable."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from tests.integration.export_support import (
     start_export,
     wait_until_finished,
 )
+from tests.integration.reliability_support import sql_execute
 from tests.integration.support import fetch_value, staffing
 from tests.integration.worker_support import (
     Mailbox,
@@ -131,3 +133,37 @@ async def _settle() -> None:
     import asyncio  # noqa: PLC0415
 
     await asyncio.sleep(0.5)  # longer than a chunk and its pause
+
+
+async def test_an_export_whose_task_fails_for_good_is_marked_failed_and_dead_lettered(
+    client: httpx.AsyncClient,
+    database_url: str,
+    settings: Settings,
+    mailbox: Mailbox,
+    tmp_path: Path,
+) -> None:
+    """A permanent error (here: a chunk row already in the way, a unique violation) ends the
+    task as a dead letter; the task_failure receiver then marks the export failed, so its status
+    does not say "running" for ever, and drops what it wrote."""
+    team = await staffing(client, database_url)
+    await insert_orders(database_url, 5, first=FIRST)
+    started = (await start_export(client, team.staff.headers, "2026-03-01", "2026-03-01")).json()
+    await sql_execute(
+        database_url,
+        "INSERT INTO order_export_chunks (export_id, sequence, content) VALUES ($1, 0, 'x')",
+        uuid.UUID(started["id"]),
+    )
+    running = start_worker(worker_environment(settings, mailbox), tmp_path / "worker.log")
+    try:
+        final, _ = await wait_until_finished(client, team.staff.headers, started["id"])
+    finally:
+        running.stop()
+    assert final["status"] == "failed", running.log.read_text()[-3000:]
+    assert final["failure_reason"] == "internal_error"
+    assert final["download_url"] is None
+    assert await fetch_value(database_url, "SELECT count(*) FROM order_export_chunks") == 0
+    dead = await fetch_value(
+        database_url,
+        "SELECT error_type FROM dead_letters WHERE task_name = 'ordering.run_order_export'",
+    )
+    assert dead == "IntegrityError"
