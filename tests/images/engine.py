@@ -111,18 +111,23 @@ def _docker() -> Engine | None:
     return Engine([docker]) if probe.returncode == 0 else None
 
 
-def _install_podman() -> None:
-    if shutil.which("podman") and shutil.which("debootstrap") and shutil.which("runc"):
-        return
+def _apt_install(*packages: str) -> None:
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError("no docker daemon and no podman: install podman (or docker) first")
-    log("installing podman, buildah, runc and debootstrap from Debian")
+        raise RuntimeError(f"install {', '.join(packages)} first (apt-get as root is not here)")
+    log(f"installing {', '.join(packages)} from Debian")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in (
-        ["apt-get", "update", "-q"],
-        ["apt-get", "install", "-y", "-q", "podman", "buildah", "runc", "debootstrap"],
-    ):
+    for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
         subprocess.run(command, env=env, check=True, capture_output=True, timeout=900)  # noqa: S603
+
+
+def _install_podman() -> None:
+    if not (shutil.which("podman") and shutil.which("runc")):
+        _apt_install("podman", "buildah", "runc")
+
+
+def _install_debootstrap() -> None:
+    if not shutil.which("debootstrap"):
+        _apt_install("debootstrap")
 
 
 def _podman(state: Path) -> Engine:
@@ -190,14 +195,29 @@ def local_python_base(engine: Engine, state: Path) -> str:
     return LOCAL_BASE
 
 
+def default_python_image() -> str:
+    """The Dockerfile's own default for PYTHON_IMAGE (one source of truth)."""
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if line.startswith("ARG PYTHON_IMAGE="):
+            return line.split("=", 1)[1].strip()
+    raise RuntimeError("the Dockerfile declares no ARG PYTHON_IMAGE default")
+
+
 def python_base(engine: Engine, state: Path) -> str | None:
-    """None: the Dockerfile's default (the official image, which docker pulls). Podman here
-    reaches no registry, so it gets the local stand-in. IMAGES_PYTHON_IMAGE overrides both."""
+    """None: the Dockerfile's default, the official image users get, when a registry serves it.
+    Otherwise a local stand-in built from Debian. IMAGES_PYTHON_IMAGE overrides both."""
     configured = os.environ.get("IMAGES_PYTHON_IMAGE")
     if configured:
         return configured
-    if engine.name == "docker":
+    official = default_python_image()
+    try:
+        pulled = engine.run("pull", official, check=False, timeout=300).returncode == 0
+    except subprocess.TimeoutExpired:
+        pulled = False
+    if pulled:
         return None
+    log(f"{official} could not be pulled (no registry reachable): using a local base")
+    _install_debootstrap()
     return local_python_base(engine, state)
 
 
