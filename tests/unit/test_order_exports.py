@@ -50,7 +50,7 @@ from app.ordering.domain.errors import (
     ExportNotFoundError,
     ExportNotReadyError,
 )
-from app.ordering.domain.events import OrderExportRequested
+from app.ordering.domain.events import OrderExportContinued, OrderExportRequested
 from app.ordering.domain.order_export import (
     INTERNAL_ERROR,
     TOO_LARGE,
@@ -479,6 +479,26 @@ def test_completing_an_export_stamps_its_finish_and_expiry() -> None:
     assert export.status is ExportStatus.COMPLETED
     assert (export.finished_at, export.expires_at) == (NOW, NOW + RETENTION)
     assert export.failure_reason is None
+
+
+def test_handing_over_a_running_export_records_order_export_continued() -> None:
+    export = make_export(ExportStatus.RUNNING)
+
+    export.hand_over(at=NOW)
+
+    [event] = export.pull_events()
+    assert isinstance(event, OrderExportContinued)
+    assert (event.aggregate_id, event.occurred_at) == (export.id_, NOW)
+    assert event.rows_written == export.rows_written
+
+
+@pytest.mark.parametrize("status", [ExportStatus.QUEUED, *FINISHED_STATUSES])
+def test_an_export_that_is_not_running_hands_nothing_over(status: ExportStatus) -> None:
+    export = make_export(status)
+
+    export.hand_over(at=NOW)
+
+    assert export.pull_events() == []
 
 
 def test_failing_an_export_records_its_reason_and_expiry() -> None:

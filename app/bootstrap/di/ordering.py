@@ -17,6 +17,7 @@ from app.ordering.application.commands.cancel_order_export import CancelOrderExp
 from app.ordering.application.commands.deliver_order import DeliverOrder
 from app.ordering.application.commands.expire_order import ExpireOrder
 from app.ordering.application.commands.fail_order_export import FailOrderExport
+from app.ordering.application.commands.hand_over_order_export import HandOverOrderExport
 from app.ordering.application.commands.pay_order import PayOrder
 from app.ordering.application.commands.place_order import PlaceOrder
 from app.ordering.application.commands.roll_up_daily_sales import RollUpDailySales
@@ -109,6 +110,7 @@ class OrderingProviderSet(Provider):
         StartOrderExport,
         CancelOrderExport,
         WriteExportChunk,
+        HandOverOrderExport,
         FailOrderExport,
         GetOrderExport,
         DownloadOrderExport,

@@ -22,10 +22,10 @@ from app.bootstrap.worker.probes import install_probes
 from app.bootstrap.worker.runtime import WorkerRuntime
 from app.notifications.presentation.tasks import register_notification_tasks
 from app.operations.presentation.tasks import record_dead_letters
+from app.ordering.presentation.export_tasks import register_export_task
 from app.ordering.presentation.tasks import (
     EXPIRE_OVERDUE_ORDERS,
     ROLL_UP_DAILY_SALES,
-    register_export_task,
     register_ordering_tasks,
 )
 

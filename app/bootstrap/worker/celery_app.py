@@ -15,8 +15,8 @@ from celery import Celery
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import broker_url
 from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
+from app.ordering.presentation.export_tasks import TASK_ROUTES as ORDERING_ROUTES
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, ROLL_UP_DAILY_SALES
-from app.ordering.presentation.tasks import TASK_ROUTES as ORDERING_ROUTES
 
 QUEUES = ("default", "notifications", "exports", "maintenance")
 MAINTENANCE_ROUTES = {

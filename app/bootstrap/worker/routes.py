@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from app.notifications.presentation.tasks import EVENT_HANDLERS as NOTIFICATION_HANDLERS
-from app.ordering.presentation.tasks import EVENT_HANDLERS as ORDERING_HANDLERS
+from app.ordering.presentation.export_tasks import EVENT_HANDLERS as ORDERING_HANDLERS
 
 
 def _merge(*tables: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:

@@ -74,3 +74,13 @@ class OrderExportRequested(DomainEvent):
     requested_by: UUID
     first_day: str
     last_day: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderExportContinued(DomainEvent):
+    """A worker used up its slice of an export: the next task carries on from the committed
+    position. An event, so the hand-over is as durable as the export itself (outbox)."""
+
+    aggregate_type: ClassVar[str] = "order_export"
+
+    rows_written: int

@@ -15,7 +15,7 @@ from typing import Final, NewType
 from uuid import UUID
 
 from app.ordering.domain.errors import ExportFinishedError
-from app.ordering.domain.events import OrderExportRequested
+from app.ordering.domain.events import OrderExportContinued, OrderExportRequested
 from app.shared.domain.events import AggregateRoot
 
 ExportId = NewType("ExportId", UUID)
@@ -147,6 +147,16 @@ class OrderExport(AggregateRoot):
         if last is not None:
             self.resume_placed_at, self.resume_order_id = last.placed_at, last.order_id
         return sequence
+
+    def hand_over(self, *, at: datetime) -> None:
+        """Ask for a fresh task to carry on (OrderExportContinued); nothing to do once the export
+        is finished."""
+        if self.status is ExportStatus.RUNNING:
+            self.record(
+                OrderExportContinued(
+                    aggregate_id=self.id_, occurred_at=at, rows_written=self.rows_written
+                )
+            )
 
     def complete(self, *, at: datetime, keep_for: timedelta) -> None:
         self._finish(ExportStatus.COMPLETED, at=at, keep_for=keep_for)

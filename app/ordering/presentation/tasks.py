@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any, Final
+from typing import Final
 from uuid import UUID
 
 from celery import Celery
-from celery.signals import task_failure
 from dishka import AsyncContainer
 from structlog.stdlib import get_logger
 
 from app.ordering.application.commands.expire_order import ExpireOrder, ExpireOrderRequest
-from app.ordering.application.commands.fail_order_export import (
-    FailOrderExport,
-    FailOrderExportRequest,
-)
 from app.ordering.application.commands.roll_up_daily_sales import (
     RollUpDailySales,
     RollUpDailySalesRequest,
-)
-from app.ordering.application.commands.write_export_chunk import (
-    WriteExportChunk,
-    WriteExportChunkRequest,
 )
 from app.ordering.application.queries.find_overdue_orders import (
     FindOverdueOrders,
@@ -33,12 +23,6 @@ from app.shared.presentation.tasks import TaskRunner, exclusive, retrying
 
 EXPIRE_OVERDUE_ORDERS: Final = "ordering.expire_overdue_orders"
 ROLL_UP_DAILY_SALES: Final = "ordering.roll_up_daily_sales"
-RUN_ORDER_EXPORT: Final = "ordering.run_order_export"
-EXPORTS_QUEUE: Final = "exports"
-
-# Which handler tasks an event type fans out to (read by the outbox relay's publisher).
-EVENT_HANDLERS: Final[dict[str, tuple[str, ...]]] = {"OrderExportRequested": (RUN_ORDER_EXPORT,)}
-TASK_ROUTES: Final = {RUN_ORDER_EXPORT: {"queue": EXPORTS_QUEUE}}
 
 _log = get_logger(__name__)
 
@@ -82,51 +66,3 @@ def _expire_overdue(run: TaskRunner) -> int:
         except DomainError as error:
             _log.info("order_not_expired", order_id=str(order_id), reason=error.code)
     return expired
-
-
-def register_export_task(
-    celery: Celery,
-    run: TaskRunner,
-    *,
-    max_retries: int,
-    slice_seconds: float,
-    chunk_pause_seconds: float,
-) -> None:
-    @celery.task(name=RUN_ORDER_EXPORT, **retrying(max_retries))  # type: ignore[untyped-decorator]
-    def run_order_export(event: dict[str, Any]) -> str:
-        """Chunks until the export finishes or the slice is used up; then a fresh task carries
-        on from the committed position. Retries and redeliveries resume the same way."""
-        request = WriteExportChunkRequest(export_id=UUID(event["aggregate_id"]))
-
-        async def step(scope: AsyncContainer) -> bool:
-            return (await (await scope.get(WriteExportChunk))(request)).more
-
-        deadline = time.monotonic() + slice_seconds
-        while run(step):
-            if time.monotonic() >= deadline:
-                celery.send_task(RUN_ORDER_EXPORT, kwargs={"event": event})
-                return "continued"
-            if chunk_pause_seconds:
-                time.sleep(chunk_pause_seconds)  # the worker process's own time, not a loop's
-        return "finished"
-
-    def failed(
-        kwargs: dict[str, Any] | None = None,
-        **_: Any,  # noqa: ANN401
-    ) -> None:
-        # Failed for good (dead-lettered): the status must say so, not "running" for ever.
-        event = (kwargs or {}).get("event") or {}
-        try:
-            request = FailOrderExportRequest(export_id=UUID(str(event.get("aggregate_id"))))
-        except ValueError:
-            return
-
-        async def work(scope: AsyncContainer) -> None:
-            await (await scope.get(FailOrderExport))(request)
-
-        try:
-            run(work)
-        except Exception:  # noqa: BLE001 - the dead letter still records the failure
-            _log.exception("export_not_marked_failed", export_id=str(request.export_id))
-
-    task_failure.connect(failed, sender=run_order_export, weak=False)
