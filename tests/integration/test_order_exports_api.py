@@ -846,3 +846,54 @@ async def test_the_purge_removes_an_export_that_never_finished_within_the_retent
     assert removed["order_exports"] == 1
     assert await fetch_value(database_url, EXPORT_ROWS_OF, uuid.UUID(abandoned["id"])) == 0
     assert await fetch_value(database_url, EXPORT_ROWS_OF, uuid.UUID(recent["id"])) == 1
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+async def _list_all(
+    client: httpx.AsyncClient, actor: Actor, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """Every page of the listing; the items and the number of pages."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for pages in range(1, 50):
+        params: dict[str, str | int] = {"limit": limit}
+        if cursor is not None:
+            params["cursor"] = cursor
+        response = await client.get(EXPORTS, params=params, headers=actor.headers)
+        assert response.status_code == 200, response.text
+        items += response.json()["items"]
+        cursor = response.json()["next_cursor"]
+        if cursor is None:
+            return items, pages
+    raise AssertionError("the listing never ended")
+
+
+async def test_staff_list_their_own_exports_newest_first_page_by_page(
+    client: httpx.AsyncClient, database_url: str, team: Staffing
+) -> None:
+    other = await user_with_role(client, team.admin.tokens, "stella", "staff")
+    mine = [await started_export(client, team.staff) for _ in range(5)]
+    theirs = await started_export(client, other)
+
+    items, pages = await _list_all(client, team.staff, limit=2)
+
+    assert [item["id"] for item in items] == [export["id"] for export in reversed(mine)]
+    assert pages == 3
+    assert all(item["status_url"] == f"{EXPORTS}/{item['id']}" for item in items)
+    admin_items, _ = await _list_all(client, team.admin, limit=100)
+    assert {item["id"] for item in admin_items} == {e["id"] for e in [*mine, theirs]}
+
+
+async def test_listing_exports_needs_staff_and_a_cursor_it_issued(
+    client: httpx.AsyncClient, team: Staffing
+) -> None:
+    assert_problem(await client.get(EXPORTS, headers=team.customer.headers), 403, "forbidden")
+    assert (await client.get(EXPORTS)).status_code == 401
+    forged = await client.get(
+        EXPORTS, params={"cursor": "not-a-cursor"}, headers=team.staff.headers
+    )
+    assert_problem(forged, 422, "invalid_cursor")
+    too_many = await client.get(EXPORTS, params={"limit": 101}, headers=team.staff.headers)
+    assert_problem(too_many, 422, "validation_error")

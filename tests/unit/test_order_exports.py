@@ -34,6 +34,7 @@ from app.ordering.application.export_view import export_view
 from app.ordering.application.ports.order_exports import (
     ExportRange,
     ExportRow,
+    OrderExportPage,
     OrderExportView,
 )
 from app.ordering.application.queries.download_order_export import (
@@ -43,6 +44,10 @@ from app.ordering.application.queries.download_order_export import (
 from app.ordering.application.queries.get_order_export import (
     GetOrderExport,
     GetOrderExportRequest,
+)
+from app.ordering.application.queries.list_order_exports import (
+    ListOrderExports,
+    ListOrderExportsRequest,
 )
 from app.ordering.domain.errors import (
     ExportExpiredError,
@@ -245,6 +250,18 @@ class FakeReader:
         export = self._exports.stored.get(export_id)
         return None if export is None else export_view(export)
 
+    async def search(
+        self, *, requested_by: UUID | None, limit: int, cursor: str | None
+    ) -> OrderExportPage:
+        """Newest first, ``limit`` at most; cursors are the SQL reader's business."""
+        assert cursor is None
+        exports = sorted(
+            (e for e in self._exports.stored.values() if requested_by in (None, e.requested_by)),
+            key=lambda e: e.requested_at,
+            reverse=True,
+        )
+        return OrderExportPage(items=[export_view(e) for e in exports[:limit]], next_cursor=None)
+
 
 class FakeTransaction:
     def __init__(self, journal: list[str]) -> None:
@@ -305,6 +322,9 @@ class World:
 
     def get(self) -> GetOrderExport:
         return GetOrderExport(self.actors, self.reader)
+
+    def list_(self) -> ListOrderExports:
+        return ListOrderExports(self.actors, self.reader)
 
     def download(self) -> DownloadOrderExport:
         return DownloadOrderExport(self.actors, self.reader, self.files, self.clock)
@@ -1498,3 +1518,29 @@ async def test_downloading_a_missing_export_is_not_found() -> None:
 
     with pytest.raises(ExportNotFoundError):
         await world.download()(DownloadOrderExportRequest(export_id=uuid4()))
+
+
+# --- listing -------------------------------------------------------------------------------------
+
+
+async def test_staff_list_only_the_exports_they_started() -> None:
+    mine, theirs = make_export(), make_export(requested_by=OTHER_STAFF.user_id)
+    world = World(STAFF, mine, theirs)
+
+    page = await world.list_()(ListOrderExportsRequest())
+
+    assert [item["id"] for item in page["items"]] == [str(mine.id_)]
+
+
+async def test_admins_list_every_export() -> None:
+    mine, theirs = make_export(), make_export(requested_by=OTHER_STAFF.user_id)
+    world = World(ADMIN, mine, theirs)
+
+    page = await world.list_()(ListOrderExportsRequest(limit=10))
+
+    assert {item["id"] for item in page["items"]} == {str(mine.id_), str(theirs.id_)}
+
+
+async def test_customers_may_not_list_exports() -> None:
+    with pytest.raises(AuthorizationError):
+        await World(CUSTOMER, make_export()).list_()(ListOrderExportsRequest())

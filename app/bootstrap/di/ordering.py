@@ -41,6 +41,7 @@ from app.ordering.application.queries.find_overdue_orders import FindOverdueOrde
 from app.ordering.application.queries.get_order import GetOrder
 from app.ordering.application.queries.get_order_export import GetOrderExport
 from app.ordering.application.queries.list_my_orders import ListMyOrders
+from app.ordering.application.queries.list_order_exports import ListOrderExports
 from app.ordering.application.queries.sales_summary import SalesSummary
 from app.ordering.application.queries.search_orders import SearchOrders
 from app.ordering.domain.policy import OrderingPolicy
@@ -113,6 +114,7 @@ class OrderingProviderSet(Provider):
         HandOverOrderExport,
         FailOrderExport,
         GetOrderExport,
+        ListOrderExports,
         DownloadOrderExport,
         RollUpDailySales,
         DailySales,

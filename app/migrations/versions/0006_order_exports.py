@@ -56,6 +56,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_order_exports")),
     )
     op.create_index("ix_order_exports_expires_at", "order_exports", ["expires_at"], unique=False)
+    op.create_index(
+        "ix_order_exports_requested_at_id",
+        "order_exports",
+        ["requested_at", "id"],
+        unique=False,
+    )
+    op.create_index(
+        "ix_order_exports_requested_by_requested_at_id",
+        "order_exports",
+        ["requested_by", "requested_at", "id"],
+        unique=False,
+    )
     op.create_table(
         "order_export_chunks",
         sa.Column("export_id", sa.UUID(), nullable=False),
@@ -73,5 +85,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("order_export_chunks")
+    op.drop_index("ix_order_exports_requested_by_requested_at_id", table_name="order_exports")
+    op.drop_index("ix_order_exports_requested_at_id", table_name="order_exports")
     op.drop_index("ix_order_exports_expires_at", table_name="order_exports")
     op.drop_table("order_exports")

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, Final
+from uuid import UUID
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ordering.application.ports.order_exports import OrderExportView
+from app.ordering.application.ports.order_exports import OrderExportPage, OrderExportView
 from app.ordering.domain.order_export import ExportId, OrderExport, progress_percent
 from app.ordering.infrastructure.tables import order_export_chunks_table, order_exports_table
+from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
 
 _e = order_exports_table.c
 _chunks = order_export_chunks_table.c
+_CURSOR_KIND: Final = "order-exports:-requested_at"
 
 
 class SqlaOrderExportRepository:
@@ -75,22 +79,46 @@ class SqlaOrderExportReader:
             .mappings()
             .one_or_none()
         )
-        if row is None:
-            return None
-        status = row["status"]
-        return OrderExportView(
-            id=str(row["id"]),
-            requested_by=str(row["requested_by"]),
-            status=status.value,
-            first_day=row["first_day"],
-            last_day=row["last_day"],
-            rows_total=row["rows_total"],
-            rows_written=row["rows_written"],
-            percent=progress_percent(status, row["rows_written"], row["rows_total"]),
-            size_bytes=row["size_bytes"],
-            requested_at=row["requested_at"],
-            started_at=row["started_at"],
-            finished_at=row["finished_at"],
-            expires_at=row["expires_at"],
-            failure_reason=row["failure_reason"],
+        return None if row is None else _view(row)
+
+    async def search(
+        self, *, requested_by: UUID | None, limit: int, cursor: str | None
+    ) -> OrderExportPage:
+        conditions: list[ColumnElement[bool]] = []
+        if requested_by is not None:
+            conditions.append(_e.requested_by == requested_by)
+        if cursor is not None:
+            position = decode_cursor(cursor, _CURSOR_KIND, datetime_key)
+            conditions.append(after(_e.requested_at, _e.id, position, descending=True))
+        statement = (
+            select(order_exports_table)
+            .where(*conditions)
+            .order_by(_e.requested_at.desc(), _e.id.desc())
+            .limit(limit + 1)
         )
+        rows = (await self._session.execute(statement)).mappings().all()
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            next_cursor = encode_cursor(_CURSOR_KIND, last["requested_at"], last["id"])
+        return OrderExportPage(items=[_view(row) for row in rows[:limit]], next_cursor=next_cursor)
+
+
+def _view(row: Any) -> OrderExportView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+    status = row["status"]
+    return OrderExportView(
+        id=str(row["id"]),
+        requested_by=str(row["requested_by"]),
+        status=status.value,
+        first_day=row["first_day"],
+        last_day=row["last_day"],
+        rows_total=row["rows_total"],
+        rows_written=row["rows_written"],
+        percent=progress_percent(status, row["rows_written"], row["rows_total"]),
+        size_bytes=row["size_bytes"],
+        requested_at=row["requested_at"],
+        started_at=row["started_at"],
+        finished_at=row["finished_at"],
+        expires_at=row["expires_at"],
+        failure_reason=row["failure_reason"],
+    )

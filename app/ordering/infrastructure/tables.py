@@ -136,6 +136,9 @@ order_exports_table = Table(
     Column("failure_reason", String(32), nullable=True),
     Column("version", Integer, nullable=False),
     CheckConstraint("first_day <= last_day", name="days_in_order"),
+    # Listings, newest first: one requester's exports, everyone's (admins).
+    Index("ix_order_exports_requested_by_requested_at_id", "requested_by", "requested_at", "id"),
+    Index("ix_order_exports_requested_at_id", "requested_at", "id"),
     # The purge deletes finished exports past their expiry.
     Index("ix_order_exports_expires_at", "expires_at"),
 )

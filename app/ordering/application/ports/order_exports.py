@@ -85,5 +85,17 @@ class OrderExportView(TypedDict):
     failure_reason: str | None
 
 
+class OrderExportPage(TypedDict):
+    items: list[OrderExportView]
+    next_cursor: str | None
+
+
 class OrderExportReader(Protocol):
     async def get(self, export_id: ExportId) -> OrderExportView | None: ...
+
+    async def search(
+        self, *, requested_by: UUID | None, limit: int, cursor: str | None
+    ) -> OrderExportPage:
+        """Newest first, keyset pagination by (requested_at, id); only ``requested_by``'s
+        exports unless it is None. InvalidCursorError for a cursor this reader did not issue."""
+        ...

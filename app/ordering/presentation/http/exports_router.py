@@ -2,11 +2,11 @@
 annotations` here (Dishka's injection wrapper, see orders_router)."""
 
 from datetime import UTC, datetime
-from typing import Final
+from typing import Annotated, Final
 from uuid import UUID
 
 from dishka.integrations.fastapi import DishkaRoute, FromDishka
-from fastapi import APIRouter, Depends, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.ordering.application.commands.cancel_order_export import (
@@ -26,7 +26,15 @@ from app.ordering.application.queries.get_order_export import (
     GetOrderExport,
     GetOrderExportRequest,
 )
-from app.ordering.presentation.http.schemas import OrderExportOut, StartExportBody
+from app.ordering.application.queries.list_order_exports import (
+    ListOrderExports,
+    ListOrderExportsRequest,
+)
+from app.ordering.presentation.http.schemas import (
+    OrderExportOut,
+    OrderExportPageOut,
+    StartExportBody,
+)
 from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.presentation.http.openapi import problems
 
@@ -67,6 +75,21 @@ async def start_export(
     out = _out(view)
     response.headers["Location"] = out.status_url
     return out
+
+
+@router.get("", responses=problems(401, 403))
+async def list_exports(
+    interactor: FromDishka[ListOrderExports],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[
+        str | None, Query(max_length=512, description="The previous page's next_cursor")
+    ] = None,
+) -> OrderExportPageOut:
+    """Staff: your exports, newest first (admins: everyone's), one page at a time."""
+    page = await interactor(ListOrderExportsRequest(limit=limit, cursor=cursor))
+    return OrderExportPageOut(
+        items=[_out(view) for view in page["items"]], next_cursor=page["next_cursor"]
+    )
 
 
 @router.get("/{export_id}", responses=problems(401, 404))

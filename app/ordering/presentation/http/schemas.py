@@ -146,3 +146,8 @@ class DailySalesOut(BaseModel):
     refunded: str = Field(description=AMOUNT_DESCRIPTION)
     net: str = Field(description="revenue - refunded")
     rolled_up_at: datetime
+
+
+class OrderExportPageOut(BaseModel):
+    items: list[OrderExportOut]
+    next_cursor: str | None
