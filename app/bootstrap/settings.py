@@ -122,6 +122,7 @@ class ExportSettings(_Section):
     slice_seconds: PositiveFloat = 20.0
     # A pause between chunks leaves the database to interactive traffic.
     chunk_pause_ms: Annotated[int, Field(ge=0, le=10_000)] = 0
+    max_unfinished: PositiveInt = 3  # queued or running exports per requester
 
 
 class CelerySettings(_Section):

@@ -4,6 +4,7 @@ the worker's (one request scope per step, as the worker's TaskRunner does)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator
@@ -871,8 +872,11 @@ async def _list_all(
 
 
 async def test_staff_list_their_own_exports_newest_first_page_by_page(
-    client: httpx.AsyncClient, database_url: str, team: Staffing
+    make_client: ClientFactory, database_url: str, redis_url: str
 ) -> None:
+    settings = build_settings(database_url, redis_url, export=ExportSettings(max_unfinished=10))
+    client = await make_client(settings)
+    team = await staffing(client, database_url)
     other = await user_with_role(client, team.admin.tokens, "stella", "staff")
     mine = [await started_export(client, team.staff) for _ in range(5)]
     theirs = await started_export(client, other)
@@ -897,3 +901,29 @@ async def test_listing_exports_needs_staff_and_a_cursor_it_issued(
     assert_problem(forged, 422, "invalid_cursor")
     too_many = await client.get(EXPORTS, params={"limit": 101}, headers=team.staff.headers)
     assert_problem(too_many, 422, "validation_error")
+
+
+# --- how many at once ----------------------------------------------------------------------------
+
+
+async def test_starts_at_once_beyond_the_maximum_of_unfinished_exports_are_refused(
+    client: httpx.AsyncClient, settings: Settings, team: Staffing
+) -> None:
+    """Eight starts at once with room for three: the per-requester lock makes the count and
+    the insert atomic, so exactly three are queued and the rest get 409."""
+    limit = settings.export.max_unfinished
+    responses = await asyncio.gather(
+        *(start_export(client, team.staff.headers, FIRST_DAY, LAST_DAY) for _ in range(8))
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses == [202] * limit + [409] * (8 - limit)
+    refused = next(response for response in responses if response.status_code == 409)
+    assert assert_problem(refused, 409, "too_many_exports")["max_unfinished"] == limit
+    # Another staff member is not held back by them; a cancel makes room again.
+    assert (await start_export(client, team.admin.headers, FIRST_DAY, LAST_DAY)).status_code == 202
+    queued = next(response.json() for response in responses if response.status_code == 202)
+    cancelled = await client.post(f"{queued['status_url']}/cancel", headers=team.staff.headers)
+    assert cancelled.status_code == 200
+    again = await start_export(client, team.staff.headers, FIRST_DAY, LAST_DAY)
+    assert again.status_code == 202, again.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -54,6 +55,7 @@ from app.ordering.domain.errors import (
     ExportFinishedError,
     ExportNotFoundError,
     ExportNotReadyError,
+    TooManyExportsError,
 )
 from app.ordering.domain.events import OrderExportContinued, OrderExportRequested
 from app.ordering.domain.order_export import (
@@ -182,6 +184,14 @@ class FakeExports:
             self.locked.append(export_id)
         return self.stored.get(export_id)
 
+    async def count_unfinished(self, requested_by: UUID) -> int:
+        self._journal.append("exports.count_unfinished")
+        return sum(
+            1
+            for export in self.stored.values()
+            if export.requested_by == requested_by and not export.status.is_finished
+        )
+
 
 class FakeFiles:
     """Chunks by export and sequence; a sequence written twice fails like the primary key."""
@@ -305,7 +315,9 @@ class World:
         self.policy = policy
 
     def start(self) -> StartOrderExport:
-        return StartOrderExport(self.actors, self.exports, self.transaction, self.clock)
+        return StartOrderExport(
+            self.actors, self.exports, self.policy, self.transaction, self.clock
+        )
 
     def cancel(self) -> CancelOrderExport:
         return CancelOrderExport(
@@ -830,12 +842,12 @@ async def test_staff_start_an_export_that_is_queued_in_their_name() -> None:
     assert (view["rows_total"], view["rows_written"], view["percent"]) == (None, 0, 0.0)
 
 
-async def test_starting_an_export_adds_it_then_commits_once() -> None:
+async def test_starting_an_export_counts_the_unfinished_then_adds_it_and_commits_once() -> None:
     world = World(STAFF)
 
     await world.start()(start_request())
 
-    assert world.journal == ["exports.add", "transaction.commit"]
+    assert world.journal == ["exports.count_unfinished", "exports.add", "transaction.commit"]
 
 
 async def test_a_started_export_carries_its_requested_event_into_the_commit() -> None:
@@ -1544,3 +1556,32 @@ async def test_admins_list_every_export() -> None:
 async def test_customers_may_not_list_exports() -> None:
     with pytest.raises(AuthorizationError):
         await World(CUSTOMER, make_export()).list_()(ListOrderExportsRequest())
+
+
+# --- how many at once ----------------------------------------------------------------------------
+
+
+async def test_a_requester_with_the_maximum_of_unfinished_exports_cannot_start_another() -> None:
+    running = [make_export(status) for status in (ExportStatus.QUEUED, ExportStatus.RUNNING)]
+    world = World(STAFF, *running, policy=replace(POLICY, max_unfinished=2))
+
+    with pytest.raises(TooManyExportsError) as raised:
+        await world.start()(StartOrderExportRequest(first_day=FIRST_DAY, last_day=LAST_DAY))
+
+    assert raised.value.context == {"max_unfinished": 2}
+    assert world.exports.added == []
+    assert world.transaction.commits == 0
+
+
+async def test_finished_exports_and_other_peoples_do_not_count_towards_the_maximum() -> None:
+    others = [
+        *(make_export(status) for status in FINISHED_STATUSES),
+        make_export(ExportStatus.RUNNING, requested_by=OTHER_STAFF.user_id),
+        make_export(ExportStatus.QUEUED),
+    ]
+    world = World(STAFF, *others, policy=replace(POLICY, max_unfinished=2))
+
+    view = await world.start()(StartOrderExportRequest(first_day=FIRST_DAY, last_day=LAST_DAY))
+
+    assert view["status"] == "queued"
+    assert world.transaction.commits == 1

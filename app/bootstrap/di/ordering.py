@@ -75,6 +75,7 @@ class OrderingProviderSet(Provider):
             chunk_rows=settings.export.chunk_rows,
             max_bytes=settings.export.max_bytes,
             retention=timedelta(seconds=settings.export.retention_seconds),
+            max_unfinished=settings.export.max_unfinished,
         )
 
     @provide(scope=Scope.APP)

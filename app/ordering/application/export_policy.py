@@ -11,3 +11,4 @@ class ExportPolicy:
     chunk_rows: int = 1000  # orders per chunk: one transaction, one stored piece
     max_bytes: int = 50 * 1024 * 1024  # a larger file fails with "too_large"
     retention: timedelta = timedelta(hours=24)  # finished exports are purged after this
+    max_unfinished: int = 3  # queued or running exports per requester

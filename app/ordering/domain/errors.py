@@ -57,3 +57,7 @@ class ExportNotReadyError(ConflictError):
 
 class ExportExpiredError(GoneError):
     code = "export_expired"
+
+
+class TooManyExportsError(ConflictError):
+    code = "too_many_exports"

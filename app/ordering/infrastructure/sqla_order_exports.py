@@ -6,17 +6,19 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ordering.application.ports.order_exports import OrderExportPage, OrderExportView
-from app.ordering.domain.order_export import ExportId, OrderExport, progress_percent
+from app.ordering.domain.order_export import ExportId, ExportStatus, OrderExport, progress_percent
 from app.ordering.infrastructure.tables import order_export_chunks_table, order_exports_table
 from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
 
 _e = order_exports_table.c
 _chunks = order_export_chunks_table.c
 _CURSOR_KIND: Final = "order-exports:-requested_at"
+# The first key of the two-key advisory locks taken here (the second: the requester).
+_LOCK_SPACE: Final = 0x6F65  # "oe", order exports
 
 
 class SqlaOrderExportRepository:
@@ -31,6 +33,17 @@ class SqlaOrderExportRepository:
         return await self._session.get(
             OrderExport, export_id, with_for_update=for_update, populate_existing=for_update
         )
+
+    async def count_unfinished(self, requested_by: UUID) -> int:
+        # A transaction-scoped advisory lock per requester: two starts at once count in turn.
+        await self._session.execute(
+            select(func.pg_advisory_xact_lock(_LOCK_SPACE, func.hashtext(str(requested_by))))
+        )
+        statement = select(func.count()).where(
+            _e.requested_by == requested_by,
+            _e.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]),
+        )
+        return int((await self._session.execute(statement)).scalar_one())
 
 
 class SqlaExportFileStore:

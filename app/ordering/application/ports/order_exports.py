@@ -19,6 +19,12 @@ class OrderExportRepository(Protocol):
         cancelling take turns."""
         ...
 
+    async def count_unfinished(self, requested_by: UUID) -> int:
+        """Queued and running exports of one requester. Concurrent calls for the same requester
+        take turns until the caller's transaction ends, so a count and the insert that follows
+        it cannot race another request's."""
+        ...
+
 
 class ExportFileStore(Protocol):
     """Where export files live: reachable by the API and every worker, without a shared volume
