@@ -3,8 +3,10 @@ admins read them. Orders are placed, paid and refunded over HTTP; the job runs i
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,9 +15,16 @@ from redis.asyncio import Redis
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from tests.integration.order_support import Shop, cancel, new_product, open_shop, paid, placed
-from tests.integration.reliability_support import eventually, sql_execute, task_results
+from tests.integration.reliability_support import (
+    eventually,
+    reliability_environment,
+    running_beats,
+    sql_execute,
+    sql_value,
+    task_results,
+)
 from tests.integration.support import assert_problem
-from tests.integration.worker_support import WorkerProcess
+from tests.integration.worker_support import Mailbox, WorkerProcess
 
 ROLL_UP = "ordering.roll_up_daily_sales"
 DAILY_SALES = "/api/v1/orders/daily-sales"
@@ -113,3 +122,27 @@ async def test_daily_sales_are_for_admins_only_and_take_a_bounded_range(
     response = await client.get(DAILY_SALES, params=params, headers=shop.admin.headers)
     assert response.status_code == 200
     assert response.json() == []
+
+
+async def test_beat_rolls_the_sales_up_as_soon_as_it_starts(
+    client: httpx.AsyncClient,
+    settings: Settings,
+    database_url: str,
+    mailbox: Mailbox,
+    worker: WorkerProcess,
+    tmp_path: Path,
+) -> None:
+    """The schedule's first run would come one interval (900 s) after beat starts; beat sends
+    the roll-up once at start-up instead of leaving the figures empty until then."""
+    shop = await open_shop(client, database_url)
+    mug = await new_product(client, shop, "MUG", price="12.50", stock=5)
+    await paid(client, shop.alice, (await placed(client, shop.alice, (mug, 2)))["id"])
+    rolled_up = "SELECT coalesce(sum(orders_paid), 0) FROM daily_sales"
+    assert await sql_value(database_url, rolled_up) == 0
+
+    with running_beats([reliability_environment(settings, mailbox)], [tmp_path / "beat.log"]):
+        for _ in range(200):  # about 20 s at most
+            if await sql_value(database_url, rolled_up) == 1:
+                break
+            await asyncio.sleep(0.1)
+    assert await sql_value(database_url, rolled_up) == 1, worker.log.read_text()[-3000:]

@@ -13,7 +13,13 @@ from typing import Any
 
 from asgi_correlation_id import correlation_id
 from celery import Celery
-from celery.signals import task_postrun, task_prerun, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    beat_init,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
@@ -49,7 +55,14 @@ def create_worker_celery(settings: Settings) -> Celery:
     def unbind_request_id(**_: Any) -> None:  # noqa: ANN401
         correlation_id.set(None)
 
+    def roll_up_at_start(**_: Any) -> None:  # noqa: ANN401
+        # An interval schedule first fires one interval after beat starts; the sales figures
+        # should not wait that long after a deployment. The job's lock keeps this at one run
+        # however many beats start.
+        celery.send_task(ROLL_UP_DAILY_SALES)
+
     # weak=False: the receivers are closures; Celery would otherwise drop them at once.
+    beat_init.connect(roll_up_at_start, weak=False)
     worker_process_init.connect(start, weak=False)
     worker_process_shutdown.connect(stop, weak=False)
     task_prerun.connect(bind_request_id, weak=False)
