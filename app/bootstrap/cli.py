@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
     worker = commands.add_parser("worker", help="run a Celery worker (APP_CELERY_* settings)")
     worker.add_argument("--concurrency", type=int, default=0, help="0: APP_CELERY_CONCURRENCY")
     worker.add_argument("--pool", default="prefork", choices=["prefork", "solo", "threads"])
-    worker.add_argument("--queues", default="default,notifications,exports,maintenance")
+    worker.add_argument("--queues", default="", help="comma-separated; default: every queue")
     worker.add_argument(
         "--metrics-port", type=int, default=-1, help="-1: APP_CELERY_METRICS_PORT; 0: none"
     )

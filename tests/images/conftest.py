@@ -16,6 +16,7 @@ import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
+from tests.conftest import redis_database
 from tests.images.engine import ROOT, Engine, engine, log, python_base
 
 TARGETS = ("api", "worker", "beat", "migrate")
@@ -77,7 +78,7 @@ def _host_url(variable: str, default: str) -> str:
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
     server = _host_url("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    redis_base = _host_url("TEST_REDIS_URL", "redis://127.0.0.1:6379/15").rsplit("/", 1)[0]
+    redis_url = _host_url("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     name = f"images_{secrets.token_hex(4)}"
 
     async def execute(sql: str) -> None:
@@ -88,11 +89,11 @@ def services() -> Iterator[Services]:
             await connection.close()
 
     asyncio.run(execute(f'CREATE DATABASE "{name}"'))
-    # Databases of their own on the shared Redis: the app's (12) and the broker's (11).
-    for db in (11, 12):
-        Redis.from_url(f"{redis_base}/{db}").flushdb()
+    # TEST_REDIS_URL names the one Redis database the run may flush; the app and its broker
+    # share it, as in the integration tests.
+    Redis.from_url(redis_url).flushdb()
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
-    yield Services(database_url=url, redis_url=f"{redis_base}/12", broker_db=11)
+    yield Services(database_url=url, redis_url=redis_url, broker_db=redis_database(redis_url))
     asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

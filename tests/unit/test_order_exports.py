@@ -66,6 +66,8 @@ from app.ordering.domain.order_export import (
     ExportPosition,
     ExportStatus,
     OrderExport,
+    has_expired,
+    is_downloadable,
     progress_percent,
 )
 from app.shared.application.actor import Actor
@@ -621,14 +623,17 @@ def test_completed_failed_and_cancelled_are_the_finished_statuses(
 def test_a_finished_export_expires_from_its_expiry_instant_on(at: datetime, expired: bool) -> None:
     export = make_export(ExportStatus.COMPLETED)
 
-    assert export.is_expired(at=at) is expired
+    assert has_expired(export.expires_at, at=at) is expired
+    assert is_downloadable(export.status, export.expires_at, at=at) is not expired
 
 
 @pytest.mark.parametrize("status", UNFINISHED_STATUSES)
 def test_an_unfinished_export_never_expires(status: ExportStatus) -> None:
     export = make_export(status)
+    later = REQUESTED + timedelta(days=3650)
 
-    assert export.is_expired(at=REQUESTED + timedelta(days=3650)) is False
+    assert has_expired(export.expires_at, at=later) is False
+    assert is_downloadable(export.status, export.expires_at, at=later) is False
 
 
 # --- the aggregate: progress --------------------------------------------------------------------

@@ -18,13 +18,16 @@ from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROU
 from app.ordering.presentation.export_tasks import TASK_ROUTES as ORDERING_ROUTES
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, ROLL_UP_DAILY_SALES
 
-QUEUES = ("default", "notifications", "exports", "maintenance")
 MAINTENANCE_ROUTES = {
     EXPIRE_OVERDUE_ORDERS: {"queue": "maintenance"},
     ROLL_UP_DAILY_SALES: {"queue": "maintenance"},
     "platform.relay_outbox": {"queue": "maintenance"},
     "platform.purge": {"queue": "maintenance"},
 }
+TASK_ROUTES = {**NOTIFICATION_ROUTES, **ORDERING_ROUTES, **MAINTENANCE_ROUTES}
+# The default queue and every queue a route names: what a worker consumes unless told otherwise,
+# and what the queue-length metrics watch. Derived, so a new route cannot be left unconsumed.
+QUEUES = ("default", *sorted({route["queue"] for route in TASK_ROUTES.values()}))
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -51,7 +54,7 @@ def create_celery(settings: Settings) -> Celery:
         task_time_limit=config.time_limit,
         task_create_missing_queues=True,  # QUEUES are declared on first use
         task_default_queue="default",
-        task_routes={**NOTIFICATION_ROUTES, **ORDERING_ROUTES, **MAINTENANCE_ROUTES},
+        task_routes=TASK_ROUTES,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         worker_send_task_events=False,

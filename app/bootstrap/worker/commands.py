@@ -30,6 +30,7 @@ def run_worker(args: argparse.Namespace) -> int:
     from celery.signals import worker_shutting_down  # noqa: PLC0415
 
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
+    from app.bootstrap.worker.celery_app import QUEUES  # noqa: PLC0415
     from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
 
     settings = load_settings()
@@ -51,7 +52,7 @@ def run_worker(args: argparse.Namespace) -> int:
                 f"--loglevel={settings.log.level}",
                 f"--concurrency={args.concurrency or settings.celery.concurrency}",
                 f"--pool={args.pool}",
-                f"--queues={args.queues}",
+                f"--queues={args.queues or ','.join(QUEUES)}",
                 "--without-gossip",
                 "--without-mingle",
             ]

@@ -50,6 +50,16 @@ def progress_percent(status: ExportStatus, rows_written: int, rows_total: int | 
     return min(99.9, round(100.0 * rows_written / rows_total, 1))
 
 
+def has_expired(expires_at: datetime | None, *, at: datetime) -> bool:
+    """A finished export's file may be downloaded until its expiry instant, not from it on; an
+    unfinished export (no expiry yet) never expires."""
+    return expires_at is not None and at >= expires_at
+
+
+def is_downloadable(status: ExportStatus, expires_at: datetime | None, *, at: datetime) -> bool:
+    return status is ExportStatus.COMPLETED and not has_expired(expires_at, at=at)
+
+
 @dataclass(frozen=True, slots=True)
 class ExportPosition:
     """The last order written: the next chunk starts after it (keyset order)."""
@@ -172,9 +182,6 @@ class OrderExport(AggregateRoot):
             return False
         self._finish(ExportStatus.CANCELLED, at=at, keep_for=keep_for)
         return True
-
-    def is_expired(self, *, at: datetime) -> bool:
-        return self.expires_at is not None and at >= self.expires_at
 
     def _finish(self, status: ExportStatus, *, at: datetime, keep_for: timedelta) -> None:
         if self.status.is_finished:

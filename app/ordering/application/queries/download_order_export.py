@@ -7,7 +7,7 @@ from uuid import UUID
 from app.ordering.application.export_permissions import export_not_found, may_see_export
 from app.ordering.application.ports.order_exports import ExportFileStore, OrderExportReader
 from app.ordering.domain.errors import ExportExpiredError, ExportNotReadyError
-from app.ordering.domain.order_export import ExportId, ExportStatus
+from app.ordering.domain.order_export import ExportId, ExportStatus, has_expired
 from app.shared.application.actor import ActorProvider
 from app.shared.application.ports import Clock
 
@@ -50,8 +50,7 @@ class DownloadOrderExport:
             raise ExportNotReadyError(
                 "Only a completed export can be downloaded.", current_status=view["status"]
             )
-        expires_at = view["expires_at"]
-        if expires_at is not None and self._clock.now() >= expires_at:
+        if has_expired(view["expires_at"], at=self._clock.now()):
             raise ExportExpiredError("The export expired; start a new one.")
         return DownloadOrderExportResponse(
             filename=f"orders-{view['first_day']}-to-{view['last_day']}.csv",

@@ -30,6 +30,7 @@ from app.ordering.application.queries.list_order_exports import (
     ListOrderExports,
     ListOrderExportsRequest,
 )
+from app.ordering.domain.order_export import ExportStatus, is_downloadable
 from app.ordering.presentation.http.schemas import (
     OrderExportOut,
     OrderExportPageOut,
@@ -50,9 +51,8 @@ router = APIRouter(
 
 def _out(view: OrderExportView) -> OrderExportOut:
     status_url = f"{PREFIX}/{view['id']}"
-    expires_at = view["expires_at"]
-    downloadable = view["status"] == "completed" and (
-        expires_at is None or datetime.now(UTC) < expires_at
+    downloadable = is_downloadable(
+        ExportStatus(view["status"]), view["expires_at"], at=datetime.now(UTC)
     )
     return OrderExportOut.model_validate(
         {
