@@ -20,8 +20,10 @@ def run_worker(args: argparse.Namespace) -> int:
             "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="worker-metrics-")
         )
     )
+    # Stale files would be summed into this run's counters. The directory itself may be a
+    # mount point (an emptyDir in the chart), so only its contents go.
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
+    metrics_dir.mkdir(parents=True, exist_ok=True)
     # SIGTERM (what Kubernetes sends) becomes Celery's cold shutdown, which honours
     # worker_soft_shutdown_timeout (APP_CELERY_SHUTDOWN_TIMEOUT): running tasks get that long,
     # then are handed back to the broker (acks_late) instead of holding the pod indefinitely.
