@@ -424,7 +424,9 @@ def test_the_chart_renders_each_overlays_values_file(
 ) -> None:
     """What `helm install -f k8s/overlays/<name>/<name>-values.yaml` would install."""
     helm = dataclasses.replace(chart, release="fastapi-platform", namespace=NAMESPACE)
-    documents = helm.render([overlay_values_file(OVERLAYS[overlay])], api_versions=MONITORING)
+    values_file = overlay_values_file(OVERLAYS[overlay])
+    helm.lint(values_file)  # --strict; HelmError says why
+    documents = helm.render([values_file], api_versions=MONITORING)
     assert validation_errors(tools_python, kubernetes_validate, documents) == []
 
 
