@@ -222,8 +222,9 @@ def values_key_errors(schema: Doc, values: Mapping[str, Any], prefix: str = "") 
     errors: list[str] = []
     for key, value in values.items():
         dotted = f"{prefix}{key}"
-        errors += schema_path_errors(schema, dotted)
-        if not errors and isinstance(value, dict):
+        found = schema_path_errors(schema, dotted)
+        errors += found
+        if not found and isinstance(value, dict):
             node: Doc | None = schema
             for part in dotted.split("."):
                 node = _child(schema, node, part) if node is not None else None
