@@ -7,9 +7,10 @@ missing variable stops start-up with a message naming the variable.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import quote, urlsplit, urlunsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
@@ -22,6 +23,24 @@ PositiveFloat = Annotated[float, Field(gt=0)]
 
 class _Section(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+
+def _password_into_url(data: Any) -> Any:  # noqa: ANN401 - pydantic's raw input
+    """A separate ``password`` (from a Secret key of its own, as Kubernetes operators and the
+    Helm chart hand it over) goes into the URL, percent-encoded, so any character is safe."""
+    if not isinstance(data, dict) or not data.get("password") or not data.get("url"):
+        return data
+    password = data["password"]
+    if isinstance(password, SecretStr):
+        password = password.get_secret_value()
+    parts = urlsplit(str(data["url"]))
+    if not parts.hostname:
+        msg = "a separate password needs a URL with a host (user@host:port/...)"
+        raise ValueError(msg)
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(str(password), safe='')}@{host}"
+    return {**data, "url": urlunsplit(parts._replace(netloc=netloc))}
 
 
 class AppSettings(_Section):
@@ -37,6 +56,8 @@ class DatabaseSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_DB_")
 
     url: str = Field(description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pw@host/db")
+    # Overrides the URL's password (APP_DB_PASSWORD, e.g. from its own Secret key).
+    password: SecretStr | None = None
     pool_size: PositiveInt = 10
     max_overflow: Annotated[int, Field(ge=0)] = 10
     pool_timeout: PositiveFloat = 5.0
@@ -44,6 +65,14 @@ class DatabaseSettings(_Section):
     connect_timeout: PositiveFloat = 5.0
     statement_timeout_ms: PositiveInt = 15_000
     echo: bool = False
+    # APP_DB_URL points at a transaction-mode pooler (PgBouncer): no named prepared statements and
+    # no session settings sent at connect time; the pooler sets them (docs/07-database.md).
+    transaction_pooling: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_in_url(cls, data: Any) -> Any:  # noqa: ANN401 - pydantic's raw input
+        return _password_into_url(data)
 
     @field_validator("url")
     @classmethod
@@ -60,6 +89,14 @@ class RedisSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_REDIS_")
 
     url: str = Field(description="redis://host:port/db or unix:///path/redis.sock?db=0")
+    # Overrides the URL's password (APP_REDIS_PASSWORD); the broker's derived URL carries it too.
+    password: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_in_url(cls, data: Any) -> Any:  # noqa: ANN401 - pydantic's raw input
+        return _password_into_url(data)
+
     socket_timeout: PositiveFloat = 2.0
     connect_timeout: PositiveFloat = 2.0
     retries: Annotated[int, Field(ge=0)] = 2

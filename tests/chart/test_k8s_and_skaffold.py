@@ -381,7 +381,7 @@ def test_every_value_skaffold_and_the_overlays_set_is_in_the_values_schema(
     assert errors == []
     # The walk finds typos: a key the schema lacks is reported.
     assert schema_path_errors(schema, "api.image.repositry")
-    assert values_key_errors(schema, {"api": {"service": {"nodePort": 30080}}})
+    assert values_key_errors(schema, {"api": {"service": {"nodeport": 30080}}})
 
 
 @pytest.mark.parametrize("profiles", [("dev",), ("external",)], ids=["dev", "external"])

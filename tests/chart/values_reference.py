@@ -52,14 +52,14 @@ def _type(node: dict[str, Any]) -> str:
     return " or ".join(kind) if isinstance(kind, list) else str(kind)
 
 
-def _default(value: Any) -> str:  # noqa: ANN401 - any YAML value
+def _default(value: Any) -> str:
     if value in ("", [], {}, None):
         return "" if value is None else f"`{json.dumps(value)}`"
     text = json.dumps(value) if not isinstance(value, str) else value
     return f"`{text}`" if len(text) <= 60 else f"`{text[:57]}...`"
 
 
-def rows(schema: dict[str, Any], node: dict[str, Any], values: Any, path: str) -> list[str]:  # noqa: ANN401
+def rows(schema: dict[str, Any], node: dict[str, Any], values: Any, path: str) -> list[str]:
     node = _resolve(schema, node)
     out: list[str] = []
     name = path.rsplit(".", 1)[-1]
@@ -86,7 +86,7 @@ def reference() -> str:
 
 def current_docs() -> str:
     text = DOCS.read_text()
-    found = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.S)
+    found = re.search(re.escape(BEGIN) + r"\n(.*?)\n" + re.escape(END), text, re.DOTALL)
     return found.group(1) if found else ""
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from urllib.parse import unquote, urlsplit
 
 import pytest
+from redis import Redis
+from sqlalchemy.engine import make_url
 
 from app.bootstrap.settings import (
     MIN_SECRET_LENGTH,
@@ -12,6 +15,7 @@ from app.bootstrap.settings import (
     SettingsError,
     load_settings,
 )
+from app.bootstrap.worker.broker import broker_url
 
 GOOD_SECRET = "s" * MIN_SECRET_LENGTH
 
@@ -132,3 +136,34 @@ def test_invalid_value_is_refused_naming_its_variable(
     env.setenv(variable, value)
     with pytest.raises(SettingsError, match=variable):
         load_settings()
+
+
+def test_a_separate_database_password_goes_into_the_url_percent_encoded(
+    env: pytest.MonkeyPatch,
+) -> None:
+    # What the Helm chart does with a password from its own Secret key (existingSecret).
+    env.setenv("APP_DB_URL", "postgresql://shop@pg.internal:5432/shop?sslmode=require")
+    env.setenv("APP_DB_PASSWORD", "p@ss/w:rd%")
+    url = make_url(load_settings().db.url)
+    assert url.password == "p@ss/w:rd%"
+    assert (url.username, url.host, url.port, url.database) == ("shop", "pg.internal", 5432, "shop")
+    assert url.query == {"sslmode": "require"}
+
+
+def test_a_separate_redis_password_reaches_the_client_and_the_broker(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("APP_REDIS_URL", "redis://redis.internal:6379/0")
+    env.setenv("APP_REDIS_PASSWORD", "a b@c")
+    settings = load_settings()
+    client = Redis.from_url(settings.redis.url).connection_pool.connection_kwargs
+    assert client["password"] == "a b@c"
+    broker = urlsplit(broker_url(settings))
+    assert unquote(broker.password or "") == "a b@c"
+    assert broker.path == f"/{settings.celery.broker_db}"
+
+
+def test_a_separate_password_replaces_one_in_the_url(env: pytest.MonkeyPatch) -> None:
+    env.setenv("APP_REDIS_PASSWORD", "new")
+    env.setenv("APP_REDIS_URL", "rediss://:old@redis.internal:6380/2")
+    assert load_settings().redis.url == "rediss://:new@redis.internal:6380/2"
