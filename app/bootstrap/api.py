@@ -27,6 +27,7 @@ from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
 from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
+from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id
 from app.shared.presentation.http.problems import (
@@ -60,6 +61,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Reads the migrations' heads now, at start-up, rather than on the first probe.
+        await container.get(ReadinessChecker)
         yield
         await container.close()
         tracing.shutdown()

@@ -1,7 +1,8 @@
 """Operator CLI: ``python -m app <command>`` (also installed as ``fastapi-platform``).
 
 Commands: ``api`` (gunicorn), ``worker`` and ``beat`` (Celery), ``worker-check`` (exec probe),
-``migrate`` (waits for the database, then upgrades), ``makemigration``, ``create-super-admin``,
+``migrate`` (waits for the database, then upgrades), ``wait-for-schema`` (init containers: waits
+until the schema is not behind this code), ``makemigration``, ``create-super-admin``,
 ``seed-demo``, ``smtp-sink``, and ``dev`` (embedded servers, migrations, demo data, then every
 process under one supervisor, for ``make run``).
 """
@@ -47,18 +48,38 @@ def _api(_: argparse.Namespace) -> NoReturn:
     os.execv(sys.executable, gunicorn)  # noqa: S606 - fixed argv
 
 
+def _direct_database() -> DatabaseSettings:
+    """Migrations hold a session-level advisory lock across their transactions: a transaction
+    pooler would hand their statements to different server connections."""
+    db = load_section(DatabaseSettings)
+    if db.transaction_pooling:
+        raise SettingsError(
+            "Invalid configuration:\n  APP_DB_TRANSACTION_POOLING: migrations need a direct "
+            "connection; point APP_DB_URL at PostgreSQL itself (not PgBouncer) and leave this false"
+        )
+    return db
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from app.bootstrap.migrations import migrate_when_ready  # noqa: PLC0415 - alembic on demand
 
-    migrate_when_ready(load_section(DatabaseSettings).url, args.revision, wait=args.wait)
+    migrate_when_ready(_direct_database().url, args.revision, wait=args.wait)
     print(f"database migrated to {args.revision}", file=sys.stderr)  # noqa: T201
+    return 0
+
+
+def _wait_for_schema(args: argparse.Namespace) -> int:
+    from app.bootstrap.migrations import wait_for_schema  # noqa: PLC0415 - alembic on demand
+
+    found = asyncio.run(wait_for_schema(load_section(DatabaseSettings), args.wait))
+    print(found, file=sys.stderr)  # noqa: T201
     return 0
 
 
 def _makemigration(args: argparse.Namespace) -> int:
     from app.bootstrap.migrations import make_revision  # noqa: PLC0415
 
-    make_revision(args.message, load_section(DatabaseSettings).url)
+    make_revision(args.message, _direct_database().url)
     return 0
 
 
@@ -123,6 +144,14 @@ def _parser() -> argparse.ArgumentParser:
         "--wait", type=float, default=60.0, help="seconds to wait for the database"
     )
     migrate.set_defaults(handler=_migrate)
+    schema = commands.add_parser(
+        "wait-for-schema",
+        help="wait until the database's schema is not behind this code (init containers)",
+    )
+    schema.add_argument(
+        "--wait", type=float, default=300.0, help="seconds to wait at most (default 300)"
+    )
+    schema.set_defaults(handler=_wait_for_schema)
     revision = commands.add_parser("makemigration", help="autogenerate a migration")
     revision.add_argument("message")
     revision.set_defaults(handler=_makemigration)

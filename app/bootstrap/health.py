@@ -19,8 +19,8 @@ async def live() -> dict[str, str]:
 
 @router.get(
     "/ready",
-    summary="Readiness: PostgreSQL and Redis answered within the timeout",
-    responses={503: {"description": "A dependency failed; the body says which"}},
+    summary="Readiness: PostgreSQL and Redis answer, and the schema is not behind this code",
+    responses={503: {"description": "A check failed; the body says which"}},
 )
 async def ready(checker: FromDishka[ReadinessChecker]) -> Any:  # noqa: ANN401
     checks = await checker.check()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
@@ -42,6 +45,28 @@ async def _clean_state(database_url: str, redis_url: str) -> None:
         await client.flushdb()
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def empty_database_url(server_url: str) -> Iterator[str]:
+    """A new database on the test server, never migrated, dropped after the test."""
+    name = f"test_empty_{secrets.token_hex(6)}"
+    server = make_url(server_url)
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(admin_dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    url = server.set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]

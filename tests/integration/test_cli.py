@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
 import sys
+import time
 
+import asyncpg
 import httpx
 
+from app.bootstrap.migrations import CodeRevisions, upgrade
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD, bearer, log_in
 
@@ -86,3 +90,99 @@ def test_bad_configuration_stops_start_up_naming_each_variable() -> None:
     assert "APP_DB_URL" in result.stderr
     assert "APP_REDIS_URL" in result.stderr
     assert "APP_AUTH_JWT_SECRET" in result.stderr
+
+
+def test_wait_for_schema_exits_0_at_once_on_a_migrated_database(settings: Settings) -> None:
+    started = time.monotonic()
+    result = _run("wait-for-schema", "--wait", "10", env=_environment(settings))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == f"schema at head: {_head()}"
+    assert time.monotonic() - started < 10
+
+
+def test_wait_for_schema_gives_up_on_an_unmigrated_database_with_a_clear_message(
+    settings: Settings, empty_database_url: str
+) -> None:
+    started = time.monotonic()
+    env = _environment(settings, APP_DB_URL=empty_database_url)
+    result = _run("wait-for-schema", "--wait", "2", env=env)
+    assert result.returncode == 1, result.stderr
+    assert time.monotonic() - started < 15
+    assert "waiting for the schema (behind: the database is at no revision" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "schema not ready after 2s: behind: the database is at no revision (never migrated), "
+        f"this code needs {_head()}"
+    )
+
+
+def test_wait_for_schema_exits_0_once_the_migration_lands_while_it_waits(
+    settings: Settings, empty_database_url: str
+) -> None:
+    env = _environment(settings, APP_DB_URL=empty_database_url)
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "app", "wait-for-schema", "--wait", "120"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert waiting.stderr is not None
+        first = waiting.stderr.readline()
+        assert first.startswith("waiting for the schema (behind"), first
+        upgrade(empty_database_url)  # what the migration Job does meanwhile
+        assert waiting.wait(timeout=30) == 0
+        assert f"schema at head: {_head()}" in waiting.stderr.read()
+    finally:
+        waiting.kill()
+        waiting.wait()
+
+
+def test_wait_for_schema_accepts_a_schema_a_newer_release_migrated(
+    settings: Settings, empty_database_url: str
+) -> None:
+    upgrade(empty_database_url)
+    _execute(empty_database_url, "UPDATE alembic_version SET version_num = '0099_newer'")
+    result = _run(
+        "wait-for-schema", "--wait", "2", env=_environment(settings, APP_DB_URL=empty_database_url)
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        result.stderr.strip()
+        == f"schema ahead of this code ({_head()}): the database is at 0099_newer"
+    )
+
+
+def test_wait_for_schema_waits_for_an_unreachable_database_and_gives_up(settings: Settings) -> None:
+    env = _environment(settings, APP_DB_URL=f"postgresql://postgres@127.0.0.1:{_dead_port()}/x")
+    result = _run("wait-for-schema", "--wait", "2", env=env)
+    assert result.returncode == 1
+    assert "schema not ready after 2s: database not reachable: " in result.stderr
+
+
+def test_migrate_refuses_a_transaction_pooler(settings: Settings) -> None:
+    """Migrations hold a session-level advisory lock: they must not go through PgBouncer."""
+    result = _run("migrate", env=_environment(settings, APP_DB_TRANSACTION_POOLING="true"))
+    assert result.returncode == 2
+    assert "APP_DB_TRANSACTION_POOLING: migrations need a direct connection" in result.stderr
+
+
+def _head() -> str:
+    (head,) = CodeRevisions.load().heads
+    return head
+
+
+def _dead_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _execute(database_url: str, sql: str) -> None:
+    async def run() -> None:
+        connection = await asyncpg.connect(database_url.replace("+asyncpg", "", 1))
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(run())

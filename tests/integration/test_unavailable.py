@@ -66,12 +66,13 @@ async def test_readiness_names_the_failed_dependency(
     no_redis = await (await make_client(_with_dead_redis(settings))).get("/health/ready")
     no_db = await (await make_client(_with_dead_database(settings))).get("/health/ready")
     assert healthy.status_code == 200
-    assert healthy.json()["checks"] == {"postgres": "ok", "redis": "ok"}
+    assert healthy.json()["checks"] == {"postgres": "ok", "redis": "ok", "schema": "ok"}
     assert no_redis.status_code == 503
     assert no_redis.json()["checks"]["postgres"] == "ok"
     assert no_redis.json()["checks"]["redis"] != "ok"
     assert no_db.status_code == 503
     assert no_db.json()["checks"]["postgres"] != "ok"
+    assert no_db.json()["checks"]["schema"] != "ok"
     assert no_db.json()["checks"]["redis"] == "ok"
 
 

@@ -53,6 +53,7 @@ class PlatformProvider(Provider):
             connect_timeout=db.connect_timeout,
             statement_timeout_ms=db.statement_timeout_ms,
             application_name=settings.app.name,
+            transaction_pooling=db.transaction_pooling,
             echo=db.echo,
         )
         tracing.instrument_engine(engine)
@@ -83,7 +84,16 @@ class PlatformProvider(Provider):
 
     @provide(scope=Scope.APP)
     def readiness(self, engine: AsyncEngine, redis: Redis, settings: Settings) -> ReadinessChecker:
-        return ReadinessChecker(engine, redis, timeout=settings.app.readiness_timeout)
+        # Alembic is a quarter of a second of imports that workers never need: only here. The
+        # heads are read once per process (the API resolves this at start-up), never per probe.
+        from app.bootstrap.migrations import CodeRevisions, schema_not_behind  # noqa: PLC0415
+
+        return ReadinessChecker(
+            engine,
+            redis,
+            timeout=settings.app.readiness_timeout,
+            schema=schema_not_behind(engine, CodeRevisions.load()),
+        )
 
     @provide(scope=Scope.REQUEST)
     async def session(

@@ -27,6 +27,34 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 mapper_registry = registry(metadata=metadata)
 
 
+def session_settings(statement_timeout_ms: int) -> dict[str, str]:
+    """The server settings every connection runs with. Sent at connect time, unless a
+    transaction pooler stands in between: then the pooler sets them on its server connections
+    (PgBouncer's ``connect_query``, docs/07-database.md)."""
+    return {
+        "statement_timeout": str(statement_timeout_ms),
+        "idle_in_transaction_session_timeout": str(statement_timeout_ms * 4),
+    }
+
+
+def _unnamed_statement() -> str:
+    return ""
+
+
+# A transaction pooler hands every transaction to whichever server connection is free, so nothing
+# may outlive a transaction on the server. asyncpg's named prepared statements do: cached, they
+# are missing on the next server connection ("does not exist") or collide with another client's
+# of the same name ("already exists"); uniquely named, they are closed later on some other server
+# connection and pile up on the one that has them. The unnamed statement is replaced by the next
+# one on the same connection, and asyncpg sends it again (Parse) with each execution when its
+# cache is off: no cache, no names, nothing left behind.
+_TRANSACTION_POOLING_ARGS: dict[str, Any] = {
+    "statement_cache_size": 0,  # asyncpg's own cache
+    "prepared_statement_cache_size": 0,  # SQLAlchemy's, per connection
+    "prepared_statement_name_func": _unnamed_statement,
+}
+
+
 def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     url: str,
     *,
@@ -37,18 +65,24 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     connect_timeout: float,
     statement_timeout_ms: int,
     application_name: str,
+    transaction_pooling: bool = False,
     echo: bool = False,
 ) -> AsyncEngine:
     """A bounded pool: callers wait at most ``pool_timeout`` for a connection, queries at most
-    ``statement_timeout_ms`` on the server, connection attempts at most ``connect_timeout``."""
+    ``statement_timeout_ms`` on the server, connection attempts at most ``connect_timeout``.
+
+    ``transaction_pooling``: ``url`` is a transaction-mode pooler such as PgBouncer, which
+    refuses startup parameters it does not know (it tracks ``application_name``) and shares its
+    server connections between clients; the pooler then sets ``session_settings()``.
+    """
+    server_settings = {"application_name": application_name}
+    if not transaction_pooling:
+        server_settings |= session_settings(statement_timeout_ms)
     connect_args: dict[str, Any] = {
         "timeout": connect_timeout,
         "command_timeout": statement_timeout_ms / 1000 + 1,
-        "server_settings": {
-            "application_name": application_name,
-            "statement_timeout": str(statement_timeout_ms),
-            "idle_in_transaction_session_timeout": str(statement_timeout_ms * 4),
-        },
+        "server_settings": server_settings,
+        **(_TRANSACTION_POOLING_ARGS if transaction_pooling else {}),
     }
     return create_async_engine(
         url,
