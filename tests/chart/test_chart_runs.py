@@ -14,6 +14,8 @@ changes in its copy, and why (podman 4.3 is not a cluster):
   ("secret ... is not valid JSON");
 - downward-API fields this podman does not support (`metadata.namespace`, `spec.nodeName`) get
   the values a cluster would give;
+- init containers are marked "always" (a podman annotation): with its default, "once", this
+  podman tries to remove the init container before it has seen it exit, and fails;
 - the migration Job's pod template runs as a Pod (this podman ignores Job documents);
 - objects a single host has no use for are left out (Services, NetworkPolicies, autoscalers,
   disruption budgets, ServiceAccounts); the test pod's base URL is the api pod's address, since
@@ -40,6 +42,9 @@ from app.bootstrap.smtp_sink import start_sink
 from tests.images.build import Images, Services, build_images, host_services, wait_for
 from tests.integration.worker_support import Mailbox, free_port
 
+# Building the images (cached after `make images-test`) and starting the pods take minutes.
+pytestmark = pytest.mark.timeout(1200)
+
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "fastapi-platform"
 VALUES = CHART / "ci" / "podman-values.yaml"
@@ -55,6 +60,8 @@ LEFT_OUT = {
     "Ingress",
 }
 
+# podman 4.3 removes a "once" init container (its default) before it has seen it exit, and fails.
+INIT_CONTAINER_TYPE = "io.podman.annotations.init.container.type"
 # Downward-API fields this podman cannot fill: the values a cluster would give.
 UNSUPPORTED_FIELDS = {"metadata.namespace": "fastapi-platform", "spec.nodeName": "podman-host"}
 
@@ -90,6 +97,9 @@ def _for_podman(doc: Doc) -> Doc:
         return doc
     spec = _pod_spec(doc)
     spec["hostNetwork"] = True
+    if spec.get("initContainers"):
+        # podman 4.3 reads a Deployment's annotations from the Deployment, not its pod template.
+        doc["metadata"].setdefault("annotations", {})[INIT_CONTAINER_TYPE] = "always"
     for container in [*spec.get("initContainers", []), *spec["containers"]]:
         container.pop("ports", None)
         for entry in container.get("env", []):
@@ -217,9 +227,12 @@ def platform(
             doc["metadata"]["name"] = f"{doc['metadata']['name']}-{suffix}"
     try:
         # 1. The migration, alone: what Helm's pre-install hook does before any pod starts.
-        migration = [d for d in copies if _component(d) == "migrations"]
-        played.play([*config, *migration], work / "migrations.yaml")
-        pods["migrations"] = _podman_pod(played, migration[0])
+        migration = next(d for d in copies if d["kind"] == "Pod" and _component(d) == "migrations")
+        played.play([*config, migration], work / "migrations.yaml")
+        pods["migrations"] = _podman_pod(played, migration)
+        migrate = played.container(pods["migrations"], "migrate")
+        # Helm waits for the hook Job to complete before it applies anything else.
+        wait_for(lambda: not played.state(migrate)["Running"], within=120)
         # 2. api, worker and beat as rendered; their init containers wait for the schema.
         app = [d for d in copies if d["kind"] == "Deployment"]
         played.play([*config, *app], work / "app.yaml")
