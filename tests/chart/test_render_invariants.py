@@ -286,7 +286,9 @@ def test_the_config_schema_lists_every_setting_the_chart_does_not_own() -> None:
 
 
 def test_every_secret_key_referenced_exists(manifests: list[Doc], render: Render) -> None:
-    secrets = {d["metadata"]["name"]: set(d.get("data") or {}) for d in by_kind(manifests, "Secret")}
+    secrets = {
+        d["metadata"]["name"]: set(d.get("data") or {}) for d in by_kind(manifests, "Secret")
+    }
     for where, entry in _env_entries(manifests):
         ref = entry.get("valueFrom", {}).get("secretKeyRef")
         if ref is None or ref["name"] not in secrets:
@@ -486,8 +488,8 @@ def _budget(docs: list[Doc]) -> int:
     total = 1  # the migration
     for deployment in by_kind(docs, "Deployment"):
         component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
-        if component not in {"api", "worker", "beat"}:
-            continue
+        if component not in {"api", "worker"}:
+            continue  # beat only sends tasks: it holds no database connection
         container = deployment["spec"]["template"]["spec"]["containers"][0]
         env = {e["name"]: e.get("value") for e in container["env"]}
         pool = int(env.get("APP_DB_POOL_SIZE") or data["APP_DB_POOL_SIZE"]) + int(
@@ -499,10 +501,8 @@ def _budget(docs: list[Doc]) -> int:
         )
         if component == "api":
             processes = int(data["APP_SERVER_WORKERS"])
-        elif component == "worker":
+        else:  # each prefork child, and the parent
             processes = int(container["args"][container["args"].index("--concurrency") + 1]) + 1
-        else:
-            processes = 1
         total += replicas * processes * pool
     return total
 
