@@ -186,7 +186,8 @@ class Platform:
 
 @pytest.fixture(scope="module")
 def images() -> Images:
-    return build_images()
+    # `kube play` is podman's: docker has no way to run Kubernetes manifests.
+    return build_images(podman=True)
 
 
 @pytest.fixture(scope="module")

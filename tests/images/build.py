@@ -32,9 +32,9 @@ class Images:
     sizes: dict[str, int] = field(default_factory=dict)
 
 
-def build_images() -> Images:
+def build_images(*, podman: bool = False) -> Images:
     state = ROOT / ".local" / "images"
-    found = engine(state)
+    found = engine(state, podman=podman)
     base = python_base(found, state)
     built = Images(
         found, {target: f"localhost/fastapi-platform-{target}:{TAG}" for target in TARGETS}

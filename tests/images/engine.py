@@ -143,8 +143,9 @@ def _podman(state: Path) -> Engine:
     )
 
 
-def engine(state: Path) -> Engine:
-    found = _docker() or _podman(state)
+def engine(state: Path, *, podman: bool = False) -> Engine:
+    """docker when a daemon answers, else podman; ``podman=True`` for `podman kube play`."""
+    found = _podman(state) if podman else (_docker() or _podman(state))
     log(f"engine: {found.name}")
     return found
 
