@@ -78,6 +78,19 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
+def run_sql(dsn: str, sql: str) -> None:
+    """One statement on its own connection (CREATE/DROP DATABASE cannot run in a transaction)."""
+
+    async def execute() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    asyncio.run(execute())
+
+
 @pytest.fixture(scope="session")
 def database_url(server_url: str) -> Iterator[str]:
     """A fresh database for this run, migrated to head, dropped at the end."""
@@ -85,18 +98,11 @@ def database_url(server_url: str) -> Iterator[str]:
     base = make_url(server_url).set(drivername="postgresql+asyncpg")
     admin_dsn = _asyncpg_dsn(base.render_as_string(hide_password=False))
 
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    run_sql(admin_dsn, f'CREATE DATABASE "{name}"')
     url = base.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    run_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

@@ -39,7 +39,15 @@ import pytest
 import yaml
 
 from app.bootstrap.smtp_sink import start_sink
-from tests.images.build import Images, Services, build_images, host_services, wait_for
+from tests.images.build import (
+    PASSWORD,
+    Images,
+    Services,
+    a_customer_orders,
+    build_images,
+    host_services,
+    wait_for,
+)
 from tests.integration.worker_support import Mailbox, free_port
 
 # Building the images (cached after `make images-test`) and starting the pods take minutes.
@@ -48,7 +56,6 @@ pytestmark = pytest.mark.timeout(1200)
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "fastapi-platform"
 VALUES = CHART / "ci" / "podman-values.yaml"
-PASSWORD = "correct horse battery staple 42"
 LEFT_OUT = {
     "Service",
     "NetworkPolicy",
@@ -317,12 +324,6 @@ def test_pods_run_as_rendered_non_root_on_a_read_only_root(platform: Platform) -
         assert out[2].split(",")[0] == "ro", (component, out)
 
 
-def _log_in(client: httpx.Client, login: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def test_an_order_goes_through_the_api_pod_and_the_worker_pod_mails_it(
     platform: Platform,
 ) -> None:
@@ -334,33 +335,14 @@ def test_an_order_goes_through_the_api_pod_and_the_worker_pod_mails_it(
         "--username", "root", "--email", "root@example.com", check=False,
     )  # fmt: skip
     assert created.returncode == 0, created.stderr[-3000:]
-    with httpx.Client(base_url=f"http://127.0.0.1:{platform.api_port}", timeout=10) as client:
-        root = _log_in(client, "root")
-        product = client.post(
-            "/api/v1/products",
-            json={"sku": "MUG-K8S", "name": "Mug", "price_amount": "12.50", "currency": "EUR",
-                  "stock_on_hand": 5},
-            headers=root,
-        )  # fmt: skip
-        assert product.status_code == 201, product.text
-        signed_up = client.post(
-            "/api/v1/users",
-            json={"username": "buyer", "email": "buyer@example.com", "password": PASSWORD},
-        )
-        assert signed_up.status_code == 201, signed_up.text
-        order = client.post(
-            "/api/v1/orders",
-            json={"lines": [{"product_id": product.json()["id"], "quantity": 2}]},
-            headers=_log_in(client, "buyer"),
-        )
-        assert order.status_code == 201, order.text
+    order_id = a_customer_orders(f"http://127.0.0.1:{platform.api_port}")
     worker = platform.main("worker")
     assert wait_for(lambda: len(platform.mailbox.messages()) >= 1, within=60), platform.played.logs(
         worker
     )[-3000:]
     message: EmailMessage = platform.mailbox.messages()[0]
     assert message["To"] == "buyer@example.com"
-    assert order.json()["id"] in str(message.get_body(preferencelist=("plain",)))
+    assert order_id in str(message.get_body(preferencelist=("plain",)))
 
 
 def test_beat_schedules_and_the_worker_passes_its_rendered_probe(platform: Platform) -> None:

@@ -3,7 +3,6 @@ Shared by the image tests and the chart's run test: one engine storage, so one l
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import time
@@ -12,12 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-import asyncpg
+import httpx
 import pytest
 from redis import Redis
 from sqlalchemy.engine import make_url
 
-from tests.conftest import redis_database
+from tests.conftest import redis_database, run_sql
 from tests.images.engine import ROOT, Engine, engine, log, python_base
 
 TARGETS = ("api", "worker", "beat", "migrate")
@@ -74,14 +73,7 @@ def host_services(prefix: str) -> Iterator[Services]:
     redis_url = _host_url("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
     name = f"{prefix}_{secrets.token_hex(4)}"
 
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(server)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    run_sql(server, f'CREATE DATABASE "{name}"')
     # TEST_REDIS_URL names the one Redis database the run may flush; the app and its broker
     # share it, as in the integration tests.
     Redis.from_url(redis_url).flushdb()
@@ -89,7 +81,7 @@ def host_services(prefix: str) -> Iterator[Services]:
     try:
         yield Services(database_url=url, redis_url=redis_url, broker_db=redis_database(redis_url))
     finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sql(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def wait_for(check: Callable[[], bool], *, within: float, step: float = 0.2) -> bool:
@@ -99,3 +91,38 @@ def wait_for(check: Callable[[], bool], *, within: float, step: float = 0.2) -> 
             return True
         time.sleep(step)
     return bool(check())
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def _log_in(client: httpx.Client, login: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def a_customer_orders(api_url: str) -> str:
+    """The super admin "root" (created beforehand with PASSWORD) adds a product, a customer
+    signs up and orders two: the flow the image and chart tests send through a real api. Returns
+    the order's id; the confirmation goes to buyer@example.com."""
+    with httpx.Client(base_url=api_url, timeout=10) as client:
+        product = client.post(
+            "/api/v1/products",
+            json={"sku": "MUG-1", "name": "Mug", "price_amount": "12.50", "currency": "EUR",
+                  "stock_on_hand": 5},
+            headers=_log_in(client, "root"),
+        )  # fmt: skip
+        assert product.status_code == 201, product.text
+        signed_up = client.post(
+            "/api/v1/users",
+            json={"username": "buyer", "email": "buyer@example.com", "password": PASSWORD},
+        )
+        assert signed_up.status_code == 201, signed_up.text
+        order = client.post(
+            "/api/v1/orders",
+            json={"lines": [{"product_id": product.json()["id"], "quantity": 2}]},
+            headers=_log_in(client, "buyer"),
+        )
+        assert order.status_code == 201, order.text
+        return str(order.json()["id"])

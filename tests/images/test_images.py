@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from app.bootstrap.smtp_sink import start_sink
+from tests.images.build import PASSWORD, a_customer_orders
 from tests.images.conftest import Images, Services, wait_for
 from tests.images.engine import container_args
 from tests.integration.worker_support import Mailbox, free_port
 
 API_LIMIT_BYTES = 250 * 1000 * 1000
 GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
-PASSWORD = "correct horse battery staple 42"
 USER = "10001"
 
 
@@ -207,45 +207,19 @@ def _super_admin(images: Images, services: Services) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def _log_in(client: httpx.Client, login: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/login", json={"login": login, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
 def test_the_api_serves_a_real_flow_and_the_worker_mails_the_confirmation(
     images: Images, stack: Stack
 ) -> None:
     assert wait_for(lambda: _ready(stack.api_url), within=60), stack.api.logs()[-3000:]
     _super_admin(images, stack.services)
-    with httpx.Client(base_url=stack.api_url, timeout=10) as client:
-        root = _log_in(client, "root")
-        product = client.post(
-            "/api/v1/products",
-            json={"sku": "MUG-1", "name": "Mug", "price_amount": "12.50", "currency": "EUR",
-                  "stock_on_hand": 5},
-            headers=root,
-        )  # fmt: skip
-        assert product.status_code == 201, product.text
-        signed_up = client.post(
-            "/api/v1/users",
-            json={"username": "buyer", "email": "buyer@example.com", "password": PASSWORD},
-        )
-        assert signed_up.status_code == 201, signed_up.text
-        buyer = _log_in(client, "buyer")
-        order = client.post(
-            "/api/v1/orders",
-            json={"lines": [{"product_id": product.json()["id"], "quantity": 2}]},
-            headers=buyer,
-        )
-        assert order.status_code == 201, order.text
+    order_id = a_customer_orders(stack.api_url)
     assert wait_for(lambda: len(stack.mailbox.messages()) >= 1, within=30), stack.worker.logs()[
         -3000:
     ]
     message: EmailMessage = stack.mailbox.messages()[0]
     assert message["To"] == "buyer@example.com"
     assert message["Subject"] == "Order confirmed: 25.00 EUR awaiting payment"
-    assert order.json()["id"] in str(message.get_body(preferencelist=("plain",)))
+    assert order_id in str(message.get_body(preferencelist=("plain",)))
 
 
 def test_beat_keeps_its_schedule_and_the_worker_probe_passes(stack: Stack) -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
@@ -16,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
+from tests.conftest import run_sql
 from tests.integration.worker_support import mailbox, worker  # noqa: F401 - fixtures
 
 
@@ -54,19 +54,12 @@ def empty_database_url(server_url: str) -> Iterator[str]:
     server = make_url(server_url)
     admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
 
-    async def execute(sql: str) -> None:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(execute(f'CREATE DATABASE "{name}"'))
+    run_sql(admin_dsn, f'CREATE DATABASE "{name}"')
     url = server.set(drivername="postgresql+asyncpg", database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
-        asyncio.run(execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        run_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 ClientFactory = Callable[..., Awaitable[httpx.AsyncClient]]
