@@ -476,6 +476,19 @@ def test_network_policies_deny_by_default(manifests: list[Doc]) -> None:
     assert {p["port"] for rule in api["ingress"] for p in rule["ports"]} == {"http"}
 
 
+def test_every_pod_has_a_policy_of_its_own_beside_the_default_deny(manifests: list[Doc]) -> None:
+    # Under the default deny, a pod no other policy selects can reach nothing, not even DNS.
+    policies = [
+        p["spec"]["podSelector"]["matchLabels"]
+        for p in by_kind(manifests, "NetworkPolicy")
+        if not p["metadata"]["name"].endswith("-default-deny")
+    ]
+    for doc, _ in pod_specs(manifests):
+        template = doc if doc["kind"] == "Pod" else doc["spec"]["template"]
+        labels = template["metadata"]["labels"]
+        assert any(sel.items() <= labels.items() for sel in policies), doc["metadata"]["name"]
+
+
 # --- the connection budget ----------------------------------------------------------------------
 
 
