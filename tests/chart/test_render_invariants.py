@@ -4,6 +4,7 @@ is one the app knows, probes that hit real routes and commands, the connection-b
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import tomllib
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 from pydantic_settings import BaseSettings
+from sqlalchemy.engine import make_url
 
 from app.bootstrap import settings as app_settings
 from app.bootstrap.cli import _parser
@@ -536,3 +538,21 @@ def test_pgbouncer_moves_the_budget_to_its_own_limits(render: Render) -> None:
     assert _budget(docs) > 200  # more than the database's max_connections...
     ini = named(docs, "ConfigMap", "-pgbouncer")["data"]["pgbouncer.ini"]
     assert "pool_mode = transaction" in ini  # ...which PgBouncer's few server connections fit
+
+
+def test_composed_urls_keep_any_password(render: Render) -> None:
+    # urlquery is form encoding (a space becomes "+"); a URL's user info must say %20.
+    password = "a p@ss/w+rd:%"
+    docs = render(
+        ["minimal-values.yaml"],
+        set_values={
+            "externalDatabase.url": "",
+            "externalDatabase.host": "db.internal",
+            "externalDatabase.password": password,
+            "pgbouncer.enabled": "true",
+        },
+    )
+    data = named(docs, "Secret", "fastapi-platform")["data"]
+    for key in ("database-url", "database-url-pooled"):
+        url = make_url(base64.b64decode(data[key]).decode())
+        assert url.password == password, key

@@ -126,8 +126,9 @@ imagePullSecrets:
 {{/* postgresql://user[:password]@host:port/database[?sslmode=]; fp.database.compose (dict
      "parts" $parts "password" "" "sslmode" "") */}}
 {{- define "fp.database.compose" -}}
-{{- $auth := urlquery .parts.username -}}
-{{- if .password -}}{{- $auth = printf "%s:%s" $auth (urlquery .password) -}}{{- end -}}
+{{- /* urlquery is form encoding: a space becomes "+", which a URL's user info keeps as a plus */ -}}
+{{- $auth := urlquery .parts.username | replace "+" "%20" -}}
+{{- if .password -}}{{- $auth = printf "%s:%s" $auth (urlquery .password | replace "+" "%20") -}}{{- end -}}
 {{- $url := printf "postgresql://%s@%s:%v/%s" $auth .parts.host .parts.port .parts.database -}}
 {{- if .sslmode -}}{{- $url = printf "%s?sslmode=%s" $url .sslmode -}}{{- end -}}
 {{- $url -}}
@@ -193,11 +194,10 @@ imagePullSecrets:
 {{- end -}}
 {{- end -}}
 
+{{/* redis[s]://host:port/db, without the password (APP_REDIS_PASSWORD carries it). */}}
 {{- define "fp.redis.compose" -}}
 {{- $r := .root.Values.externalRedis -}}
-{{- $auth := "" -}}
-{{- if .password -}}{{- $auth = printf ":%s@" (urlquery .password) -}}{{- end -}}
-{{- printf "%s://%s%s:%v/%v" (ternary "rediss" "redis" (and $r.tls true)) $auth $r.host $r.port $r.database -}}
+{{- printf "%s://%s:%v/%v" (ternary "rediss" "redis" (and $r.tls true)) $r.host $r.port $r.database -}}
 {{- end -}}
 
 {{- define "fp.env.redis" -}}
