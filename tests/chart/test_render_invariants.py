@@ -556,3 +556,25 @@ def test_composed_urls_keep_any_password(render: Render) -> None:
     for key in ("database-url", "database-url-pooled"):
         url = make_url(base64.b64decode(data[key]).decode())
         assert url.password == password, key
+
+
+# Objects whose fields are Kubernetes' own (passed through as they are), not the chart's.
+KUBERNETES_OBJECTS = {"podSecurityContext", "securityContext", "affinity", "items"}
+
+
+def test_every_object_the_chart_owns_refuses_unknown_keys() -> None:
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    loose: list[str] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            owned = path.rsplit(".", 1)[-1] not in KUBERNETES_OBJECTS
+            is_object = node.get("type") == "object" and "$ref" not in node
+            if owned and is_object and "additionalProperties" not in node:
+                loose.append(path)
+            for key, child in node.items():
+                walk(child, f"{path}.{key}")
+
+    walk(schema, "")
+    assert schema["additionalProperties"] is False
+    assert loose == []
