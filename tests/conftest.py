@@ -56,6 +56,13 @@ GENEROUS_LIMITS = {
     "login_per_address": "10000/minute",
     "sign_up_per_address": "10000/minute",
     "place_order_per_user": "10000/minute",
+    "place_order_per_address": "10000/minute",
+}
+# Tests place many orders per customer; the holding bounds get their own tests.
+GENEROUS_HOLDINGS = {
+    "max_pending_orders": 10_000,
+    "max_pending_units": 1_000_000,
+    "max_units_per_product": 1000,
 }
 
 
@@ -122,6 +129,7 @@ def build_settings(
     *,
     rate_limits: dict[str, Any] | None = None,
     export: ExportSettings | None = None,
+    ordering: dict[str, Any] | None = None,
     **auth: Any,
 ) -> Settings:
     return Settings(
@@ -134,7 +142,7 @@ def build_settings(
         cache=CacheSettings(),
         idempotency=IdempotencySettings(),
         rate_limit=RateLimitSettings(**{**GENEROUS_LIMITS, **(rate_limits or {})}),
-        ordering=OrderingSettings(),
+        ordering=OrderingSettings(**{**GENEROUS_HOLDINGS, **(ordering or {})}),
         export=export or ExportSettings(),
         # The broker shares the test Redis database: flushed between tests like everything else.
         celery=CelerySettings(broker_db=redis_database(redis_url)),

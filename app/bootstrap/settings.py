@@ -144,6 +144,10 @@ class OrderingSettings(_Section):
 
     # How long stock stays reserved for an unpaid order before the expiry job releases it.
     payment_window_seconds: PositiveInt = 1800
+    # What one customer (not staff) may hold unpaid, and order of one product at once.
+    max_pending_orders: PositiveInt = 3
+    max_pending_units: PositiveInt = 50
+    max_units_per_product: Annotated[int, Field(gt=0, le=1000)] = 10
 
 
 class ExportSettings(_Section):
@@ -229,9 +233,14 @@ class RateLimitSettings(_Section):
     login_per_address: str = "30/minute"
     sign_up_per_address: str = "20/hour"
     place_order_per_user: str = "30/minute"
+    place_order_per_address: str = "120/minute"
 
     @field_validator(
-        "login_per_account", "login_per_address", "sign_up_per_address", "place_order_per_user"
+        "login_per_account",
+        "login_per_address",
+        "sign_up_per_address",
+        "place_order_per_user",
+        "place_order_per_address",
     )
     @classmethod
     def _parsable(cls, text: str) -> str:

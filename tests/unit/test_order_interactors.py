@@ -43,10 +43,13 @@ from app.ordering.domain.errors import (
     InvalidQuantityError,
     OrderNotFoundError,
     OrderNotOverdueError,
+    TooManyPendingOrdersError,
+    TooManyPendingUnitsError,
+    TooManyUnitsOfProductError,
 )
 from app.ordering.domain.events import OrderCancelled
 from app.ordering.domain.order import Order, PricedItem
-from app.ordering.domain.policy import OrderingPolicy
+from app.ordering.domain.policy import OrderingPolicy, PendingHoldings
 from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.shared.application.actor import Actor, ActorProvider
 from app.shared.application.errors import AuthorizationError, RateLimitedError
@@ -103,6 +106,8 @@ class Ports:
         self.locked: list[OrderId] = []
         self.orders: Any = create_autospec(OrderRepository, instance=True)
         self.orders.get.side_effect = self._get
+        self.orders.pending_holdings.return_value = PendingHoldings(orders=0, units=0)
+        self.policy = OrderingPolicy()
         self.reader: Any = create_autospec(OrderReader, instance=True)
         self.stock: Any = create_autospec(StockReservations, instance=True)
         self.stock.reserve.side_effect = self._reserve
@@ -117,6 +122,7 @@ class Ports:
         self.calls = Mock()
         for name in ("stock", "idempotency", "payments", "transaction", "limiter"):
             self.calls.attach_mock(getattr(self, name), name)
+        self.calls.attach_mock(self.orders.pending_holdings, "pending_holdings")
 
     async def _get(self, order_id: OrderId, *, for_update: bool = False) -> Order | None:
         if for_update:
@@ -150,6 +156,7 @@ class Ports:
             self.limiter,
             self.transaction,
             self.clock,
+            self.policy,
         )
 
     def pay(self) -> PayOrder:
@@ -212,6 +219,7 @@ async def test_place_order_reserves_the_merged_basket_and_keeps_the_customers_li
     assert ports.order() == [
         "idempotency.claim",
         "limiter.hit",
+        "pending_holdings",
         "stock.reserve",
         "idempotency.complete",
         "transaction.commit",
@@ -295,6 +303,49 @@ async def test_anyone_signed_in_may_place_an_order(actor: Actor) -> None:
     result = await ports.place()(place_request((uuid4(), 1)))
 
     assert result.response["customer_id"] == str(actor.user_id)
+
+
+@pytest.mark.parametrize(
+    ("held", "quantity", "error"),
+    [
+        (PendingHoldings(orders=3, units=3), 1, TooManyPendingOrdersError),
+        (PendingHoldings(orders=2, units=45), 6, TooManyPendingUnitsError),
+        (PendingHoldings(orders=0, units=0), 11, TooManyUnitsOfProductError),
+    ],
+    ids=["pending orders", "pending units", "units of one product"],
+)
+async def test_a_customer_over_a_holding_bound_reserves_nothing(
+    held: PendingHoldings, quantity: int, error: type[Exception]
+) -> None:
+    ports = Ports(ALICE)
+    ports.orders.pending_holdings.return_value = held
+
+    with pytest.raises(error):
+        await ports.place()(place_request((uuid4(), quantity), key="k"))
+
+    ports.orders.pending_holdings.assert_awaited_once_with(ALICE.user_id)
+    ports.stock.reserve.assert_not_awaited()
+    assert_nothing_written(ports)
+
+
+async def test_a_customer_exactly_at_the_bounds_may_order() -> None:
+    ports = Ports(ALICE)
+    ports.orders.pending_holdings.return_value = PendingHoldings(orders=2, units=40)
+
+    await ports.place()(place_request((uuid4(), 10)))
+
+    ports.transaction.commit.assert_awaited_once()
+
+
+@pytest.mark.parametrize("actor", [STAFF, ADMIN])
+async def test_staff_orders_are_not_bounded_like_customers(actor: Actor) -> None:
+    ports = Ports(actor)
+    ports.orders.pending_holdings.return_value = PendingHoldings(orders=99, units=9999)
+
+    await ports.place()(place_request((uuid4(), 500)))
+
+    ports.orders.pending_holdings.assert_not_awaited()
+    ports.transaction.commit.assert_awaited_once()
 
 
 # --- PayOrder -----------------------------------------------------------------------------------

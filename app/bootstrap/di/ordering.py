@@ -80,8 +80,12 @@ class OrderingProviderSet(Provider):
 
     @provide(scope=Scope.APP)
     def policy(self, settings: Settings) -> OrderingPolicy:
+        ordering = settings.ordering
         return OrderingPolicy(
-            payment_window=timedelta(seconds=settings.ordering.payment_window_seconds)
+            payment_window=timedelta(seconds=ordering.payment_window_seconds),
+            max_pending_orders=ordering.max_pending_orders,
+            max_pending_units=ordering.max_pending_units,
+            max_units_per_product=ordering.max_units_per_product,
         )
 
     # The only gateway so far; a real one replaces this line (same port).

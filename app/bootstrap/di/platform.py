@@ -163,6 +163,7 @@ class PlatformProvider(Provider):
                 RateLimitRule.LOGIN_PER_ADDRESS: limits.login_per_address,
                 RateLimitRule.SIGN_UP_PER_ADDRESS: limits.sign_up_per_address,
                 RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,
+                RateLimitRule.PLACE_ORDER_PER_ADDRESS: limits.place_order_per_address,
             },
             enabled=limits.enabled,
             operation_timeout=limits.operation_timeout,

@@ -61,3 +61,15 @@ class ExportExpiredError(GoneError):
 
 class TooManyExportsError(ConflictError):
     code = "too_many_exports"
+
+
+class TooManyPendingOrdersError(ConflictError):
+    code = "too_many_pending_orders"
+
+
+class TooManyPendingUnitsError(ConflictError):
+    code = "too_many_pending_units"
+
+
+class TooManyUnitsOfProductError(InvalidValueError):
+    code = "too_many_units_of_product"

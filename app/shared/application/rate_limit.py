@@ -11,6 +11,7 @@ class RateLimitRule(StrEnum):
     LOGIN_PER_ADDRESS = "login_per_address"
     SIGN_UP_PER_ADDRESS = "sign_up_per_address"
     PLACE_ORDER_PER_USER = "place_order_per_user"
+    PLACE_ORDER_PER_ADDRESS = "place_order_per_address"
 
 
 class RateLimiter(Protocol):

@@ -9,6 +9,7 @@ from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.snapshot import OrderSnapshot, snapshot
 from app.ordering.domain.basket import Basket
 from app.ordering.domain.order import Order, PricedItem
+from app.ordering.domain.policy import OrderingPolicy
 from app.ordering.domain.ports import OrderIdGenerator
 from app.shared.application.actor import ActorProvider, require_role
 from app.shared.application.idempotency import IdempotencyStore
@@ -39,7 +40,12 @@ class PlaceOrder:
     """Any signed-in user orders 1 to 50 products, 1 to 1000 of each (a product listed twice is
     merged into one line). Stock is reserved in the same transaction, the catalog's sku, name and
     price are captured, and the order awaits payment. With an Idempotency-Key, a retry gets the
-    first response and reserves nothing. New orders are rate limited per customer (429)."""
+    first response and reserves nothing. New orders are rate limited per customer (429).
+
+    A customer (not staff) holds at most policy.max_pending_orders unpaid orders and
+    policy.max_pending_units units in them (409), and orders at most
+    policy.max_units_per_product of one product (422): reserved stock is stock nobody else can
+    buy, so one account must not be able to take the catalog off sale."""
 
     def __init__(  # noqa: PLR0913, PLR0917 - each port is a distinct collaborator
         self,
@@ -51,6 +57,7 @@ class PlaceOrder:
         limiter: RateLimiter,
         transaction: TransactionManager,
         clock: Clock,
+        policy: OrderingPolicy,
     ) -> None:
         self._actors = actors
         self._orders = orders
@@ -60,6 +67,7 @@ class PlaceOrder:
         self._limiter = limiter
         self._transaction = transaction
         self._clock = clock
+        self._policy = policy
 
     async def __call__(self, request: PlaceOrderRequest) -> PlaceOrderResponse:
         actor = await self._actors.current()
@@ -79,6 +87,10 @@ class PlaceOrder:
             return Idempotent(cast("OrderSnapshot", stored), replayed=True)
         # Counted after the replay check: a client retrying a lost response places no new order.
         await self._limiter.hit(RateLimitRule.PLACE_ORDER_PER_USER, str(actor.user_id))
+        if not actor.has_role(Role.STAFF):
+            # Counted under a per-customer lock held until the commit: orders placed at once
+            # are admitted in turn, so none slips past the bounds.
+            self._policy.admit(basket, await self._orders.pending_holdings(actor.user_id))
 
         reserved = await self._stock.reserve(
             [

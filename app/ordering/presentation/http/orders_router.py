@@ -7,7 +7,7 @@ from typing import Annotated, Final
 from uuid import UUID
 
 from dishka.integrations.fastapi import DishkaRoute, FromDishka
-from fastapi import APIRouter, Body, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from app.ordering.application.commands.cancel_order import CancelOrder, CancelOrderRequest
 from app.ordering.application.commands.deliver_order import DeliverOrder, DeliverOrderRequest
@@ -36,6 +36,8 @@ from app.ordering.presentation.http.schemas import (
     SalesSummaryOut,
 )
 from app.ordering.presentation.http.security import oauth2_scheme
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
@@ -67,16 +69,23 @@ def _order_out(result: Idempotent[OrderSnapshot], response: Response) -> OrderOu
     return OrderOut.model_validate(result.response)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(401, 409, 429))
+@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(401, 409, 422, 429))
 async def place_order(
     body: PlaceOrderBody,
+    request: Request,
     response: Response,
     interactor: FromDishka[PlaceOrder],
+    limiter: FromDishka[RateLimiter],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderOut:
-    """Order 1 to 50 products (1 to 1000 of each). Stock is reserved at once and the order awaits
-    payment; prices are those of the moment. 409 `out_of_stock` or `product_unavailable` when a
-    product cannot be reserved (then nothing is); 429 when ordering too often."""
+    """Order 1 to 50 products (1 to 1000 of each; customers at most 10 of one product, 422
+    `too_many_units_of_product`). Stock is reserved at once and the order awaits payment; prices
+    are those of the moment. 409 `out_of_stock` or `product_unavailable` when a product cannot be
+    reserved (then nothing is); 409 `too_many_pending_orders` or `too_many_pending_units` when a
+    customer's unpaid orders already hold their share (3 orders, 50 units by default); 429 when
+    ordering too often, per account or per address."""
+    # Per address as well as per account: many throwaway accounts from one place count together.
+    await limiter.hit(RateLimitRule.PLACE_ORDER_PER_ADDRESS, client_address(request))
     result = await interactor(
         PlaceOrderRequest(
             lines=tuple(
