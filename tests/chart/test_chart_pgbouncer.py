@@ -48,7 +48,9 @@ def _named(docs: list[Doc], kind: str, suffix: str) -> Doc:
 @pytest.fixture(scope="module")
 def server() -> Iterator[tuple[str, str]]:
     """A fresh database on TEST_DATABASE_URL's server (TCP: PgBouncer connects to it)."""
-    url = make_url(os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/x"))
+    url = make_url(
+        os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    )
     if not url.host or url.host.startswith("/"):
         pytest.fail("the rendered PgBouncer needs TEST_DATABASE_URL on TCP")
     name = f"chart_pgb_{secrets.token_hex(4)}"
