@@ -358,7 +358,7 @@ def test_beat_schedules_and_the_worker_passes_its_rendered_probe(platform: Platf
 
 def test_the_helm_test_pod_passes(platform: Platform) -> None:
     assert wait_for(_http_probe(platform, "api", "readinessProbe"), within=180)
-    test_pod = next(d for d in platform.rendered if _component(d) == "test")
+    test_pod = next(d for d in platform.rendered if d["kind"] == "Pod" and _component(d) == "test")
     container = _pod_spec(test_pod)["containers"][0]
     command = [*container["command"][:-1], f"http://127.0.0.1:{platform.api_port}"]
     result = platform.played.run(
