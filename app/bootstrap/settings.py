@@ -229,6 +229,9 @@ class RateLimitSettings(_Section):
 
     enabled: bool = True
     operation_timeout: PositiveFloat = 0.5
+    # Per-address limits count an IPv6 client by its network of this size (one host usually
+    # holds a whole /64); IPv4 clients by their address.
+    ipv6_prefix: Annotated[int, Field(ge=32, le=128)] = 64
     login_per_account: str = "10/minute"
     login_per_address: str = "30/minute"
     sign_up_per_address: str = "20/hour"

@@ -305,6 +305,11 @@ def _forged(payload: object) -> str:
         ("price", _forged(["price", "abc", str(uuid.UUID(int=1))])),
         ("price", _forged(["price", "NaN", str(uuid.UUID(int=1))])),
         ("price", _forged(["price", "1e400", str(uuid.UUID(int=1))])),
+        # Security review, finding 8: both reached PostgreSQL (or its driver) and gave 500.
+        ("price", _forged(["price", "1e-20000", str(uuid.UUID(int=1))])),
+        ("price", _forged(["price", "0.0000001", str(uuid.UUID(int=1))])),
+        ("name", _forged(["name", "\ud800", str(uuid.UUID(int=1))])),  # a lone surrogate
+        ("-name", _forged(["-name", "a\udfffb", str(uuid.UUID(int=1))])),
         ("newest", _forged(["newest", "yesterday", str(uuid.UUID(int=1))])),
         ("newest", _forged(["newest", "2024-01-01T00:00:00", str(uuid.UUID(int=1))])),  # naive
     ],

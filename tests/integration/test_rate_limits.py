@@ -22,7 +22,7 @@ WRONG = "not the password at all"
 
 def _limited(
     database_url: str, redis_url: str, trusted_proxies: str | None = None, **limits: str
-) -> Settings:
+) -> Settings:  # limits: RateLimitSettings' fields, as their environment variables would say
     settings = build_settings(database_url, redis_url, rate_limits=limits)
     if trusted_proxies is not None:
         settings = dataclasses.replace(settings, http=HttpSettings(trusted_proxies=trusted_proxies))
@@ -224,6 +224,43 @@ async def test_addresses_prepended_by_a_client_do_not_escape_a_trusted_proxy(
         headers=_xff("203.0.113.51"),
     )
     assert other.status_code == 200, other.text
+
+
+# --- IPv6 networks (security review, finding 7) ----------------------------------------------
+
+
+async def _log_in_from(client: httpx.AsyncClient, address: str) -> int:
+    response = await client.post(
+        "/api/v1/auth/login", json={"login": "ann", "password": WRONG}, headers=_xff(address)
+    )
+    return response.status_code
+
+
+async def test_ipv6_clients_are_counted_by_their_64_network(
+    make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
+) -> None:
+    # One host is usually given a whole /64: counted per address, it had unlimited tries.
+    await sign_up(client, "ann")
+    settings = _limited(database_url, redis_url, trusted_proxies="*", login_per_address="2/minute")
+    limited = await make_client(settings)
+    same_network = [f"2001:db8:1:2::{index:x}" for index in range(1, 4)]
+    assert [await _log_in_from(limited, address) for address in same_network] == [401, 401, 429]
+    assert await _log_in_from(limited, "2001:db8:1:3::1") == 401  # the next /64: its own budget
+    # An IPv4 client written as IPv6 (a dual-stack proxy) is the same IPv4 client.
+    assert [await _log_in_from(limited, a) for a in ("192.0.2.7", "::ffff:192.0.2.7")] == [401, 401]
+    assert await _log_in_from(limited, "192.0.2.7") == 429
+
+
+async def test_the_ipv6_network_size_is_a_setting(
+    make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
+) -> None:
+    await sign_up(client, "ann")
+    settings = _limited(
+        database_url, redis_url, trusted_proxies="*", login_per_address="1/minute", ipv6_prefix="128"
+    )
+    limited = await make_client(settings)
+    addresses = [f"2001:db8:1:2::{index:x}" for index in range(1, 4)]
+    assert [await _log_in_from(limited, address) for address in addresses] == [401, 401, 401]
 
 
 # --- Redis down -------------------------------------------------------------------------------

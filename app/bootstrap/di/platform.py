@@ -167,6 +167,7 @@ class PlatformProvider(Provider):
             },
             enabled=limits.enabled,
             operation_timeout=limits.operation_timeout,
+            ipv6_prefix=limits.ipv6_prefix,
         )
 
     @provide(scope=Scope.REQUEST)

@@ -93,6 +93,9 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
         pool_pre_ping=True,
         connect_args=connect_args,
         echo=echo,
+        # Error messages (logged, traced) name the statement but not its values, which can be
+        # personal data or secrets; APP_DB_ECHO is for debugging and shows them.
+        hide_parameters=not echo,
     )
 
 

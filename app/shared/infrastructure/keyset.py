@@ -24,6 +24,9 @@ from app.shared.application.errors import InvalidCursorError
 
 K = TypeVar("K")
 _AMOUNT_BOUND = Decimal("1e12")
+# No amount column has more places than this (prices have 2); a forged key with a tiny exponent
+# (1e-20000) would otherwise fail in the driver, as a 500.
+_AMOUNT_MAX_PLACES = 6
 
 
 def encode_cursor(sort: str, key: str | Decimal | datetime, last_id: UUID) -> str:
@@ -51,6 +54,8 @@ def decode_cursor(cursor: str, sort: str, parse_key: Callable[[str], K]) -> tupl
 
 
 def text_key(text: str) -> str:
+    # JSON may carry a lone surrogate ("\ud800"), which no UTF-8 driver can send: a ValueError.
+    text.encode()
     return text
 
 
@@ -64,7 +69,12 @@ def datetime_key(text: str) -> datetime:
 
 def decimal_key(text: str) -> Decimal:
     amount = Decimal(text)
-    if not amount.is_finite() or abs(amount) >= _AMOUNT_BOUND:
+    exponent = amount.as_tuple().exponent
+    if (
+        not isinstance(exponent, int)  # NaN and infinities
+        or exponent < -_AMOUNT_MAX_PLACES
+        or abs(amount) >= _AMOUNT_BOUND
+    ):
         raise ValueError(text)
     return amount
 

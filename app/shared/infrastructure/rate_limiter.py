@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ipaddress
 import math
 import time
 from collections.abc import Mapping
@@ -36,6 +37,7 @@ class LimitsRateLimiter:
         *,
         enabled: bool,
         operation_timeout: float,
+        ipv6_prefix: int = 64,
     ) -> None:
         # Shares the application's pool, timeouts and retry policy.
         storage = RedisStorage(
@@ -50,6 +52,10 @@ class LimitsRateLimiter:
         }
         self._enabled = enabled
         self._timeout = operation_timeout
+        self._ipv6_prefix = ipv6_prefix
+
+    async def hit_address(self, rule: RateLimitRule, address: str) -> None:
+        await self.hit(rule, client_network(address, self._ipv6_prefix))
 
     async def hit(self, rule: RateLimitRule, key: str) -> None:
         item = self._rules[rule]
@@ -75,3 +81,16 @@ class LimitsRateLimiter:
             limit=item.amount,
             window_seconds=item.get_expiry(),
         )
+
+
+def client_network(address: str, ipv6_prefix: int) -> str:
+    """What a per-address limit counts: the IPv4 address, or the IPv6 network around it."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # "unknown" (no peer), or a Unix socket's path
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.7 from a dual-stack proxy
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, ipv6_prefix), strict=False))
+    return str(ip)

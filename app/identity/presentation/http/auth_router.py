@@ -49,7 +49,7 @@ def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:
 
 async def _limit_log_in(limiter: RateLimiter, request: Request, login: str) -> None:
     # Per address (password spraying from one host) and per account (guessing one password).
-    await limiter.hit(RateLimitRule.LOGIN_PER_ADDRESS, client_address(request))
+    await limiter.hit_address(RateLimitRule.LOGIN_PER_ADDRESS, client_address(request))
     await limiter.hit(RateLimitRule.LOGIN_PER_ACCOUNT, login.strip().lower())
 
 

@@ -51,7 +51,7 @@ async def sign_up(
 ) -> CreatedOut:
     """Open a customer account. Usernames and e-mails are unique regardless of case; the password
     has 8 to 128 characters and must not contain the username or e-mail."""
-    await limiter.hit(RateLimitRule.SIGN_UP_PER_ADDRESS, client_address(request))
+    await limiter.hit_address(RateLimitRule.SIGN_UP_PER_ADDRESS, client_address(request))
     result = await interactor(
         SignUpRequest(username=body.username, email=body.email, password=body.password)
     )

@@ -85,7 +85,7 @@ async def place_order(
     customer's unpaid orders already hold their share (3 orders, 50 units by default); 429 when
     ordering too often, per account or per address."""
     # Per address as well as per account: many throwaway accounts from one place count together.
-    await limiter.hit(RateLimitRule.PLACE_ORDER_PER_ADDRESS, client_address(request))
+    await limiter.hit_address(RateLimitRule.PLACE_ORDER_PER_ADDRESS, client_address(request))
     result = await interactor(
         PlaceOrderRequest(
             lines=tuple(

@@ -7,6 +7,7 @@ as connection refused) become 503 with Retry-After; anything else is a 500 that 
 
 from __future__ import annotations
 
+import traceback
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -181,13 +182,31 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
             detail="The request contains characters that cannot be stored (such as NUL).",
             request=request,
         )
-    return await _unexpected(request, error)
+    if _is_unavailable(error):
+        return await _unavailable(request, error)
+    # The driver's and PostgreSQL's messages quote values (the input that failed to parse, a
+    # duplicate key), which may be personal data or secrets: log what kind of error, which
+    # statement and where, never those messages (SQLAlchemy's own parameter list is hidden too).
+    _log.error(
+        "unhandled_database_error",
+        path=request.url.path,
+        # The adapter's class says little; the driver's own (its cause) names the problem.
+        error_type=type(error.orig.__cause__ or error.orig).__name__,
+        sqlstate=getattr(error.orig, "sqlstate", None),
+        statement=error.statement,
+        stack="".join(traceback.format_tb(error.__traceback__)),
+    )
+    return _internal_error(request)
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
     if _is_unavailable(error):
         return await _unavailable(request, error)
     _log.error("unhandled_error", exc_info=error, path=request.url.path)
+    return _internal_error(request)
+
+
+def _internal_error(request: Request) -> JSONResponse:
     return problem(
         HTTPStatus.INTERNAL_SERVER_ERROR,
         code="internal_error",
