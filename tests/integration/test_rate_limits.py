@@ -256,7 +256,11 @@ async def test_the_ipv6_network_size_is_a_setting(
 ) -> None:
     await sign_up(client, "ann")
     settings = _limited(
-        database_url, redis_url, trusted_proxies="*", login_per_address="1/minute", ipv6_prefix="128"
+        database_url,
+        redis_url,
+        trusted_proxies="*",
+        login_per_address="1/minute",
+        ipv6_prefix="128",
     )
     limited = await make_client(settings)
     addresses = [f"2001:db8:1:2::{index:x}" for index in range(1, 4)]
