@@ -137,7 +137,8 @@ def build_settings(
         db=DatabaseSettings(url=database_url, pool_size=10, max_overflow=20),
         redis=RedisSettings(url=redis_url),
         auth=AuthSettings(**{**TEST_AUTH, **auth}),
-        http=HttpSettings(),
+        # In-process apps (no gunicorn, so no metrics port) serve /metrics for the tests to read.
+        http=HttpSettings(docs_enabled=True, metrics_on_api_port=True),
         log=LogSettings(format="json"),
         cache=CacheSettings(),
         idempotency=IdempotencySettings(),

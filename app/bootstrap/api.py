@@ -68,6 +68,8 @@ def create_app(
         tracing.shutdown()
 
     docs = settings.http.docs_enabled
+    if docs is None:
+        docs = settings.app.env == "development"
     app = FastAPI(
         title="fastapi-platform",
         version=settings.app.version,
@@ -82,7 +84,8 @@ def create_app(
     )
     register_problem_handlers(app)
     app.include_router(health.router)
-    app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
+    if settings.http.metrics_on_api_port:
+        app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
     app.include_router(auth_router.router)
     app.include_router(users_router.router)
     app.include_router(products_router.router)

@@ -38,10 +38,14 @@ def supervise(data_dir: Path, *, with_smtp_sink: bool) -> int:
         manager.add_process(
             "mail", _command("smtp-sink", f"--port={port}", f"--mailbox={mailbox}"), env=env
         )
-    base = f"http://{env['APP_SERVER_HOST']}:{env.get('APP_SERVER_PORT', '8000')}"
+    host = env["APP_SERVER_HOST"]
+    base = f"http://{host}:{env.get('APP_SERVER_PORT', '8000')}"
+    metrics = f"http://{host}:{env.get('APP_SERVER_METRICS_PORT', '9100')}"
+    worker_metrics = f"http://127.0.0.1:{env.get('APP_CELERY_METRICS_PORT', '9101')}"
     print(  # noqa: T201
         f"\n  API        {base}\n  Swagger UI {base}/docs\n  ReDoc      {base}/redoc\n"
-        f"  Health     {base}/health/ready\n  Metrics    {base}/metrics\n"
+        f"  Health     {base}/health/ready\n  Metrics    {metrics}/metrics (API), "
+        f"{worker_metrics}/metrics (worker)\n"
         + (f"  Mailbox    {mailbox} (every e-mail sent, as .eml files)\n" if with_smtp_sink else "")
         + "\n  Ctrl-C stops everything.\n",
         file=sys.stderr,

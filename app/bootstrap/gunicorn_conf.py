@@ -62,6 +62,20 @@ def on_starting(_server: object) -> None:
     Path(_metrics_dir).mkdir(parents=True, exist_ok=True)
 
 
+def when_ready(server: Any) -> None:  # noqa: ANN401 - gunicorn's Arbiter
+    """Metrics of every worker from the master, on a port of their own: the API port is public,
+    the metrics port is for the cluster's scraper only (security review, finding 9)."""
+    if not _server.metrics_port:
+        return
+    from prometheus_client import CollectorRegistry, start_http_server  # noqa: PLC0415
+    from prometheus_client.multiprocess import MultiProcessCollector  # noqa: PLC0415
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    start_http_server(_server.metrics_port, addr=_server.host, registry=registry)
+    server.log.info("Metrics at http://%s:%s/metrics", _server.host, _server.metrics_port)
+
+
 def child_exit(_server: object, worker: Any) -> None:  # noqa: ANN401 - gunicorn's Worker
     from prometheus_client import multiprocess  # noqa: PLC0415 - only after the env var is set
 

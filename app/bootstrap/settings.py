@@ -131,6 +131,18 @@ class CacheSettings(_Section):
     ttl_seconds: PositiveInt = 300
     operation_timeout: PositiveFloat = 0.5
     breaker_seconds: PositiveFloat = 5.0
+    # A Redis of its own for the cache, which may evict (allkeys-lru at its maxmemory) while
+    # sessions, rate limits and the broker stay on APP_REDIS_URL, which must not. Unset: that one.
+    redis_url: str | None = None
+    redis_password: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _password_in_url(cls, data: Any) -> Any:  # noqa: ANN401 - pydantic's raw input
+        if isinstance(data, dict) and data.get("redis_url") and data.get("redis_password"):
+            url = _password_into_url({"url": data["redis_url"], "password": data["redis_password"]})
+            return {**data, "redis_url": url["url"]}
+        return data
 
 
 class IdempotencySettings(_Section):
@@ -214,7 +226,12 @@ class SmtpSettings(_Section):
 class HttpSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_HTTP_")
 
-    docs_enabled: bool = True
+    # /docs, /redoc and /openapi.json. Unset: served only with APP_ENV=development, since the
+    # API's map is an attacker's map too.
+    docs_enabled: bool | None = None
+    # /metrics on the API port as well. Under gunicorn (`python -m app api`) metrics have a port
+    # of their own, APP_SERVER_METRICS_PORT, that no Service or Ingress routes to the public.
+    metrics_on_api_port: bool = False
     cors_origins: list[str] = []
     root_path: str = ""
     # Peers whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated,
@@ -237,6 +254,8 @@ class RateLimitSettings(_Section):
     sign_up_per_address: str = "20/hour"
     place_order_per_user: str = "30/minute"
     place_order_per_address: str = "120/minute"
+    # Anonymous catalog listings; signed-in callers are not counted.
+    list_products_per_address: str = "600/minute"
 
     @field_validator(
         "login_per_account",
@@ -244,6 +263,7 @@ class RateLimitSettings(_Section):
         "sign_up_per_address",
         "place_order_per_user",
         "place_order_per_address",
+        "list_products_per_address",
     )
     @classmethod
     def _parsable(cls, text: str) -> str:
@@ -266,6 +286,8 @@ class ServerSettings(_Section):
     keepalive: PositiveInt = 5
     max_requests: Annotated[int, Field(ge=0)] = 10_000
     max_requests_jitter: Annotated[int, Field(ge=0)] = 1_000
+    # gunicorn's master serves every worker's metrics here (0: nowhere), apart from the API.
+    metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9100
 
 
 class LogSettings(_Section):

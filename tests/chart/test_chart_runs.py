@@ -174,6 +174,7 @@ class Platform:
     services: Services
     mailbox: Mailbox
     api_port: int
+    api_metrics_port: int
     pods: dict[str, str]  # component -> podman pod name
 
     def workload(self, component: str) -> Doc:
@@ -212,6 +213,7 @@ def platform(
 ) -> Iterator[Platform]:
     work = tmp_path_factory.mktemp("chart-run")
     smtp_port, api_port, metrics_port = free_port(), free_port(), free_port()
+    api_metrics_port = free_port()
     sink = start_sink("127.0.0.1", smtp_port, work / "mailbox")
     rendered = render(
         [VALUES],
@@ -221,6 +223,7 @@ def platform(
             "config.APP_CELERY_BROKER_DB": str(services.broker_db),
             "auth.jwtSecret": secrets.token_urlsafe(40),
             "api.port": str(api_port),
+            "api.metricsPort": str(api_metrics_port),
             "worker.metricsPort": str(metrics_port),
             "smtp.port": str(smtp_port),
         },
@@ -252,6 +255,7 @@ def platform(
             services,
             Mailbox(smtp_port, work / "mailbox"),
             api_port,
+            api_metrics_port,
             pods,
         )
     finally:
@@ -307,6 +311,22 @@ def test_the_api_pod_passes_its_rendered_readiness_probe(platform: Platform) -> 
     assert _http_probe(platform, "api", "livenessProbe")()
     waited = platform.played.container(platform.pods["api"], "wait-for-schema")
     assert platform.played.state(waited)["ExitCode"] == 0
+
+
+def test_the_api_serves_metrics_on_its_metrics_port_only(platform: Platform) -> None:
+    # Security review, finding 9: the http port is the one an Ingress routes.
+    api = f"http://127.0.0.1:{platform.api_port}"
+    assert wait_for(lambda: _get(f"{api}/health/live") == 200, within=180)
+    assert _get(f"{api}/metrics") == 404
+    scraped = httpx.get(f"http://127.0.0.1:{platform.api_metrics_port}/metrics", timeout=5)
+    assert "http_requests_total" in scraped.text
+
+
+def _get(url: str) -> int:
+    try:
+        return httpx.get(url, timeout=5).status_code
+    except httpx.TransportError:
+        return 0
 
 
 def test_pods_run_as_rendered_non_root_on_a_read_only_root(platform: Platform) -> None:

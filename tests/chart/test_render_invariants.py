@@ -387,6 +387,7 @@ def test_probes_hit_the_apps_routes_on_its_port(manifests: list[Doc]) -> None:
     api = named(manifests, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
     ports = {p["name"]: p["containerPort"] for p in api["ports"]}
     assert ports["http"] == int(data["APP_SERVER_PORT"])
+    assert ports["metrics"] == int(data["APP_SERVER_METRICS_PORT"])
     assert api["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
     for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
         assert api[probe]["httpGet"]["path"] in routes
@@ -402,9 +403,15 @@ def test_monitors_scrape_named_ports_that_exist(render: Render) -> None:
     service_monitor = by_kind(docs, "ServiceMonitor")[0]
     assert service_monitor["spec"]["endpoints"][0] == {
         **service_monitor["spec"]["endpoints"][0],
-        "port": "http",
+        "port": "metrics",
         "path": "/metrics",
     }
+    # Its port is on a ClusterIP Service of its own, whatever the main Service's type.
+    metrics_service = named(docs, "Service", "-api-metrics")
+    assert metrics_service["spec"]["type"] == "ClusterIP"
+    assert [p["name"] for p in metrics_service["spec"]["ports"]] == ["metrics"]
+    main = named(docs, "Service", "-api")
+    assert [p["name"] for p in main["spec"]["ports"]] == ["http"]
     pod_monitor = by_kind(docs, "PodMonitor")[0]
     assert pod_monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
 
@@ -475,7 +482,11 @@ def test_network_policies_deny_by_default(manifests: list[Doc]) -> None:
     assert "ingress" not in deny
     assert "egress" not in deny
     api = named(manifests, "NetworkPolicy", "-api")["spec"]
-    assert {p["port"] for rule in api["ingress"] for p in rule["ports"]} == {"http"}
+    peers = {p["port"]: rule["from"] for rule in api["ingress"] for p in rule["ports"]}
+    assert set(peers) == {"http", "metrics"}
+    # The metrics port has its own, narrower peers (the monitoring namespace), never the API's.
+    assert peers["metrics"]
+    assert peers["metrics"] != peers["http"]
 
 
 def test_every_pod_has_a_policy_of_its_own_beside_the_default_deny(manifests: list[Doc]) -> None:

@@ -61,7 +61,7 @@ async def test_a_change_behind_the_apis_back_stays_hidden_until_an_api_write_bum
     product_id = await create_product(client, team.staff.headers, name="Mug", stock_on_hand=1)
     assert (await get_product(client, product_id))["name"] == "Mug"
     assert (await _by_sku(client, "MUG-001"))["name"] == "Mug"
-    assert (await client.get(PRODUCTS, params={"q": "mug"})).json()["items"][0]["name"] == "Mug"
+    assert (await client.get(PRODUCTS)).json()["items"][0]["name"] == "Mug"  # a cached listing
     result = await execute(
         database_url, "UPDATE products SET name = 'Sneaky mug' WHERE id = $1::uuid", product_id
     )
@@ -69,7 +69,7 @@ async def test_a_change_behind_the_apis_back_stays_hidden_until_an_api_write_bum
     # Served from the cache: the database change is invisible.
     assert (await get_product(client, product_id))["name"] == "Mug"
     assert (await _by_sku(client, "MUG-001"))["name"] == "Mug"
-    assert (await client.get(PRODUCTS, params={"q": "mug"})).json()["items"][0]["name"] == "Mug"
+    assert (await client.get(PRODUCTS)).json()["items"][0]["name"] == "Mug"
     # Any product write invalidates every product read.
     restocked = await client.post(
         f"{PRODUCTS}/{product_id}/stock/restock",
@@ -80,7 +80,7 @@ async def test_a_change_behind_the_apis_back_stays_hidden_until_an_api_write_bum
     product = await get_product(client, product_id)
     assert (product["name"], product["stock_on_hand"]) == ("Sneaky mug", 3)
     assert (await _by_sku(client, "MUG-001"))["name"] == "Sneaky mug"
-    listed = (await client.get(PRODUCTS, params={"q": "mug"})).json()["items"]
+    listed = (await client.get(PRODUCTS)).json()["items"]
     assert [item["name"] for item in listed] == ["Sneaky mug"]
 
 

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import httpx
 import pytest
@@ -25,9 +26,15 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class Served(NamedTuple):
+    base: str  # the API port
+    metrics: str  # the master's metrics port
+    process: subprocess.Popen[bytes]
+
+
 @pytest.fixture
-def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = _free_port()
+def server(settings: Settings, tmp_path: Path) -> Iterator[Served]:
+    port, metrics_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "APP_ENV": "test",
@@ -40,6 +47,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess
         "APP_SERVER_PORT": str(port),
         "APP_SERVER_WORKERS": "2",
         "APP_SERVER_GRACEFUL_TIMEOUT": "10",
+        "APP_SERVER_METRICS_PORT": str(metrics_port),
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     process = subprocess.Popen(
@@ -61,7 +69,7 @@ def server(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, subprocess
             os.killpg(process.pid, signal.SIGKILL)
             pytest.fail("gunicorn did not become ready")
         time.sleep(0.2)
-    yield base, process
+    yield Served(base, f"http://127.0.0.1:{metrics_port}", process)
     if process.poll() is None:
         process.terminate()
         try:
@@ -79,10 +87,8 @@ def _counter(metrics: str, route: str, status: str) -> float:
     return float(match.group(1)) if match else 0.0
 
 
-def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(
-    server: tuple[str, subprocess.Popen[bytes]],
-) -> None:
-    base, _ = server
+def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(server: Served) -> None:
+    base, metrics_base, _ = server
     with httpx.Client(base_url=base, timeout=10) as client:
         created = client.post(
             "/api/v1/users",
@@ -101,14 +107,22 @@ def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(
             response = httpx.get(f"{base}/health/live", headers={"Connection": "close"})
             assert response.status_code == 200
         for _ in range(4):
-            metrics = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text
+            metrics = httpx.get(f"{metrics_base}/metrics", headers={"Connection": "close"}).text
             # Whichever worker answers, it reports the sum over all workers.
             assert _counter(metrics, "/health/live", "200") == 40
             assert _counter(metrics, "/api/v1/users/me", "200") == 1
 
 
-def test_stops_gracefully_on_sigterm(server: tuple[str, subprocess.Popen[bytes]]) -> None:
-    _, process = server
+def test_metrics_and_docs_are_not_on_the_public_port(server: Served) -> None:
+    # Security review, finding 9: the API port is what the Ingress exposes.
+    for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
+        response = httpx.get(f"{server.base}{path}")
+        assert response.status_code == 404, (path, response.text)
+    assert "http_requests_total" in httpx.get(f"{server.metrics}/metrics").text
+
+
+def test_stops_gracefully_on_sigterm(server: Served) -> None:
+    process = server.process
     started = time.monotonic()
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=15) == 0

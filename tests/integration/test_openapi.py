@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import dataclasses
 
+import httpx
+import pytest
+
+from app.bootstrap.settings import AppSettings, HttpSettings, Settings
+from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, sign_up
 
 
@@ -51,3 +56,33 @@ async def test_oauth2_token_endpoint_accepts_the_form_swagger_sends(
     assert me.status_code == 200
     assert refused.status_code == 401
     assert refused.json()["code"] == "invalid_credentials"
+
+
+@pytest.mark.parametrize(
+    ("env", "docs_enabled", "served"),
+    [
+        ("production", None, False),  # security review, finding 9: off unless asked for
+        ("staging", None, False),
+        ("development", None, True),
+        ("production", True, True),
+        ("development", False, False),
+    ],
+)
+async def test_docs_are_served_by_default_only_in_development(
+    make_client: ClientFactory,
+    settings: Settings,
+    env: str,
+    docs_enabled: bool | None,
+    served: bool,
+) -> None:
+    client = await make_client(
+        dataclasses.replace(
+            settings,
+            app=AppSettings(env=env),
+            http=HttpSettings(docs_enabled=docs_enabled),
+        )
+    )
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert (await client.get(path)).status_code == (200 if served else 404), path
+    # Metrics have a port of their own unless asked for here (see test_gunicorn.py).
+    assert (await client.get("/metrics")).status_code == 404

@@ -25,7 +25,9 @@ def _limited(
 ) -> Settings:  # limits: RateLimitSettings' fields, as their environment variables would say
     settings = build_settings(database_url, redis_url, rate_limits=limits)
     if trusted_proxies is not None:
-        settings = dataclasses.replace(settings, http=HttpSettings(trusted_proxies=trusted_proxies))
+        settings = dataclasses.replace(
+            settings, http=HttpSettings(trusted_proxies=trusted_proxies, metrics_on_api_port=True)
+        )
     return settings
 
 

@@ -21,7 +21,7 @@ from app.shared.application.inbox import EventInbox
 from app.shared.application.jobs import JobLock
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
-from app.shared.infrastructure.cache import VersionedCache
+from app.shared.infrastructure.cache import CacheRedis, VersionedCache
 from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import create_engine, create_session_factory
@@ -104,7 +104,23 @@ class PlatformProvider(Provider):
             yield session
 
     @provide(scope=Scope.APP)
-    def cache(self, redis: Redis, settings: Settings) -> VersionedCache:
+    async def cache_redis(self, redis: Redis, settings: Settings) -> AsyncIterator[CacheRedis]:
+        if settings.cache.redis_url is None:
+            yield CacheRedis(redis)
+            return
+        config = settings.redis
+        client = create_redis(
+            settings.cache.redis_url,
+            socket_timeout=config.socket_timeout,
+            connect_timeout=config.connect_timeout,
+            retries=config.retries,
+            max_connections=config.max_connections,
+        )
+        yield CacheRedis(client)
+        await client.aclose()
+
+    @provide(scope=Scope.APP)
+    def cache(self, redis: CacheRedis, settings: Settings) -> VersionedCache:
         return VersionedCache(
             redis,
             ttl_seconds=settings.cache.ttl_seconds,
@@ -164,6 +180,7 @@ class PlatformProvider(Provider):
                 RateLimitRule.SIGN_UP_PER_ADDRESS: limits.sign_up_per_address,
                 RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,
                 RateLimitRule.PLACE_ORDER_PER_ADDRESS: limits.place_order_per_address,
+                RateLimitRule.LIST_PRODUCTS_PER_ADDRESS: limits.list_products_per_address,
             },
             enabled=limits.enabled,
             operation_timeout=limits.operation_timeout,

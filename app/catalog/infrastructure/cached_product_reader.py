@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-import json
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
@@ -19,6 +19,23 @@ from app.catalog.infrastructure.sqla_product_reader import SqlaProductReader
 from app.shared.infrastructure.cache import VersionedCache
 
 _DATES = ("created_at", "updated_at")
+# Page sizes a client UI asks for; other sizes are read from the database.
+CACHED_PAGE_SIZES: Final = frozenset({10, 20, 50, 100})
+
+
+def worth_caching(filter_: ProductFilter, limit: int, cursor: str | None) -> bool:
+    """Only listings many visitors ask for: a first page of a usual size, without a text search,
+    a price range or a currency. Any other listing is one visitor's query: cached, it would
+    rarely be read again, and distinct filters from anonymous clients would fill Redis without
+    bound (security review, finding 2). The cached set is small: sort x stock x status x size."""
+    return (
+        cursor is None
+        and filter_.text is None
+        and filter_.min_price is None
+        and filter_.max_price is None
+        and filter_.currency is None
+        and limit in CACHED_PAGE_SIZES
+    )
 
 
 def _encode_view(view: ProductView | None) -> Any:  # noqa: ANN401 - JSON
@@ -68,18 +85,14 @@ class CachedProductReader:
     async def list(
         self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
     ) -> ProductPage:
-        query = json.dumps(
-            [
-                filter_.text, str(filter_.min_price), str(filter_.max_price), filter_.currency,
-                filter_.in_stock, filter_.status, sort.value, limit, cursor,
-            ],
-            default=str,
-        )  # fmt: skip
-        digest = hashlib.sha256(query.encode()).hexdigest()[:32]
+        def load() -> Awaitable[ProductPage]:
+            return self._reader.list(filter_=filter_, sort=sort, limit=limit, cursor=cursor)
+
+        if not worth_caching(filter_, limit, cursor):
+            return await self._cache.uncached(LISTINGS, load)
+        # Readable and bounded: every part is an enum, a boolean or one of the page sizes.
+        status = filter_.status.value if filter_.status is not None else "any"
+        key = f"list:{sort.value}:{status}:{filter_.in_stock}:{limit}"
         return await self._cache.get_or_load(
-            LISTINGS,
-            f"list:{digest}",
-            lambda: self._reader.list(filter_=filter_, sort=sort, limit=limit, cursor=cursor),
-            encode=lambda page: page,
-            decode=_decode_page,
+            LISTINGS, key, load, encode=lambda page: page, decode=_decode_page
         )

@@ -12,6 +12,7 @@ class RateLimitRule(StrEnum):
     SIGN_UP_PER_ADDRESS = "sign_up_per_address"
     PLACE_ORDER_PER_USER = "place_order_per_user"
     PLACE_ORDER_PER_ADDRESS = "place_order_per_address"
+    LIST_PRODUCTS_PER_ADDRESS = "list_products_per_address"  # anonymous callers only
 
 
 class RateLimiter(Protocol):
@@ -21,4 +22,9 @@ class RateLimiter(Protocol):
         Fails open: if the counter store is unreachable the attempt is allowed (and counted as
         such in the metrics), since refusing every log-in during a Redis outage is worse.
         """
+        ...
+
+    async def hit_address(self, rule: RateLimitRule, address: str) -> None:
+        """``hit`` keyed by a client address: an IPv4 address alone, an IPv6 one by its network
+        (a /64 unless configured), since one host is usually given a whole /64."""
         ...

@@ -16,13 +16,15 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NewType, TypeVar
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
 from structlog.stdlib import get_logger
 
 T = TypeVar("T")
+# The cache's own Redis client (APP_CACHE_REDIS_URL), or the application's when it has none.
+CacheRedis = NewType("CacheRedis", Redis)
 
 CACHE_LOOKUPS = Counter(
     "cache_lookups_total",
@@ -87,6 +89,11 @@ class VersionedCache:
             return decode(json.loads(cached))
         CACHE_LOOKUPS.labels(kind, "miss").inc()
         return await self._single_flight(entry, lambda: self._fill(entry, load, encode, decode))
+
+    async def uncached(self, kind: str, load: Callable[[], Awaitable[T]]) -> T:
+        """A read the caller chose not to cache: counted, so the hit ratio stays honest."""
+        CACHE_LOOKUPS.labels(kind, "skip").inc()
+        return await load()
 
     async def _bypass(
         self, kind: str, namespace: str, key: str, load: Callable[[], Awaitable[T]]

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import DishkaRoute, FromDishka
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.catalog.application.commands.adjust_product_stock import (
     AdjustProductStock,
@@ -52,6 +52,9 @@ from app.catalog.presentation.http.schemas import (
     StockLevelOut,
 )
 from app.catalog.presentation.http.security import bearer_scheme
+from app.shared.application.actor import ActorProvider
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=DishkaRoute)
@@ -74,10 +77,13 @@ async def create_product(
     return ProductCreatedOut.model_validate(result)
 
 
-@router.get("", responses=problems(401, 403))
+@router.get("", responses=problems(401, 403, 429))
 async def list_products(  # noqa: PLR0913 - one parameter per documented filter
     *,
+    request: Request,
     interactor: FromDishka[ListProducts],
+    actors: FromDishka[ActorProvider],
+    limiter: FromDishka[RateLimiter],
     q: Annotated[str | None, Query(max_length=100, pattern=_NO_NUL)] = None,
     min_price: Annotated[Decimal | None, Query(ge=0, le=Decimal("1e10"))] = None,
     max_price: Annotated[Decimal | None, Query(ge=0, le=Decimal("1e10"))] = None,
@@ -93,7 +99,12 @@ async def list_products(  # noqa: PLR0913 - one parameter per documented filter
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> ProductPageOut:
     """Browse the catalog: text search on name and SKU, price range, stock; sorted by name,
-    price or age; one page at a time (pass the previous page's ``next_cursor``)."""
+    price or age; one page at a time (pass the previous page's ``next_cursor``).
+
+    Anonymous callers are rate limited per address (429); signed-in callers are not."""
+    # Invalid credentials are a 401 here, so a made-up token cannot dodge the anonymous limit.
+    if await actors.optional() is None:
+        await limiter.hit_address(RateLimitRule.LIST_PRODUCTS_PER_ADDRESS, client_address(request))
     page = await interactor(
         ListProductsRequest(
             filter_=ProductFilter(

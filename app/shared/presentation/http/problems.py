@@ -191,7 +191,7 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
         "unhandled_database_error",
         path=request.url.path,
         # The adapter's class says little; the driver's own (its cause) names the problem.
-        error_type=type(error.orig.__cause__ or error.orig).__name__,
+        error_type=type(getattr(error.orig, "__cause__", None) or error.orig).__name__,
         sqlstate=getattr(error.orig, "sqlstate", None),
         statement=error.statement,
         stack="".join(traceback.format_tb(error.__traceback__)),
