@@ -52,7 +52,9 @@ TEST_AUTH = {
 
 # Tests sign up and log in far more often than people do; limits get their own tests.
 GENEROUS_LIMITS = {
-    "login_per_account": "10000/minute",
+    "login_per_account_and_address": "10000/minute",
+    "change_password_per_user": "10000/minute",
+    "wrong_password_per_user": "10000/minute",
     "login_per_address": "10000/minute",
     "sign_up_per_address": "10000/minute",
     "place_order_per_user": "10000/minute",

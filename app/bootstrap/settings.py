@@ -120,6 +120,11 @@ class AuthSettings(_Section):
     argon2_memory_kib: Annotated[int, Field(ge=8)] = 32_768
     argon2_parallelism: PositiveInt = 1
     hash_threads: PositiveInt = 2
+    # Failed log-ins per account (from anywhere) before each further attempt waits 1 s, 2 s,
+    # 4 s... up to the cap; networks the account logged in from recently are exempt.
+    login_free_failures: PositiveInt = 10
+    login_backoff_max_seconds: PositiveInt = 60
+    login_failure_window_seconds: PositiveInt = 900
     hash_queue: Annotated[int, Field(ge=0)] = 64
 
 
@@ -249,16 +254,24 @@ class RateLimitSettings(_Section):
     # Per-address limits count an IPv6 client by its network of this size (one host usually
     # holds a whole /64); IPv4 clients by their address.
     ipv6_prefix: Annotated[int, Field(ge=32, le=128)] = 64
-    login_per_account: str = "10/minute"
+    # Log-in attempts for one account from one address (network); the account as a whole
+    # backs off instead (APP_AUTH_LOGIN_*), so nobody can lock its owner out.
+    login_per_account_and_address: str = "10/minute"
     login_per_address: str = "30/minute"
     sign_up_per_address: str = "20/hour"
     place_order_per_user: str = "30/minute"
+    # Password changes per user (each costs a hash), and wrong current passwords per user: one
+    # more than this ends the session that sent it.
+    change_password_per_user: str = "10/hour"  # noqa: S105 - a limit, not a password
+    wrong_password_per_user: str = "5/hour"  # noqa: S105
     place_order_per_address: str = "120/minute"
     # Anonymous catalog listings; signed-in callers are not counted.
     list_products_per_address: str = "600/minute"
 
     @field_validator(
-        "login_per_account",
+        "login_per_account_and_address",
+        "change_password_per_user",
+        "wrong_password_per_user",
         "login_per_address",
         "sign_up_per_address",
         "place_order_per_user",

@@ -131,7 +131,11 @@ def test_the_app_pods_run_as_the_images_user(manifests: list[Doc]) -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "--uid 10001" in dockerfile
     for doc, spec in pod_specs(manifests):
-        if doc["metadata"]["labels"]["app.kubernetes.io/component"] in {"postgresql", "redis"}:
+        if doc["metadata"]["labels"]["app.kubernetes.io/component"] in {
+            "postgresql",
+            "redis",
+            "cache-redis",
+        }:
             continue
         assert spec["securityContext"]["runAsUser"] == 10001, doc["metadata"]["name"]
 
@@ -322,6 +326,11 @@ def test_external_secret_references_use_the_configured_names_and_keys(render: Re
     }
     assert refs["APP_CELERY_BROKER_URL"]["key"] == values["externalBroker"]["existingSecretUrlKey"]
     assert refs["APP_SMTP_PASSWORD"]["name"] == values["smtp"]["existingSecret"]
+    cache = values["cacheRedis"]
+    assert refs["APP_CACHE_REDIS_URL"] == {
+        "name": cache["existingSecret"],
+        "key": cache["existingSecretUrlKey"],
+    }
     # The chart's own Secret then holds no credential at all.
     own = named(docs, "Secret", "fastapi-platform")
     assert not own.get("data")
@@ -589,3 +598,45 @@ def test_every_object_the_chart_owns_refuses_unknown_keys() -> None:
     walk(schema, "")
     assert schema["additionalProperties"] is False
     assert loose == []
+
+
+def _redis_command(docs: list[Doc], suffix: str) -> list[str]:
+    statefulset = named(docs, "StatefulSet", suffix)
+    return [
+        str(part) for part in statefulset["spec"]["template"]["spec"]["containers"][0]["command"]
+    ]
+
+
+def test_the_cache_can_have_a_redis_of_its_own_that_evicts_while_the_apps_never_does(
+    render: Render,
+) -> None:
+    # Security review, finding 2: sessions and limits must not be evicted to make room for the
+    # cache, and the cache must not fill the Redis that holds them.
+    docs = render([CHART / "ci" / "bundled-values.yaml"])
+    main = _redis_command(docs, "-fastapi-platform-redis")
+    assert main[main.index("--maxmemory-policy") + 1] == "noeviction"
+    cache = _redis_command(docs, "-cache-redis")
+    assert cache[cache.index("--maxmemory-policy") + 1] == "volatile-lru"  # never the versions
+    assert cache[cache.index("--maxmemory") + 1] == "64mb"
+    service = named(docs, "Service", "-cache-redis")["metadata"]["name"]
+    for deployment in by_kind(docs, "Deployment"):
+        env = {
+            e["name"]: e.get("value")
+            for e in deployment["spec"]["template"]["spec"]["containers"][0].get("env", [])
+        }
+        if "APP_REDIS_URL" in env:
+            assert env["APP_CACHE_REDIS_URL"] == f"redis://{service}:6379/0", deployment
+    # An external one by URL is kept in the chart's Secret, not in the pod spec.
+    docs = render(
+        [CHART / "ci" / "minimal-values.yaml"],
+        set_values={"cacheRedis.url": "redis://:pw@cache.example.internal:6379/0"},
+    )
+    api = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
+    [entry] = [e for e in api["env"] if e["name"] == "APP_CACHE_REDIS_URL"]
+    assert entry["valueFrom"]["secretKeyRef"]["key"] == "cache-redis-url"
+    secret = named(docs, "Secret", "fastapi-platform")
+    assert "cache-redis-url" in secret["data"]
+    # Off (the default): the cache shares the application's Redis.
+    docs = render([CHART / "ci" / "minimal-values.yaml"])
+    api = named(docs, "Deployment", "-api")["spec"]["template"]["spec"]["containers"][0]
+    assert "APP_CACHE_REDIS_URL" not in {e["name"] for e in api["env"]}

@@ -18,6 +18,7 @@ from tests.integration.helpers import PASSWORD, sign_up
 from tests.integration.support import assert_problem, fetch_value, log_in_raw, sign_up_raw
 
 WRONG = "not the password at all"
+PER_ACCOUNT = "login_per_account_and_address"
 
 
 def _limited(
@@ -50,13 +51,14 @@ def _xff(address: str) -> dict[str, str]:
 # --- per account ------------------------------------------------------------------------------
 
 
-async def test_the_fourth_log_in_for_one_account_within_a_minute_is_429(
+async def test_the_fourth_log_in_for_one_account_from_one_address_within_a_minute_is_429(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:
     await sign_up(client, "alice")
     await sign_up(client, "bob")
-    limited = await make_client(_limited(database_url, redis_url, login_per_account="3/minute"))
-    rejections = await metric(limited, "rate_limit_rejections_total", rule="login_per_account")
+    settings = _limited(database_url, redis_url, login_per_account_and_address="3/minute")
+    limited = await make_client(settings)
+    rejections = await metric(limited, "rate_limit_rejections_total", rule=PER_ACCOUNT)
     for password in (WRONG, WRONG, PASSWORD):
         response = await log_in_raw(limited, "alice", password)
         assert response.status_code in {200, 401}, response.text
@@ -64,7 +66,7 @@ async def test_the_fourth_log_in_for_one_account_within_a_minute_is_429(
     fourth = await log_in_raw(limited, "alice", PASSWORD)
     assert_rate_limited(fourth, limit=3, window=60)
     assert "access_token" not in fourth.text
-    # The key is the normalised login: case and blanks do not open a new budget.
+    # The key is the account the login names: case and blanks do not open a new budget.
     assert_rate_limited(await log_in_raw(limited, "  ALICE ", PASSWORD), limit=3, window=60)
     # The OAuth2 form endpoint shares the budget.
     token = await limited.post(
@@ -74,10 +76,7 @@ async def test_the_fourth_log_in_for_one_account_within_a_minute_is_429(
     # Other accounts are unaffected.
     other = await log_in_raw(limited, "bob", PASSWORD)
     assert other.status_code == 200, other.text
-    assert (
-        await metric(limited, "rate_limit_rejections_total", rule="login_per_account")
-        >= rejections + 3
-    )
+    assert await metric(limited, "rate_limit_rejections_total", rule=PER_ACCOUNT) >= rejections + 3
 
 
 # --- per address ------------------------------------------------------------------------------
@@ -280,7 +279,7 @@ async def test_limits_fail_open_when_redis_is_down(
         _limited(
             database_url,
             redis_url,
-            login_per_account="1/minute",
+            login_per_account_and_address="1/minute",
             login_per_address="1/minute",
             sign_up_per_address="1/hour",
         )
@@ -296,7 +295,7 @@ async def test_limits_fail_open_when_redis_is_down(
         assert response.status_code == 201, response.text
     after = await metric(dead, "rate_limit_store_errors_total")
     assert after >= failures + 4 * 2 + 3, (failures, after)
-    assert await metric(dead, "rate_limit_store_errors_total", rule="login_per_account") > 0
+    assert await metric(dead, "rate_limit_store_errors_total", rule=PER_ACCOUNT) > 0
     assert await metric(dead, "rate_limit_store_errors_total", rule="sign_up_per_address") > 0
     # A correct password passes the limiter too; the session itself lives in Redis, so the
     # log-in ends in a 503 (see test_unavailable), never in a 429.
@@ -308,7 +307,7 @@ async def test_disabled_limits_never_refuse(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:
     await sign_up(client, "ann")
-    settings = _limited(database_url, redis_url, login_per_account="1/minute")
+    settings = _limited(database_url, redis_url, login_per_account_and_address="1/minute")
     settings = dataclasses.replace(
         settings, rate_limit=settings.rate_limit.model_copy(update={"enabled": False})
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from unittest.mock import AsyncMock, Mock, create_autospec
+from unittest.mock import AsyncMock, Mock, call, create_autospec
 from uuid import UUID, uuid4
 
 import pytest
@@ -36,6 +36,7 @@ from app.identity.application.ports.auth import (
     SessionId,
     SessionStore,
 )
+from app.identity.application.ports.login_throttle import LoginThrottle
 from app.identity.application.ports.user_repository import UserRepository
 from app.identity.domain.errors import InvalidEmailError, InvalidUsernameError, WeakPasswordError
 from app.identity.domain.ports import PasswordCheck, PasswordHasher, UserIdGenerator
@@ -49,7 +50,9 @@ from app.identity.domain.value_objects import (
     Username,
     UserStatus,
 )
+from app.shared.application.errors import RateLimitedError
 from app.shared.application.ports import Clock, TransactionManager
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
 
 CREATED = datetime(2024, 1, 1, tzinfo=UTC)
@@ -91,6 +94,8 @@ class Ports:
     )
     clock: Any = field(default_factory=lambda: create_autospec(Clock, instance=True))
     new_user_id: Any = field(default_factory=lambda: create_autospec(UserIdGenerator))
+    throttle: Any = field(default_factory=lambda: create_autospec(LoginThrottle, instance=True))
+    limiter: Any = field(default_factory=lambda: create_autospec(RateLimiter, instance=True))
     calls: Mock = field(default_factory=Mock)
 
     def __post_init__(self) -> None:
@@ -100,7 +105,7 @@ class Ports:
         self.sessions.open.return_value = OpenedSession(SESSION_ID, "refresh-1")
         self.sessions.revoke_all.return_value = 2
         self.tokens.issue.return_value = AccessToken("access-1", 900, "csrf-1")
-        for name in ("users", "hasher", "sessions", "tokens", "transaction"):
+        for name in ("users", "hasher", "sessions", "tokens", "transaction", "throttle", "limiter"):
             self.calls.attach_mock(getattr(self, name), name)
 
     @property
@@ -194,6 +199,7 @@ def log_in(ports: Ports) -> LogIn:
         ports.tokens,
         ports.transaction,
         ports.clock,
+        ports.throttle,
     )
 
 
@@ -308,6 +314,61 @@ async def test_log_in_failures_are_indistinguishable(ports: Ports) -> None:
     assert len({(error.code, error.detail, tuple(error.context)) for error in errors}) == 1
 
 
+async def test_log_in_counts_guesses_per_account_not_per_login_text(ports: Ports) -> None:
+    # Security review, finding 4: "alice" and "alice@example.com" counted apart, as typed.
+    user = make_user()
+    ports.users.get_by_username.return_value = user
+    ports.users.get_by_email.return_value = user
+    ports.hasher.verify.return_value = PasswordCheck(valid=False, upgraded_hash=None)
+    for login in ("alice", "ALICE@example.com"):
+        with pytest.raises(InvalidCredentialsError):
+            await log_in(ports)(
+                LogInRequest(login=login, password="wrong password", client_address="192.0.2.1")
+            )
+    assert ports.throttle.check.await_args_list == [call(user.id_, "192.0.2.1")] * 2
+    assert ports.throttle.failed.await_args_list == [call(user.id_)] * 2
+    ports.throttle.succeeded.assert_not_awaited()
+
+
+async def test_log_in_asks_the_throttle_before_hashing_and_clears_it_on_success(
+    ports: Ports,
+) -> None:
+    user = make_user()
+    ports.users.get_by_username.return_value = user
+    await log_in(ports)(
+        LogInRequest(login="alice", password=PASSWORD, client_address="2001:db8::1")
+    )
+    assert ports.order()[:3] == ["users.get_by_username", "throttle.check", "hasher.verify"]
+    ports.throttle.succeeded.assert_awaited_once_with(user.id_, "2001:db8::1")
+    ports.throttle.failed.assert_not_awaited()
+
+
+async def test_log_in_refused_by_the_throttle_spends_no_hash(ports: Ports) -> None:
+    ports.users.get_by_username.return_value = make_user()
+    ports.throttle.check.side_effect = RateLimitedError("Wait.", retry_after=4, limit=10)
+    with pytest.raises(RateLimitedError):
+        await log_in(ports)(LogInRequest(login="alice", password=PASSWORD))
+    ports.hasher.verify.assert_not_awaited()
+    assert_no_session(ports)
+
+
+async def test_log_in_for_an_unknown_account_counts_nothing_per_account(ports: Ports) -> None:
+    ports.users.get_by_username.return_value = None
+    with pytest.raises(InvalidCredentialsError):
+        await log_in(ports)(LogInRequest(login="nobody", password=PASSWORD))
+    ports.throttle.check.assert_not_awaited()
+    ports.throttle.failed.assert_not_awaited()
+
+
+async def test_a_right_password_for_an_inactive_account_is_no_failure(ports: Ports) -> None:
+    # The owner of a deactivated account is not a guesser; the answer stays the same.
+    ports.users.get_by_username.return_value = make_user(status=UserStatus.INACTIVE)
+    with pytest.raises(InvalidCredentialsError):
+        await log_in(ports)(LogInRequest(login="alice", password=PASSWORD))
+    ports.throttle.failed.assert_not_awaited()
+    ports.throttle.succeeded.assert_not_awaited()
+
+
 async def test_log_in_rehashes_an_outdated_hash_and_commits(ports: Ports) -> None:
     user = make_user(password_hash="old-hash")
     ports.users.get_by_username.return_value = user
@@ -385,6 +446,7 @@ def change_password(ports: Ports) -> ChangePassword:
         ports.sessions,
         ports.transaction,
         ports.clock,
+        ports.limiter,
     )
 
 
@@ -401,6 +463,41 @@ async def test_change_password_with_wrong_current_password_changes_nothing(ports
     assert user.password_hash == PasswordHash("old-hash")
     ports.hasher.hash.assert_not_awaited()
     ports.sessions.revoke_all.assert_not_awaited()
+    ports.transaction.commit.assert_not_awaited()
+
+
+async def test_change_password_is_limited_per_user_before_any_hashing(ports: Ports) -> None:
+    # Security review, finding 3: 314 guesses in 10 s with one access token, each a hash.
+    user = make_user(password_hash="old-hash")
+    ports.log_in_as(user)
+    ports.limiter.hit.side_effect = RateLimitedError("Slow down.", retry_after=60, limit=10)
+    with pytest.raises(RateLimitedError):
+        await change_password(ports)(
+            ChangePasswordRequest(current_password=PASSWORD, new_password="a brand new passphrase")
+        )
+    ports.limiter.hit.assert_awaited_once_with(
+        RateLimitRule.CHANGE_PASSWORD_PER_USER, str(user.id_)
+    )
+    ports.hasher.verify.assert_not_awaited()
+
+
+async def test_one_wrong_current_password_too_many_ends_the_session(ports: Ports) -> None:
+    user = make_user(password_hash="old-hash")
+    ports.log_in_as(user)
+    ports.hasher.verify.return_value = PasswordCheck(valid=False, upgraded_hash=None)
+
+    async def hit(rule: RateLimitRule, key: str) -> None:
+        if rule is RateLimitRule.WRONG_PASSWORD_PER_USER:
+            raise RateLimitedError("Too many.", retry_after=60, limit=5)
+
+    ports.limiter.hit.side_effect = hit
+    with pytest.raises(SessionRevokedError):
+        await change_password(ports)(
+            ChangePasswordRequest(
+                current_password="wrong password", new_password="a brand new passphrase"
+            )
+        )
+    ports.sessions.revoke.assert_awaited_once_with(SESSION_ID)
     ports.transaction.commit.assert_not_awaited()
 
 

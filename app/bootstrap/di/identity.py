@@ -25,6 +25,7 @@ from app.identity.application.commands.sign_up import SignUp
 from app.identity.application.current_actor import CurrentActor
 from app.identity.application.current_user import CurrentUser
 from app.identity.application.ports.auth import AccessTokenCodec, IdentityProvider, SessionStore
+from app.identity.application.ports.login_throttle import LoginThrottle
 from app.identity.application.ports.user_reader import UserReader
 from app.identity.application.ports.user_repository import UserRepository
 from app.identity.application.queries.get_me import GetMe
@@ -35,6 +36,7 @@ from app.identity.domain.user_service import UserService
 from app.identity.domain.value_objects import UserId
 from app.identity.infrastructure.argon2_password_hasher import Argon2PasswordHasher
 from app.identity.infrastructure.jwt_access_tokens import JwtAccessTokens
+from app.identity.infrastructure.redis_login_throttle import RedisLoginThrottle
 from app.identity.infrastructure.redis_session_store import RedisSessionStore
 from app.identity.infrastructure.sqla_user_directory import SqlaUserDirectory
 from app.identity.infrastructure.sqla_user_reader import SqlaUserReader
@@ -43,6 +45,7 @@ from app.identity.presentation.http.auth import CookiePolicy, HttpIdentityProvid
 from app.shared.application.actor import ActorProvider
 from app.shared.application.directory import UserDirectory
 from app.shared.application.ports import Clock
+from app.shared.application.rate_limit import RateLimiter
 
 
 def _new_user_id() -> UserId:
@@ -86,6 +89,22 @@ class IdentityProviderSet(Provider):
             redis,
             idle_ttl_seconds=settings.auth.refresh_ttl_seconds,
             max_age_seconds=settings.auth.session_max_age_seconds,
+        )
+
+    @provide(scope=Scope.APP)
+    def login_throttle(
+        self, redis: Redis, limiter: RateLimiter, settings: Settings
+    ) -> LoginThrottle:
+        auth = settings.auth
+        return RedisLoginThrottle(
+            redis,
+            limiter,
+            free_failures=auth.login_free_failures,
+            max_backoff_seconds=auth.login_backoff_max_seconds,
+            window_seconds=auth.login_failure_window_seconds,
+            known_network_seconds=auth.session_max_age_seconds,
+            ipv6_prefix=settings.rate_limit.ipv6_prefix,
+            operation_timeout=settings.rate_limit.operation_timeout,
         )
 
     @provide(scope=Scope.APP)

@@ -175,7 +175,9 @@ class PlatformProvider(Provider):
         return LimitsRateLimiter(
             redis,
             {
-                RateLimitRule.LOGIN_PER_ACCOUNT: limits.login_per_account,
+                RateLimitRule.LOGIN_PER_ACCOUNT_AND_ADDRESS: limits.login_per_account_and_address,
+                RateLimitRule.CHANGE_PASSWORD_PER_USER: limits.change_password_per_user,
+                RateLimitRule.WRONG_PASSWORD_PER_USER: limits.wrong_password_per_user,
                 RateLimitRule.LOGIN_PER_ADDRESS: limits.login_per_address,
                 RateLimitRule.SIGN_UP_PER_ADDRESS: limits.sign_up_per_address,
                 RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,

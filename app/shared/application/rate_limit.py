@@ -7,10 +7,12 @@ from typing import Protocol
 
 
 class RateLimitRule(StrEnum):
-    LOGIN_PER_ACCOUNT = "login_per_account"
+    LOGIN_PER_ACCOUNT_AND_ADDRESS = "login_per_account_and_address"
     LOGIN_PER_ADDRESS = "login_per_address"
     SIGN_UP_PER_ADDRESS = "sign_up_per_address"
     PLACE_ORDER_PER_USER = "place_order_per_user"
+    CHANGE_PASSWORD_PER_USER = "change_password_per_user"  # noqa: S105 - a rule's name
+    WRONG_PASSWORD_PER_USER = "wrong_password_per_user"  # noqa: S105 - wrong current passwords
     PLACE_ORDER_PER_ADDRESS = "place_order_per_address"
     LIST_PRODUCTS_PER_ADDRESS = "list_products_per_address"  # anonymous callers only
 
@@ -24,7 +26,8 @@ class RateLimiter(Protocol):
         """
         ...
 
-    async def hit_address(self, rule: RateLimitRule, address: str) -> None:
+    async def hit_address(self, rule: RateLimitRule, address: str, *, scope: str = "") -> None:
         """``hit`` keyed by a client address: an IPv4 address alone, an IPv6 one by its network
-        (a /64 unless configured), since one host is usually given a whole /64."""
+        (a /64 unless configured), since one host is usually given a whole /64. ``scope``
+        narrows the key (an account: attempts per account and address)."""
         ...

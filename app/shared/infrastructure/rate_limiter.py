@@ -54,8 +54,8 @@ class LimitsRateLimiter:
         self._timeout = operation_timeout
         self._ipv6_prefix = ipv6_prefix
 
-    async def hit_address(self, rule: RateLimitRule, address: str) -> None:
-        await self.hit(rule, client_network(address, self._ipv6_prefix))
+    async def hit_address(self, rule: RateLimitRule, address: str, *, scope: str = "") -> None:
+        await self.hit(rule, f"{scope}|{client_network(address, self._ipv6_prefix)}")
 
     async def hit(self, rule: RateLimitRule, key: str) -> None:
         item = self._rules[rule]

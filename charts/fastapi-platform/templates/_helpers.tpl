@@ -100,6 +100,30 @@ imagePullSecrets:
 {{- include "fp.componentName" (dict "root" . "component" "redis") -}}
 {{- end -}}
 
+{{- define "fp.cacheRedis.host" -}}
+{{- include "fp.componentName" (dict "root" . "component" "cache-redis") -}}
+{{- end -}}
+
+{{/* The cache's own Redis (APP_CACHE_REDIS_URL), when cacheRedis configures one. */}}
+{{- define "fp.env.cacheRedis" -}}
+{{- $c := .Values.cacheRedis -}}
+{{- if and $c.enabled (or $c.url $c.existingSecret) -}}
+{{- fail "cacheRedis: enabled (a bundled cache Redis) or url/existingSecret (an external one), not both" -}}
+{{- end -}}
+{{- if $c.enabled }}
+- name: APP_CACHE_REDIS_URL
+  value: {{ printf "redis://%s:6379/0" (include "fp.cacheRedis.host" .) | quote }}
+{{- else if $c.existingSecret }}
+- name: APP_CACHE_REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ $c.existingSecret | quote }}, key: {{ $c.existingSecretUrlKey | quote }}}
+{{- else if $c.url }}
+- name: APP_CACHE_REDIS_URL
+  valueFrom:
+    secretKeyRef: {name: {{ include "fp.secretName" . | quote }}, key: cache-redis-url}
+{{- end }}
+{{- end -}}
+
 {{/* How the database is reached: "bundled", "existingUrl", "existingPassword", "url", "parts". */}}
 {{- define "fp.database.mode" -}}
 {{- $db := .Values.externalDatabase -}}
@@ -245,6 +269,7 @@ imagePullSecrets:
 {{- define "fp.env.credentials" -}}
 {{- include "fp.env.database" (dict "root" .root "pooled" true) }}
 {{- include "fp.env.redis" .root }}
+{{- include "fp.env.cacheRedis" .root }}
 {{- $auth := .root.Values.auth }}
 - name: APP_AUTH_JWT_SECRET
   valueFrom:

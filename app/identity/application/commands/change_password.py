@@ -3,11 +3,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.identity.application.current_user import CurrentUser
-from app.identity.application.errors import WrongPasswordError
+from app.identity.application.errors import SessionRevokedError, WrongPasswordError
 from app.identity.application.ports.auth import SessionStore
 from app.identity.domain.user_service import UserService
 from app.identity.domain.value_objects import RawPassword
+from app.shared.application.errors import RateLimitedError
 from app.shared.application.ports import Clock, TransactionManager
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -17,7 +19,12 @@ class ChangePasswordRequest:
 
 
 class ChangePassword:
-    """Needs the current password; every other session of the user is revoked."""
+    """Needs the current password; every other session of the user is revoked.
+
+    Each attempt costs a hash, and a stolen access token must not become a free guessing
+    oracle: attempts are limited per user before any hashing, and one wrong current password
+    too many ends the session that sent it (security review, finding 3).
+    """
 
     def __init__(
         self,
@@ -26,7 +33,9 @@ class ChangePassword:
         sessions: SessionStore,
         transaction: TransactionManager,
         clock: Clock,
+        limiter: RateLimiter,
     ) -> None:
+        self._limiter = limiter
         self._current_user = current_user
         self._user_service = user_service
         self._sessions = sessions
@@ -36,8 +45,16 @@ class ChangePassword:
     async def __call__(self, request: ChangePasswordRequest) -> None:
         session = await self._current_user.session()
         user = await self._current_user.get()
+        await self._limiter.hit(RateLimitRule.CHANGE_PASSWORD_PER_USER, str(user.id_))
         check = await self._user_service.check_password(user, RawPassword(request.current_password))
         if not check.valid:
+            try:
+                await self._limiter.hit(RateLimitRule.WRONG_PASSWORD_PER_USER, str(user.id_))
+            except RateLimitedError:
+                await self._sessions.revoke(session.session_id)
+                raise SessionRevokedError(
+                    "Too many wrong passwords: this session has ended; log in again."
+                ) from None
             raise WrongPasswordError("The current password is wrong.")
         await self._user_service.change_password(
             user, RawPassword(request.new_password), at=self._clock.now()

@@ -47,10 +47,10 @@ def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:
     return TokenOut.model_validate(tokens)
 
 
-async def _limit_log_in(limiter: RateLimiter, request: Request, login: str) -> None:
-    # Per address (password spraying from one host) and per account (guessing one password).
+async def _limit_log_in(limiter: RateLimiter, request: Request) -> None:
+    # Per address (password spraying from one host); LogIn counts per account, once it has
+    # resolved the login to one.
     await limiter.hit_address(RateLimitRule.LOGIN_PER_ADDRESS, client_address(request))
-    await limiter.hit(RateLimitRule.LOGIN_PER_ACCOUNT, login.strip().lower())
 
 
 @router.post("/login", responses=problems(401, 429, 503))
@@ -67,8 +67,12 @@ async def log_in(
     Returns a short-lived access token and a single-use refresh token; with ``cookie: true`` both
     are set as HttpOnly cookies instead and cookie-authenticated writes must send ``X-CSRF-Token``.
     """
-    await _limit_log_in(limiter, request, body.login)
-    tokens = await interactor(LogInRequest(login=body.login, password=body.password))
+    await _limit_log_in(limiter, request)
+    tokens = await interactor(
+        LogInRequest(
+            login=body.login, password=body.password, client_address=client_address(request)
+        )
+    )
     if body.cookie:
         set_auth_cookies(response, tokens, cookies)
     return _token_out(dict(tokens), as_cookies=body.cookie)
@@ -82,8 +86,12 @@ async def issue_token(
     limiter: FromDishka[RateLimiter],
 ) -> OAuth2TokenOut:
     """OAuth2 password flow (form-encoded), used by Swagger UI's Authorize button."""
-    await _limit_log_in(limiter, request, form.username)
-    tokens = await interactor(LogInRequest(login=form.username, password=form.password))
+    await _limit_log_in(limiter, request)
+    tokens = await interactor(
+        LogInRequest(
+            login=form.username, password=form.password, client_address=client_address(request)
+        )
+    )
     return OAuth2TokenOut.model_validate(dict(tokens))
 
 
