@@ -405,7 +405,7 @@ async def test_get_me_returns_own_view() -> None:
     world = World(me)
     world.reader.get.return_value = view_of(me)
 
-    assert (await GetMe(world.identity, world.reader)())["username"] == "alice"
+    assert (await GetMe(world.current_user, world.reader)())["username"] == "alice"
     world.reader.get.assert_awaited_once_with(me.id_)
 
 
@@ -418,4 +418,4 @@ async def test_get_me_for_inactive_or_deleted_user_is_session_revoked(
     world.reader.get.return_value = None if status is None else view_of(me)
 
     with pytest.raises(SessionRevokedError):
-        await GetMe(world.identity, world.reader)()
+        await GetMe(world.current_user, world.reader)()

@@ -216,7 +216,7 @@ async def test_log_in_issues_tokens_for_valid_credentials(ports: Ports) -> None:
 
     ports.users.get_by_username.assert_awaited_once_with(Username("alice"))
     ports.hasher.verify.assert_awaited_once_with(RawPassword(PASSWORD), user.password_hash)
-    ports.sessions.open.assert_awaited_once_with(user.id_)
+    ports.sessions.open.assert_awaited_once_with(user.id_, credentials_version=1)
     ports.tokens.issue.assert_called_once_with(user.id_, SESSION_ID)
     assert pair == {
         "access_token": "access-1",
@@ -237,7 +237,7 @@ async def test_log_in_with_an_email_looks_the_user_up_by_email(ports: Ports) -> 
 
     ports.users.get_by_email.assert_awaited_once_with(Email("alice@example.com"))
     ports.users.get_by_username.assert_not_awaited()
-    ports.sessions.open.assert_awaited_once_with(user.id_)
+    ports.sessions.open.assert_awaited_once_with(user.id_, credentials_version=1)
 
 
 @pytest.mark.parametrize("login", ["ghost", "ghost@example.com"])
@@ -408,7 +408,7 @@ def refresh(ports: Ports) -> RefreshSession:
 
 async def test_refresh_issues_new_access_token_with_rotated_refresh_token(ports: Ports) -> None:
     user = make_user()
-    ports.sessions.rotate.return_value = RotatedSession(SESSION_ID, user.id_, "refresh-2")
+    ports.sessions.rotate.return_value = RotatedSession(SESSION_ID, user.id_, "refresh-2", 1)
     ports.users.get_by_id.return_value = user
 
     pair = await refresh(ports)(RefreshSessionRequest(refresh_token="refresh-1"))
@@ -426,7 +426,7 @@ async def test_refresh_for_inactive_or_deleted_user_revokes_the_session(
     ports: Ports, user: User | None
 ) -> None:
     user_id = user.id_ if user else UserId(uuid4())
-    ports.sessions.rotate.return_value = RotatedSession(SESSION_ID, user_id, "refresh-2")
+    ports.sessions.rotate.return_value = RotatedSession(SESSION_ID, user_id, "refresh-2", 1)
     ports.users.get_by_id.return_value = user
 
     with pytest.raises(SessionRevokedError):
@@ -516,7 +516,45 @@ async def test_change_password_revokes_other_sessions_before_commit(ports: Ports
     ports.sessions.revoke_all.assert_awaited_once_with(user.id_, keep=SESSION_ID)
     ports.transaction.commit.assert_awaited_once()
     order = [name for name in ports.order() if name.split(".")[0] in {"sessions", "transaction"}]
-    assert order == ["transaction.flush", "sessions.revoke_all", "transaction.commit"]
+    assert order == [
+        "transaction.flush",
+        "sessions.revoke_all",
+        "transaction.commit",
+        "sessions.renew",  # the caller's session goes on under the new credentials
+    ]
+    assert user.credentials_version == 2
+    ports.sessions.renew.assert_awaited_once_with(SESSION_ID, credentials_version=2)
+
+
+async def test_a_session_opened_with_older_credentials_is_refused(ports: Ports) -> None:
+    # Security review, finding 5: a log-in that read the user before a password change commits
+    # opens its session after the change revoked the others.
+    user = make_user()
+    user.credentials_version = 2
+    ports.log_in_as(user)  # the session carries version 1
+    with pytest.raises(SessionRevokedError):
+        await CurrentUser(ports.identity, ports.users).get()
+
+
+async def test_a_refresh_of_a_session_with_older_credentials_revokes_it(ports: Ports) -> None:
+    user = make_user()
+    user.credentials_version = 3
+    ports.users.get_by_id.return_value = user
+    ports.sessions.rotate.return_value = RotatedSession(SESSION_ID, user.id_, "refresh-2", 2)
+    with pytest.raises(SessionRevokedError):
+        await RefreshSession(ports.sessions, ports.tokens, ports.users)(
+            RefreshSessionRequest(refresh_token="refresh-1")
+        )
+    ports.sessions.revoke.assert_awaited_once_with(SESSION_ID)
+    ports.tokens.issue.assert_not_called()
+
+
+def test_a_rehash_keeps_the_credentials_and_a_new_password_bumps_them() -> None:
+    user = make_user()
+    user.replace_password_hash(PasswordHash("stronger-hash"), at=NOW)
+    assert user.credentials_version == 1
+    user.change_password_hash(PasswordHash("new-hash"), at=NOW)
+    assert user.credentials_version == 2
 
 
 async def test_change_password_does_not_commit_when_revocation_fails(ports: Ports) -> None:

@@ -21,4 +21,7 @@ class CurrentUser:
         user = await self._users.get_by_id(session.user_id)
         if user is None or not user.is_active:
             raise SessionRevokedError("Your session is no longer valid.")
+        if session.credentials_version != user.credentials_version:
+            # Opened with a password that has changed since (a log-in racing the change).
+            raise SessionRevokedError("Your password has changed; log in again.")
         return user

@@ -20,6 +20,9 @@ class User:
     status: UserStatus
     created_at: datetime
     updated_at: datetime
+    # Bumped by every password change; each session carries the version it was opened with, so
+    # a session opened with an old password (a log-in racing the change) is refused.
+    credentials_version: int = 1
 
     @property
     def is_active(self) -> bool:
@@ -40,8 +43,14 @@ class User:
         self.updated_at = at
 
     def replace_password_hash(self, password_hash: PasswordHash, *, at: datetime) -> None:
+        """The same password, hashed anew (stronger parameters): the credentials stay."""
         self.password_hash = password_hash
         self.updated_at = at
+
+    def change_password_hash(self, password_hash: PasswordHash, *, at: datetime) -> None:
+        """A new password: sessions opened with the old one are no longer valid."""
+        self.replace_password_hash(password_hash, at=at)
+        self.credentials_version += 1
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, User) and other.id_ == self.id_

@@ -41,4 +41,4 @@ class UserService:
 
     async def change_password(self, user: User, password: RawPassword, *, at: datetime) -> None:
         password.ensure_acceptable_for(user.username, user.email)
-        user.replace_password_hash(await self._hasher.hash(password), at=at)
+        user.change_password_hash(await self._hasher.hash(password), at=at)

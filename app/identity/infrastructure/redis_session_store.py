@@ -32,8 +32,8 @@ from app.identity.domain.value_objects import UserId
 _PREFIX: Final = "identity"
 
 # KEYS: session hash, its used-digests set. ARGV: presented digest, new digest, idle ttl (s),
-# max age (s), now (epoch s). Returns the user id on success, "" when the token is unknown,
-# wrong or the session is too old, "reused" after revoking the session on a replay.
+# max age (s), now (epoch s). Returns "<user id> <credentials version>" on success, "" when the
+# token is unknown, wrong or the session is too old, "reused" after revoking it on a replay.
 _ROTATE: Final = """
 local stored = redis.call('HGET', KEYS[1], 'refresh')
 if not stored then return '' end
@@ -55,7 +55,12 @@ redis.call('HSET', KEYS[1], 'refresh', ARGV[2])
 redis.call('SADD', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[1], ttl)
 redis.call('EXPIRE', KEYS[2], ttl)
-return redis.call('HGET', KEYS[1], 'user')
+return redis.call('HGET', KEYS[1], 'user') .. ' ' .. (redis.call('HGET', KEYS[1], 'cv') or '1')
+"""
+
+# KEYS: session hash. ARGV: credentials version. Never recreates a session that has ended.
+_RENEW: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HSET', KEYS[1], 'cv', ARGV[1]) end
 """
 
 
@@ -69,6 +74,7 @@ class RedisSessionStore:
         self._ttl = min(idle_ttl_seconds, max_age_seconds)
         self._max_age = max_age_seconds
         self._rotate = redis.register_script(_ROTATE)
+        self._renew = redis.register_script(_RENEW)
 
     @staticmethod
     def _session_key(session_id: str) -> str:
@@ -82,7 +88,7 @@ class RedisSessionStore:
     def _user_key(user_id: UserId | str) -> str:
         return f"{_PREFIX}:user-sessions:{user_id}"
 
-    async def open(self, user_id: UserId) -> OpenedSession:
+    async def open(self, user_id: UserId, *, credentials_version: int) -> OpenedSession:
         session_id = SessionId(secrets.token_urlsafe(18))
         secret = secrets.token_urlsafe(32)
         key = self._session_key(session_id)
@@ -96,6 +102,8 @@ class RedisSessionStore:
                     _digest(secret),
                     "created",
                     int(time.time()),
+                    "cv",
+                    credentials_version,
                 ],
             )
             pipe.expire(key, self._ttl)
@@ -119,15 +127,24 @@ class RedisSessionStore:
             )
         if not outcome:
             raise SessionRevokedError("The refresh token is not valid or the session has ended.")
+        user_id, _, version = str(outcome).partition(" ")
         return RotatedSession(
             session_id=SessionId(session_id),
-            user_id=UserId(UUID(outcome)),
+            user_id=UserId(UUID(user_id)),
             refresh_token=f"{session_id}.{new_secret}",
+            credentials_version=int(version),
         )
 
-    async def is_active(self, session: AuthenticatedSession) -> bool:
-        owner = await self._redis.hget(self._session_key(session.session_id), "user")
-        return owner is not None and hmac.compare_digest(str(owner), str(session.user_id))
+    async def credentials_version(self, session: AuthenticatedSession) -> int | None:
+        owner, version = await self._redis.hmget(
+            self._session_key(session.session_id), "user", "cv"
+        )
+        if owner is None or not hmac.compare_digest(str(owner), str(session.user_id)):
+            return None
+        return int(version) if version is not None else 1  # opened before versions existed
+
+    async def renew(self, session_id: SessionId, *, credentials_version: int) -> None:
+        await self._renew(keys=[self._session_key(session_id)], args=[credentials_version])
 
     async def revoke(self, session_id: SessionId) -> None:
         owner = await self._redis.hget(self._session_key(session_id), "user")

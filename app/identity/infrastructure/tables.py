@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from typing import Final
 
-from sqlalchemy import UUID, Column, DateTime, Enum, Index, String, Table, UniqueConstraint
+from sqlalchemy import (
+    UUID,
+    Column,
+    DateTime,
+    Enum,
+    Index,
+    Integer,
+    String,
+    Table,
+    UniqueConstraint,
+    text,
+)
 
 from app.identity.domain.value_objects import UserStatus
 from app.shared.domain.role import Role
@@ -47,6 +58,7 @@ users_table = Table(
     ),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("credentials_version", Integer, nullable=False, server_default=text("1")),
     UniqueConstraint("username", name=UQ_USERS_USERNAME),
     UniqueConstraint("email", name=UQ_USERS_EMAIL),
     # Keyset pagination by creation time needs (created_at, id) ordered.

@@ -82,7 +82,7 @@ class LogIn:
         if check.upgraded_hash is not None:
             user.replace_password_hash(check.upgraded_hash, at=self._clock.now())
             await self._transaction.commit()
-        session = await self._sessions.open(user.id_)
+        session = await self._sessions.open(user.id_, credentials_version=user.credentials_version)
         access = self._tokens.issue(user.id_, session.session_id)
         return TokenPair(
             access_token=access.token,

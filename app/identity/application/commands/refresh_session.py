@@ -30,7 +30,11 @@ class RefreshSession:
     async def __call__(self, request: RefreshSessionRequest) -> TokenPair:
         rotated = await self._sessions.rotate(request.refresh_token)
         user = await self._users.get_by_id(rotated.user_id)
-        if user is None or not user.is_active:
+        if (
+            user is None
+            or not user.is_active
+            or user.credentials_version != rotated.credentials_version
+        ):
             await self._sessions.revoke(rotated.session_id)
             raise SessionRevokedError("Your session is no longer valid.")
         access = self._tokens.issue(rotated.user_id, rotated.session_id)

@@ -21,6 +21,7 @@ class RotatedSession:
     session_id: SessionId
     user_id: UserId
     refresh_token: str
+    credentials_version: int
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -35,10 +36,12 @@ class AccessToken:
 class AuthenticatedSession:
     user_id: UserId
     session_id: SessionId
+    # The user's credentials version when the session was opened (User.credentials_version).
+    credentials_version: int = 1
 
 
 class SessionStore(Protocol):
-    async def open(self, user_id: UserId) -> OpenedSession: ...
+    async def open(self, user_id: UserId, *, credentials_version: int) -> OpenedSession: ...
 
     async def rotate(self, refresh_token: str) -> RotatedSession:
         """Swap a refresh token for a new one.
@@ -48,7 +51,14 @@ class SessionStore(Protocol):
         """
         ...
 
-    async def is_active(self, session: AuthenticatedSession) -> bool: ...
+    async def credentials_version(self, session: AuthenticatedSession) -> int | None:
+        """The credentials version the live session was opened with; None when it has ended
+        (or is not this user's)."""
+        ...
+
+    async def renew(self, session_id: SessionId, *, credentials_version: int) -> None:
+        """Carry the session over to new credentials (its owner just changed the password)."""
+        ...
 
     async def revoke(self, session_id: SessionId) -> None: ...
 

@@ -7,7 +7,7 @@ submit bound to the session): a cross-site form can send the cookie but cannot r
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal
 
 from fastapi.security import OAuth2PasswordBearer
@@ -60,9 +60,10 @@ class HttpIdentityProvider:
         session = self._tokens.decode(token)
         if from_cookie:
             self._check_csrf(session)
-        if not await self._sessions.is_active(session):
+        version = await self._sessions.credentials_version(session)
+        if version is None:
             raise SessionRevokedError("This session has ended; log in again.")
-        return session
+        return replace(session, credentials_version=version)
 
     def _check_csrf(self, session: AuthenticatedSession) -> None:
         if self._request.method in _SAFE_METHODS:
