@@ -13,6 +13,7 @@ from tests.integration.helpers import PASSWORD, log_in
 from tests.integration.support import (
     assert_problem,
     fetch_value,
+    log_in_raw,
     me,
     sign_up_raw,
 )
@@ -84,14 +85,30 @@ async def test_returns_409_when_username_is_taken_in_any_case(
 @pytest.mark.parametrize(
     "taken_as", ["alice@example.com", "ALICE@EXAMPLE.COM", "Alice@Example.com"]
 )
-async def test_returns_409_when_email_is_taken_in_any_case(
-    client: httpx.AsyncClient, taken_as: str
+async def test_a_taken_email_is_answered_like_a_new_one_and_its_owner_is_told(
+    client: httpx.AsyncClient, database_url: str, taken_as: str
 ) -> None:
-    assert (await sign_up_raw(client, "alice")).status_code == 201
+    # Security review, finding 6: 409 email_taken told anyone which addresses are registered.
+    created = await sign_up_raw(client, "alice")
+    assert created.status_code == 201
+    owner_id = created.json()["id"]
 
     response = await sign_up_raw(client, "bobby", email=taken_as)
 
-    assert_problem(response, 409, "email_taken")
+    assert response.status_code == 201, response.text
+    assert set(response.json()) == set(created.json()) == {"id"}
+    assert response.headers["Location"] == f"/api/v1/users/{response.json()['id']}"
+    assert response.json()["id"] != owner_id
+    assert await fetch_value(database_url, "SELECT count(*) FROM users") == 1
+    # Nothing was opened for the caller: bobby cannot log in.
+    assert (await log_in_raw(client, "bobby", PASSWORD)).status_code == 401
+    # The owner is told, through the outbox (tests/integration/test_worker_notifications.py
+    # delivers it).
+    notice = await fetch_value(
+        database_url,
+        "SELECT aggregate_id::text FROM outbox_events WHERE event_type = 'SignUpWithTakenEmail'",
+    )
+    assert notice == owner_id
 
 
 async def test_a_rejected_duplicate_creates_no_user(
@@ -261,9 +278,7 @@ async def test_twenty_concurrent_sign_ups_with_one_email_in_mixed_case_create_on
         )
     )
 
+    # Every one is answered alike (finding 6); one account exists.
     statuses = Counter(response.status_code for response in responses)
-    assert statuses == {201: 1, 409: 19}
-    for response in responses:
-        if response.status_code == 409:
-            assert_problem(response, 409, "email_taken")
+    assert statuses == {201: 20}
     assert await fetch_value(database_url, "SELECT count(*) FROM users") == 1

@@ -112,6 +112,30 @@ async def test_payment_and_cancellation_send_a_receipt_and_a_refund_notice(
     assert "refund of 25.00 EUR" in text_of(notice)
 
 
+async def test_a_sign_up_with_a_taken_address_mails_its_owner_and_only_them(
+    client: httpx.AsyncClient, mailbox: Mailbox, worker: WorkerProcess
+) -> None:
+    # Security review, finding 6: the sign-up's answer cannot say the address is taken.
+    await sign_up(client, "owner")
+    attempt = await client.post(
+        "/api/v1/users",
+        json={
+            "username": "intruder",
+            "email": "OWNER@example.com",
+            "password": "<script>alert(1)</script> long enough",
+        },
+    )
+    assert attempt.status_code == 201, attempt.text
+    messages = await mailbox.wait_for(1)
+    assert len(messages) == 1, worker.log.read_text()[-3000:]
+    message = messages[0]
+    assert message["To"] == "owner@example.com"
+    assert message["Subject"] == "Someone tried to sign up with your e-mail address"
+    body = text_of(message)
+    assert "no new one was opened" in body
+    assert "intruder" not in body  # nothing the caller typed reaches the owner's inbox
+
+
 async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
     make_client: ClientFactory,
     database_url: str,

@@ -39,6 +39,7 @@ from app.identity.application.ports.auth import (
 from app.identity.application.ports.login_throttle import LoginThrottle
 from app.identity.application.ports.user_repository import UserRepository
 from app.identity.domain.errors import InvalidEmailError, InvalidUsernameError, WeakPasswordError
+from app.identity.domain.events import SignUpWithTakenEmail
 from app.identity.domain.ports import PasswordCheck, PasswordHasher, UserIdGenerator
 from app.identity.domain.user import User
 from app.identity.domain.user_service import UserService
@@ -136,6 +137,7 @@ def sign_up(ports: Ports) -> SignUp:
 async def test_sign_up_hashes_adds_commits_and_returns_the_new_id(ports: Ports) -> None:
     new_id = UserId(UUID("12345678-1234-5678-1234-567812345678"))
     ports.new_user_id.return_value = new_id
+    ports.users.get_by_email.return_value = None
 
     response = await sign_up(ports)(
         SignUpRequest(username=" Alice ", email="Alice@Example.com", password=PASSWORD)
@@ -154,7 +156,31 @@ async def test_sign_up_hashes_adds_commits_and_returns_the_new_id(ports: Ports) 
     assert added.created_at == NOW
     assert added.updated_at == NOW
     ports.transaction.commit.assert_awaited_once()
-    assert ports.order() == ["hasher.hash", "users.add", "transaction.commit"]
+    assert ports.order() == [
+        "hasher.hash",
+        "users.get_by_email",
+        "users.add",
+        "transaction.commit",
+    ]
+
+
+async def test_sign_up_with_a_taken_email_opens_nothing_and_tells_the_owner(ports: Ports) -> None:
+    # Security review, finding 6: the same answer after the same work, and an event instead.
+    owner = make_user()
+    ports.users.get_by_email.return_value = owner
+    ports.new_user_id.return_value = UserId(UUID("12345678-1234-5678-1234-567812345678"))
+
+    response = await sign_up(ports)(
+        SignUpRequest(username="bobby", email="ALICE@example.com", password=PASSWORD)
+    )
+
+    assert response == {"id": "12345678-1234-5678-1234-567812345678"}
+    ports.hasher.hash.assert_awaited_once()  # the work of a real sign-up, so no timing tell
+    ports.users.add.assert_not_called()
+    ports.transaction.commit.assert_awaited_once()
+    [event] = owner.pull_events()
+    assert isinstance(event, SignUpWithTakenEmail)
+    assert event.aggregate_id == owner.id_
 
 
 @pytest.mark.parametrize(

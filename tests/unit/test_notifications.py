@@ -484,6 +484,20 @@ def test_renders_an_expiry_without_a_refund(templates: JinjaEmailTemplates) -> N
         assert "cancelled" not in body
 
 
+def test_renders_the_sign_up_notice_without_any_order_footer(
+    templates: JinjaEmailTemplates,
+) -> None:
+    message = templates.render(
+        "sign_up_notice", to="alice@example.com", context={"customer_name": "alice"}
+    )
+
+    assert message.subject == "Someone tried to sign up with your e-mail address"
+    for body in (message.text, message.html):
+        assert "no new one was opened" in body
+        assert "order" not in body.lower()
+    assert "belongs to an account" in message.html
+
+
 def test_the_subject_is_collapsed_to_one_line(templates: JinjaEmailTemplates) -> None:
     message = templates.render(
         "payment_receipt", to="alice@example.com", context=payment_receipt_context()
@@ -516,6 +530,7 @@ def test_html_is_escaped_in_the_html_body_but_not_in_the_text_body(
         ("order_confirmation", order_confirmation_context()),
         ("payment_receipt", payment_receipt_context()),
         ("cancellation_notice", cancellation_context()),
+        ("sign_up_notice", {"customer_name": "alice"}),
     ],
 )
 def test_a_missing_variable_raises_instead_of_rendering_a_blank(

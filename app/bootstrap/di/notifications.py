@@ -10,6 +10,7 @@ from app.notifications.application.commands.send_cancellation_notice import (
 )
 from app.notifications.application.commands.send_order_confirmation import SendOrderConfirmation
 from app.notifications.application.commands.send_payment_receipt import SendPaymentReceipt
+from app.notifications.application.commands.send_sign_up_notice import SendSignUpNotice
 from app.notifications.application.notify_customer import CustomerNotifier
 from app.notifications.application.ports.email import EmailSender, EmailTemplates
 from app.notifications.infrastructure.jinja_templates import JinjaEmailTemplates
@@ -34,5 +35,9 @@ class NotificationsProviderSet(Provider):
 
     notifier = provide(CustomerNotifier, scope=Scope.REQUEST)
     interactors = provide_all(
-        SendOrderConfirmation, SendPaymentReceipt, SendCancellationNotice, scope=Scope.REQUEST
+        SendOrderConfirmation,
+        SendPaymentReceipt,
+        SendCancellationNotice,
+        SendSignUpNotice,
+        scope=Scope.REQUEST,
     )

@@ -6,12 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.identity.domain.errors import RoleNotAssignableError
+from app.identity.domain.events import SignUpWithTakenEmail
 from app.identity.domain.value_objects import Email, PasswordHash, UserId, Username, UserStatus
+from app.shared.domain.events import AggregateRoot
 from app.shared.domain.role import Role
 
 
 @dataclass(eq=False, kw_only=True)
-class User:
+class User(AggregateRoot):
     id_: UserId
     username: Username
     email: Email
@@ -51,6 +53,9 @@ class User:
         """A new password: sessions opened with the old one are no longer valid."""
         self.replace_password_hash(password_hash, at=at)
         self.credentials_version += 1
+
+    def record_sign_up_with_this_email(self, *, at: datetime) -> None:
+        self.record(SignUpWithTakenEmail(aggregate_id=self.id_, occurred_at=at))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, User) and other.id_ == self.id_

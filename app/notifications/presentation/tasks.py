@@ -32,6 +32,13 @@ from app.notifications.application.commands.send_payment_receipt import (
     SendPaymentReceipt,
     SendPaymentReceiptRequest,
 )
+from app.notifications.application.commands.send_sign_up_notice import (
+    HANDLER as SIGN_UP_NOTICE,
+)
+from app.notifications.application.commands.send_sign_up_notice import (
+    SendSignUpNotice,
+    SendSignUpNoticeRequest,
+)
 from app.notifications.application.errors import TemporaryEmailFailureError
 from app.shared.presentation.tasks import TaskRunner, retrying
 
@@ -43,9 +50,11 @@ EVENT_HANDLERS: Final[dict[str, tuple[str, ...]]] = {
     "OrderPaid": (PAYMENT_RECEIPT,),
     "OrderCancelled": (CANCELLATION_NOTICE,),
     "OrderExpired": (CANCELLATION_NOTICE,),
+    "SignUpWithTakenEmail": (SIGN_UP_NOTICE,),
 }
 TASK_ROUTES: Final = {
-    name: {"queue": QUEUE} for name in (ORDER_CONFIRMATION, PAYMENT_RECEIPT, CANCELLATION_NOTICE)
+    name: {"queue": QUEUE}
+    for name in (ORDER_CONFIRMATION, PAYMENT_RECEIPT, CANCELLATION_NOTICE, SIGN_UP_NOTICE)
 }
 
 
@@ -112,5 +121,16 @@ def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries:
 
         async def work(scope: AsyncContainer) -> bool:
             return await (await scope.get(SendCancellationNotice))(request)
+
+        return run(work)
+
+    @celery.task(name=SIGN_UP_NOTICE, **options)  # type: ignore[untyped-decorator]
+    def sign_up_notice(event: dict[str, Any]) -> bool:
+        request = SendSignUpNoticeRequest(
+            event_id=UUID(event["event_id"]), customer_id=UUID(event["aggregate_id"])
+        )
+
+        async def work(scope: AsyncContainer) -> bool:
+            return await (await scope.get(SendSignUpNotice))(request)
 
         return run(work)
