@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 import httpx
@@ -18,12 +18,18 @@ from app.bootstrap.settings import Settings
 from tests.conftest import run_sql
 from tests.integration.worker_support import mailbox, worker  # noqa: F401 - fixtures
 
+OWASP_API_TOP_10: Final = frozenset(f"API{number}" for number in range(1, 11))
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # Everything under tests/integration talks to real servers: select with -m integration.
     for item in items:
         if "tests/integration/" in str(item.path).replace("\\", "/"):
             item.add_marker(pytest.mark.integration)
+        for mark in item.iter_markers("owasp"):
+            unknown = set(mark.args) - OWASP_API_TOP_10
+            if unknown or not mark.args:
+                raise pytest.UsageError(f"{item.nodeid}: owasp() takes API1..API10: {mark.args}")
 
 
 @pytest.fixture(autouse=True)

@@ -21,6 +21,8 @@ from tests.integration.catalog_support import PRODUCTS, create_product, metric
 from tests.integration.conftest import ClientFactory
 from tests.integration.support import Staffing, assert_problem, staffing
 
+pytestmark = pytest.mark.owasp("API4")
+
 LISTINGS = "{catalog:products}:v*:list:*"
 
 

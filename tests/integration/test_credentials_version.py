@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from dishka import Provider, Scope
 
 from app.bootstrap.settings import Settings
@@ -20,6 +21,8 @@ from app.identity.infrastructure.argon2_password_hasher import Argon2PasswordHas
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
 from tests.integration.support import assert_unauthorized, me
+
+pytestmark = pytest.mark.owasp("API2")
 
 NEW_PASSWORD = "a brand new passphrase"
 

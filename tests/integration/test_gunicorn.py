@@ -113,6 +113,7 @@ def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(server: 
             assert _counter(metrics, "/api/v1/users/me", "200") == 1
 
 
+@pytest.mark.owasp("API8", "API9")
 def test_metrics_and_docs_are_not_on_the_public_port(server: Served) -> None:
     # Security review, finding 9: the API port is what the Ingress exposes.
     for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):

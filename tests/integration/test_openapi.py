@@ -58,6 +58,7 @@ async def test_oauth2_token_endpoint_accepts_the_form_swagger_sends(
     assert refused.json()["code"] == "invalid_credentials"
 
 
+@pytest.mark.owasp("API8", "API9")
 @pytest.mark.parametrize(
     ("env", "docs_enabled", "served"),
     [

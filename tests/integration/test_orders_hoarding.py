@@ -9,6 +9,7 @@ import asyncio
 from typing import Any
 
 import httpx
+import pytest
 
 from app.bootstrap.settings import OrderingSettings
 from tests.conftest import GENEROUS_HOLDINGS, build_settings
@@ -22,6 +23,8 @@ from tests.integration.order_support import (
     stock_of,
 )
 from tests.integration.support import assert_problem, user_with_role
+
+pytestmark = pytest.mark.owasp("API6", "API4")
 
 # What a deployment gets: the settings' own defaults, not the generous ones of the other tests.
 DEFAULT_HOLDINGS = {name: OrderingSettings.model_fields[name].default for name in GENEROUS_HOLDINGS}

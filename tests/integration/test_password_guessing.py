@@ -15,6 +15,7 @@ import dataclasses
 from typing import Any
 
 import httpx
+import pytest
 
 from app.bootstrap.settings import HttpSettings, RateLimitSettings, Settings
 from tests.conftest import build_settings
@@ -22,6 +23,8 @@ from tests.integration.catalog_support import metric
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
 from tests.integration.support import assert_problem, assert_unauthorized, me
+
+pytestmark = pytest.mark.owasp("API2", "API4")
 
 WRONG = "not the password at all"
 

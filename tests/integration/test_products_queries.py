@@ -291,6 +291,7 @@ def _forged(payload: object) -> str:
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
 
 
+@pytest.mark.owasp("API8")
 @pytest.mark.parametrize(
     ("sort", "cursor"),
     [

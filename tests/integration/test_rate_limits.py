@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import httpx
+import pytest
 
 from app.bootstrap.settings import HttpSettings, Settings
 from tests.conftest import build_settings
@@ -237,6 +238,7 @@ async def _log_in_from(client: httpx.AsyncClient, address: str) -> int:
     return response.status_code
 
 
+@pytest.mark.owasp("API4")
 async def test_ipv6_clients_are_counted_by_their_64_network(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:
@@ -252,6 +254,7 @@ async def test_ipv6_clients_are_counted_by_their_64_network(
     assert await _log_in_from(limited, "192.0.2.7") == 429
 
 
+@pytest.mark.owasp("API4")
 async def test_the_ipv6_network_size_is_a_setting(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:

@@ -82,6 +82,7 @@ async def test_returns_409_when_username_is_taken_in_any_case(
     assert_problem(response, 409, "username_taken")
 
 
+@pytest.mark.owasp("API2")
 @pytest.mark.parametrize(
     "taken_as", ["alice@example.com", "ALICE@EXAMPLE.COM", "Alice@Example.com"]
 )

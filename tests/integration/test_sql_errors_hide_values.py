@@ -18,6 +18,8 @@ from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
 from tests.integration.test_observability import _records, captured_logs
 
+pytestmark = pytest.mark.owasp("API8")
+
 SECRET = "s3cret-value-that-must-not-be-logged"
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.bootstrap.settings import Settings
@@ -112,6 +113,7 @@ async def test_payment_and_cancellation_send_a_receipt_and_a_refund_notice(
     assert "refund of 25.00 EUR" in text_of(notice)
 
 
+@pytest.mark.owasp("API2")
 async def test_a_sign_up_with_a_taken_address_mails_its_owner_and_only_them(
     client: httpx.AsyncClient, mailbox: Mailbox, worker: WorkerProcess
 ) -> None:
