@@ -35,12 +35,12 @@ class ChangePassword:
         clock: Clock,
         limiter: RateLimiter,
     ) -> None:
-        self._limiter = limiter
         self._current_user = current_user
         self._user_service = user_service
         self._sessions = sessions
         self._transaction = transaction
         self._clock = clock
+        self._limiter = limiter
 
     async def __call__(self, request: ChangePasswordRequest) -> None:
         session = await self._current_user.session()

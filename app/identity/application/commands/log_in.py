@@ -52,7 +52,6 @@ class LogIn:
         clock: Clock,
         throttle: LoginThrottle,
     ) -> None:
-        self._throttle = throttle
         self._users = users
         self._user_service = user_service
         self._hasher = hasher
@@ -60,6 +59,7 @@ class LogIn:
         self._tokens = tokens
         self._transaction = transaction
         self._clock = clock
+        self._throttle = throttle
 
     async def __call__(self, request: LogInRequest) -> TokenPair:
         try:
