@@ -125,15 +125,24 @@ async def _change(
     )
 
 
+async def _alice_signed_in(
+    make_client: ClientFactory,
+    client: httpx.AsyncClient,
+    database_url: str,
+    redis_url: str,
+    **limits: str,
+) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    await sign_up(client, "alice")
+    app = await make_client(build_settings(database_url, redis_url, rate_limits=limits))
+    return app, await log_in(app, "alice")
+
+
 async def test_password_changes_are_limited_per_user_before_any_hashing(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:
-    await sign_up(client, "alice")
-    settings = build_settings(
-        database_url, redis_url, rate_limits={"change_password_per_user": "3/hour"}
+    app, tokens = await _alice_signed_in(
+        make_client, client, database_url, redis_url, change_password_per_user="3/hour"
     )
-    app = await make_client(settings)
-    tokens = await log_in(app, "alice")
     for _ in range(3):
         assert_problem(await _change(app, tokens, WRONG), 403, "wrong_password")
     refused = await _change(app, tokens, PASSWORD)  # even the right one: no more hashing
@@ -144,12 +153,9 @@ async def test_password_changes_are_limited_per_user_before_any_hashing(
 async def test_one_wrong_current_password_too_many_ends_the_session(
     make_client: ClientFactory, client: httpx.AsyncClient, database_url: str, redis_url: str
 ) -> None:
-    await sign_up(client, "alice")
-    settings = build_settings(
-        database_url, redis_url, rate_limits={"wrong_password_per_user": "2/hour"}
+    app, stolen = await _alice_signed_in(
+        make_client, client, database_url, redis_url, wrong_password_per_user="2/hour"
     )
-    app = await make_client(settings)
-    stolen = await log_in(app, "alice")
     for _ in range(2):
         assert_problem(await _change(app, stolen, WRONG), 403, "wrong_password")
     ended = await _change(app, stolen, WRONG)
