@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock owasp bench clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin re
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
 	$(UV) pip compile requirements/chart-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/chart-tools.txt
 	$(UV) pip compile requirements/chart-binaries.in --quiet --no-deps --generate-hashes --python-version 3.11 -o requirements/chart-binaries.txt
+
+LOADTEST_HOST ?= http://127.0.0.1:8000
+LOADTEST_USERS ?= 20
+LOADTEST_TIME ?= 60s
+loadtest: $(SYNCED) ## headless Locust run against LOADTEST_HOST (make run's API by default), gated by loadtests/slo.toml; LOAD_SHAPE=step|spike|soak|constant
+	mkdir -p .local/loadtest
+	PYTHONPATH=. $(BIN)/locust -f loadtests/locustfile.py --headless --host $(LOADTEST_HOST) \
+		--users $(LOADTEST_USERS) --spawn-rate 10 --run-time $(LOADTEST_TIME) --stop-timeout 10 \
+		--only-summary --csv .local/loadtest/run --html .local/loadtest/report.html
 
 owasp: $(SYNCED) ## run the tests that replay attacks of the OWASP API Security Top 10 (part of make test too)
 	$(BIN)/pytest -m owasp $(PYTEST_ARGS)

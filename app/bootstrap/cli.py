@@ -188,6 +188,11 @@ def _parser() -> argparse.ArgumentParser:
         "seed-demo", help="idempotently add demo products, accounts and orders (not in production)"
     )
     seed.add_argument("--allow-production", action="store_true")
+    seed.add_argument(
+        "--shoppers", type=int, default=0, metavar="N",
+        help="also N customers shopper0001... for load tests (make loadtest)",
+    )  # fmt: skip
+    seed.add_argument("--products", type=int, default=300, metavar="N", help="catalog size")
     seed.set_defaults(handler=_deferred("app.bootstrap.seed", "seed_demo"))
     dev = commands.add_parser("dev", help="local run: embedded servers when no URLs are set")
     dev.add_argument("--data-dir", default=".local")

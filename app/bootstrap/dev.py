@@ -80,7 +80,8 @@ def run_dev(args: argparse.Namespace) -> int:
         load_settings()  # fail fast, with the variable's name, before anything else starts
         migrate_when_ready(load_section(DatabaseSettings).url, "head", wait=30.0)
         if not args.no_seed:
-            seed_demo(argparse.Namespace(allow_production=False))
+            # Shoppers too, so `make loadtest` works against `make run` as it comes.
+            seed_demo(argparse.Namespace(allow_production=False, shoppers=20, products=300))
         return supervise(data, with_smtp_sink=with_smtp_sink)
     finally:
         for server in reversed(started):

@@ -89,10 +89,10 @@ def _as(actor: Actor) -> Provider:
     return provider
 
 
-def demo_products() -> list[CreateProductRequest]:
+def demo_products(count: int = PRODUCT_COUNT) -> list[CreateProductRequest]:
     rng = random.Random(20241129)  # noqa: S311 - demo data, not security
     products = []
-    for number in range(1, PRODUCT_COUNT + 1):
+    for number in range(1, count + 1):
         adjective, noun = rng.choice(_ADJECTIVES), rng.choice(_NOUNS)
         price = Decimal(rng.randrange(299, 19999)) / 100
         products.append(
@@ -108,10 +108,26 @@ def demo_products() -> list[CreateProductRequest]:
     return products
 
 
+def shoppers(count: int) -> tuple[DemoAccount, ...]:
+    """Customers for load tests (loadtests/journeys/customers.py logs in as them)."""
+    return tuple(
+        DemoAccount(f"shopper{number:04d}", Role.CUSTOMER) for number in range(1, count + 1)
+    )
+
+
 class DemoSeeder:
-    def __init__(self, settings: Settings, password: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        password: str,
+        *,
+        shopper_count: int = 0,
+        product_count: int = PRODUCT_COUNT,
+    ) -> None:
         self._settings = settings
         self._password = password
+        self._demo_accounts = (*ACCOUNTS, *shoppers(shopper_count))
+        self._product_count = product_count
 
     def _container(self, *providers: Provider) -> AsyncContainer:
         return make_async_container(
@@ -138,7 +154,7 @@ class DemoSeeder:
 
     async def _accounts(self, container: AsyncContainer) -> dict[str, uuid.UUID]:
         ids: dict[str, uuid.UUID] = {}
-        for account in ACCOUNTS:
+        for account in self._demo_accounts:
             async with container(scope=Scope.REQUEST) as scope:
                 users = await scope.get(UserRepository)
                 user = await users.get_by_username(Username(account.username))
@@ -167,7 +183,7 @@ class DemoSeeder:
             async with container(scope=Scope.REQUEST) as scope:
                 session = await scope.get(AsyncSession)
                 existing = set((await session.execute(select(products_table.c.sku))).scalars())
-            for request in demo_products():
+            for request in demo_products(self._product_count):
                 if request.sku in existing:
                     continue
                 async with container(scope=Scope.REQUEST) as scope:
@@ -237,10 +253,14 @@ def seed_demo(args: argparse.Namespace) -> int:
         )
         return 2
     password = os.environ.get("APP_DEMO_PASSWORD", DEMO_PASSWORD)
-    result = asyncio.run(DemoSeeder(settings, password).run())
+    seeder = DemoSeeder(
+        settings, password, shopper_count=args.shoppers, product_count=args.products
+    )
+    result = asyncio.run(seeder.run())
+    extra = f", shopper0001 to shopper{args.shoppers:04d}" if args.shoppers else ""
     print(  # noqa: T201
         f"demo data: {result['products_created']} products and {result['orders_created']} orders "
-        f"created; accounts admin, staff, customer, customer2 (password: {password})",
+        f"created; accounts admin, staff, customer, customer2{extra} (password: {password})",
         file=sys.stderr,
     )
     return 0

@@ -2,81 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
 
 import httpx
 import pytest
 
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class Served(NamedTuple):
-    base: str  # the API port
-    metrics: str  # the master's metrics port
-    process: subprocess.Popen[bytes]
+from tests.integration.server_support import Served, serve_api
 
 
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Served]:
-    port, metrics_port = _free_port(), _free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "test",
-        "APP_DB_URL": settings.db.url,
-        "APP_REDIS_URL": settings.redis.url,
-        "APP_AUTH_JWT_SECRET": settings.auth.jwt_secret.get_secret_value(),
-        "APP_AUTH_ARGON2_MEMORY_KIB": "1024",
-        "APP_AUTH_ARGON2_TIME_COST": "1",
-        "APP_SERVER_HOST": "127.0.0.1",
-        "APP_SERVER_PORT": str(port),
-        "APP_SERVER_WORKERS": "2",
-        "APP_SERVER_GRACEFUL_TIMEOUT": "10",
-        "APP_SERVER_METRICS_PORT": str(metrics_port),
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "api"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: teardown stops workers too
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/health/ready", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("gunicorn did not become ready")
-        time.sleep(0.2)
-    yield Served(base, f"http://127.0.0.1:{metrics_port}", process)
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with serve_api(settings, tmp_path) as served:
+        yield served
 
 
 def _counter(metrics: str, route: str, status: str) -> float:

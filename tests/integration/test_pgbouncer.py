@@ -308,11 +308,13 @@ async def test_without_the_setting_the_same_flow_fails_on_prepared_statements(
     api = await make_client(_through(lenient_pgbouncer, settings, transaction_pooling=False))
     completed, failures, _ = await _run_flow(client, api, database_url)
     logged = capsys.readouterr().err
+    # Logged by SQLSTATE, never by message (security review, finding 8): 26000 is "prepared
+    # statement does not exist", 42P05 "prepared statement already exists".
     kinds = Counter(
         kind
-        for kind in ("does not exist", "already exists")
+        for sqlstate, kind in (("26000", "does not exist"), ("42P05", "already exists"))
         for line in logged.splitlines()
-        if "prepared statement" in line and kind in line
+        if f'"sqlstate": "{sqlstate}"' in line
     )
     print(  # noqa: T201
         f"\n[pgbouncer] without APP_DB_TRANSACTION_POOLING: {len(failures)} failed requests, "
