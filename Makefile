@@ -78,8 +78,9 @@ loadtest: $(SYNCED) ## headless Locust run against LOADTEST_HOST (make run's API
 owasp: $(SYNCED) ## run the tests that replay attacks of the OWASP API Security Top 10 (part of make test too)
 	$(BIN)/pytest -m owasp $(PYTEST_ARGS)
 
-bench: $(SYNCED) ## print benchmark figures (outbox relay throughput and latency)
+bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency; the API against a bare FastAPI app (needs wrk)
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay
+	$(BIN)/python -m loadtests.benchmarks.http_vs_bare
 
 clean: ## remove the venv and caches (keeps .local data)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -34,5 +34,6 @@ _redis: list[Redis] = []  # one client per pool process, made after the fork
 def noop(event: dict[str, Any]) -> None:
     started = time.time()
     if not _redis:
-        _redis.append(Redis.from_url(app.conf.broker_url))
+        # The plain Redis URL: the broker's may be kombu's redis+socket:// form (embedded Redis).
+        _redis.append(Redis.from_url(os.environ.get("BENCH_REDIS_URL", app.conf.broker_url)))
     _redis[0].rpush(STARTED, f"{event['payload']['n']} {started}")

@@ -132,7 +132,7 @@ def _percentiles(timings: list[float]) -> str:
     return f"p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, max {timings[-1]:.1f} ms"
 
 
-def _start_worker(broker: str, log: Path) -> subprocess.Popen[bytes]:
+def _start_worker(broker: str, redis_url: str, log: Path) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "celery", "-A", "loadtests.benchmarks.bench_worker:app", "worker",
         "--queues", QUEUE, "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
@@ -141,7 +141,7 @@ def _start_worker(broker: str, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as output:
         worker = subprocess.Popen(  # noqa: S603 - our own module
             command,
-            env={**os.environ, "BENCH_BROKER_URL": broker},
+            env={**os.environ, "BENCH_BROKER_URL": broker, "BENCH_REDIS_URL": redis_url},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -154,13 +154,15 @@ def _start_worker(broker: str, log: Path) -> subprocess.Popen[bytes]:
     return worker
 
 
-async def handler_latency(db_url: str, broker: str, redis: SyncRedis, samples: int) -> None:
+async def handler_latency(
+    db_url: str, broker: str, redis_url: str, redis: SyncRedis, samples: int
+) -> None:
     engine = create_async_engine(db_url, pool_size=4)
     factory = async_sessionmaker(engine, expire_on_commit=False)
     publisher = CeleryEventPublisher(_celery(broker), {"BenchEvent": (TASK,)}, timeout=5)
     fast_path = OutboxFastPath(OutboxRelay(factory, publisher), enabled=True)
     log = Path(tempfile.mkdtemp(prefix="bench-worker-")) / "worker.log"
-    worker = _start_worker(broker, log)
+    worker = _start_worker(broker, redis_url, log)
     redis.delete(STARTED)
     timings: list[float] = []
     try:
@@ -216,7 +218,7 @@ async def main(events: int, samples: int) -> None:
             redis.delete(QUEUE)
             await throughput(db_url, broker, redis, events)
             await latency(db_url, broker, redis, samples)
-            await handler_latency(db_url, broker, redis, samples)
+            await handler_latency(db_url, broker, redis_url, redis, samples)
         finally:
             await _admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:

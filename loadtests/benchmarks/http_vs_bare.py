@@ -1,0 +1,333 @@
+"""HTTP benchmark: the platform's API against a bare FastAPI app doing the same work
+(loadtests/benchmarks/bare_app.py), on one database and one Redis, both under gunicorn with the
+platform's worker class (uvloop, httptools) and the same number of workers, driven by wrk in
+alternating runs. Figures are printed, never asserted; compare the ratios of one run.
+
+The platform runs with its defaults, as a user gets them (max_requests recycling and the JSON
+access log included); only the secret, the URLs and the worker count are set.
+
+    python -m loadtests.benchmarks.http_vs_bare [--seconds 10] [--reps 3] [--connections 32]
+
+Servers: TEST_DATABASE_URL / TEST_REDIS_URL, else embedded ones (as make bench does). wrk is
+Debian's package (`apt-get install wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+from sqlalchemy.engine import make_url
+
+from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.migrations import upgrade
+
+WORKERS = 2
+PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway database's admin
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+WRK = shutil.which("wrk") or "wrk"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    base: str
+
+    def cpu_seconds(self) -> float:
+        """User and system CPU of the master and its workers (one process group), including
+        workers that have exited (recycled): the master's reaped children's time counts them."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[2]) == self.process.pid:  # the process group
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+                if int(stat.parent.name) == self.process.pid:
+                    total += int(fields[13]) + int(fields[14])  # cutime, cstime
+        return total / _CLOCK_TICKS
+
+    def worker_rss_mb(self) -> list[float]:
+        sizes = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            if re.search(rf"^PPid:\s+{self.process.pid}$", text, re.MULTILINE):
+                match = re.search(r"^VmRSS:\s+(\d+) kB", text, re.MULTILINE)
+                if match:
+                    sizes.append(int(match.group(1)) / 1024)
+        return sizes
+
+
+@contextmanager
+def _serve(name: str, command: list[str], env: dict[str, str], port: int) -> Iterator[Server]:
+    log = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "server.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - our own commands
+            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/health/live", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            os.killpg(process.pid, signal.SIGKILL)
+            raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    try:
+        yield Server(name, process, base)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@dataclass
+class Run:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    cpu_ms_per_request: float
+
+
+@dataclass
+class Endpoint:
+    label: str
+    path: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+
+
+def wrk(server: Server, endpoint: Endpoint, *, seconds: int, connections: int) -> Run:
+    headers = [
+        item for name, value in endpoint.headers.items() for item in ("-H", f"{name}: {value}")
+    ]
+    before = server.cpu_seconds()
+    output = subprocess.run(  # noqa: S603 - wrk with our arguments
+        [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *headers,
+         server.base + endpoint.path],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    cpu = server.cpu_seconds() - before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = sum(int(n) for n in socket_errors.groups()) if socket_errors else 0
+    errors += int(bad.group(1)) if bad else 0
+    return Run(
+        requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        p99_ms=_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        errors=errors,
+        requests=requests,
+        cpu_ms_per_request=cpu * 1000 / max(requests, 1),
+    )
+
+
+def _median(runs: list[Run]) -> Run:
+    """The run with the median rate: one coherent set of figures, not a mix of runs."""
+    return sorted(runs, key=lambda run: run.requests_per_second)[len(runs) // 2]
+
+
+def _row(label: str, run: Run) -> str:
+    return (
+        f"  {label:<9} {run.requests_per_second:>9,.0f} req/s  p50 {run.p50_ms:>7.2f} ms  "
+        f"p99 {run.p99_ms:>8.2f} ms  errors {run.errors:>4}  "
+        f"cpu {run.cpu_ms_per_request:.2f} ms/req"
+    )
+
+
+async def _prepare(db_url: str) -> str:
+    """Demo data (300 products, an admin); returns one product's id."""
+    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415 - needs the settings set below
+    from app.bootstrap.settings import load_settings  # noqa: PLC0415
+
+    await DemoSeeder(load_settings(), PASSWORD).run()
+    connection = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        return str(await connection.fetchval("SELECT id FROM products ORDER BY sku LIMIT 1"))
+    finally:
+        await connection.close()
+
+
+def benchmark(db_url: str, redis_url: str, *, seconds: int, reps: int, connections: int) -> None:
+    secret = secrets.token_urlsafe(40)
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "APP_DB_URL": db_url,
+        "APP_REDIS_URL": redis_url,
+        "APP_AUTH_JWT_SECRET": secret,
+        "APP_DEMO_PASSWORD": PASSWORD,
+        "APP_LOG_LEVEL": os.environ.get("APP_LOG_LEVEL", "INFO"),
+    }
+    os.environ.update(
+        {key: env[key] for key in ("APP_DB_URL", "APP_REDIS_URL", "APP_AUTH_JWT_SECRET")}
+    )
+    product_id = asyncio.run(_prepare(db_url))
+    platform_port, bare_port = _free_port(), _free_port()
+    platform_env = {
+        **env,
+        "APP_SERVER_HOST": "127.0.0.1",
+        "APP_SERVER_PORT": str(platform_port),
+        "APP_SERVER_WORKERS": str(WORKERS),
+        "APP_SERVER_METRICS_PORT": str(_free_port()),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
+    }
+    bare_env = {
+        **env,
+        "BARE_DB_URL": db_url,
+        "BARE_REDIS_URL": redis_url,
+        "BARE_JWT_SECRET": secret,
+    }
+    bare = [
+        sys.executable, "-m", "gunicorn", "loadtests.benchmarks.bare_app:app",
+        "--workers", str(WORKERS), "--worker-class", "app.bootstrap.gunicorn_conf.Worker",
+        "--bind", f"127.0.0.1:{bare_port}", "--keep-alive", "5", "--log-level", "warning",
+    ]  # fmt: skip
+    platform = [sys.executable, "-m", "app", "api"]
+    with (
+        _serve("platform", platform, platform_env, platform_port) as ours,
+        _serve("bare", bare, bare_env, bare_port) as theirs,
+    ):
+        login = httpx.post(
+            f"{ours.base}/api/v1/auth/login", json={"login": "admin", "password": PASSWORD}
+        )
+        login.raise_for_status()
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        endpoints = [
+            (Endpoint("no-DB path", "/health/live"), Endpoint("no-DB path", "/health/live")),
+            (
+                Endpoint("authenticated list of 20 users", "/api/v1/users?limit=20", admin),
+                Endpoint("authenticated list of 20 users", "/api/v1/users", admin),
+            ),
+            (
+                Endpoint("product by id", f"/api/v1/products/{product_id}"),
+                Endpoint("product by id", f"/api/v1/products/{product_id}"),
+            ),
+        ]
+        # Warm both (imports, pools, the cache) before anything is measured.
+        for mine, bare_one in endpoints:
+            wrk(ours, mine, seconds=2, connections=connections)
+            wrk(theirs, bare_one, seconds=2, connections=connections)
+        rss_warm = ours.worker_rss_mb()
+        results: dict[str, tuple[list[Run], list[Run]]] = {e[0].label: ([], []) for e in endpoints}
+        served = 0
+        for rep in range(reps):
+            for mine, bare_one in endpoints:
+                order = [(ours, mine, 0), (theirs, bare_one, 1)]
+                for server, endpoint, slot in order if rep % 2 == 0 else reversed(order):
+                    run = wrk(server, endpoint, seconds=seconds, connections=connections)
+                    results[endpoint.label][slot].append(run)
+                    served += run.requests if server is ours else 0
+        rss_end = ours.worker_rss_mb()
+    print(  # noqa: T201
+        f"\nHTTP: platform vs a bare FastAPI app, {WORKERS} gunicorn workers each, wrk "
+        f"{connections} connections, {seconds} s runs, {reps} alternating repetitions "
+        f"(the median run shown)"
+    )
+    for label, (platform_runs, bare_runs) in results.items():
+        platform_run, bare_run = _median(platform_runs), _median(bare_runs)
+        ratio = platform_run.requests_per_second / bare_run.requests_per_second
+        print(f"{label}: ratio {ratio:.2f}x")  # noqa: T201
+        print(_row("bare", bare_run))  # noqa: T201
+        print(_row("platform", platform_run))  # noqa: T201
+    print(  # noqa: T201
+        f"memory: platform workers' RSS {', '.join(f'{v:.0f}' for v in rss_warm)} MB after "
+        f"warm-up, {', '.join(f'{v:.0f}' for v in rss_end)} MB after {served:,} more requests "
+        "(with max_requests recycling, a worker may be younger than the run)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    arguments = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install wrk)")
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    server = os.environ.get("TEST_DATABASE_URL")
+    redis_url = os.environ.get("TEST_REDIS_URL")
+    if not server:
+        postgres = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "pg")
+        server = postgres.start()
+        started.append(postgres)
+    if not redis_url:
+        embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persistent=False)
+        redis_url = embedded.start()
+        started.append(embedded)
+    try:
+        server_url = make_url(server.replace("postgresql://", "postgresql+asyncpg://", 1))
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        admin_dsn = server_url.render_as_string(hide_password=False)
+        asyncio.run(_admin_sql(admin_dsn, f'CREATE DATABASE "{name}"'))
+        db_url = server_url.set(database=name).render_as_string(hide_password=False)
+        try:
+            upgrade(db_url)
+            benchmark(
+                db_url,
+                redis_url,
+                seconds=arguments.seconds,
+                reps=arguments.reps,
+                connections=arguments.connections,
+            )
+        finally:
+            asyncio.run(_admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        for item in reversed(started):
+            item.stop()
+
+
+async def _admin_sql(dsn: str, sql: str) -> None:
+    connection = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+if __name__ == "__main__":
+    main()
