@@ -64,6 +64,9 @@ class DatabaseSettings(_Section):
     pool_recycle: PositiveInt = 1800
     connect_timeout: PositiveFloat = 5.0
     statement_timeout_ms: PositiveInt = 15_000
+    # A round trip before every checkout to test the connection. Off: after a server restart the
+    # first query of each process fails (503 with Retry-After) and the pool reconnects at once.
+    pool_pre_ping: bool = False
     echo: bool = False
     # APP_DB_URL points at a transaction-mode pooler (PgBouncer): no named prepared statements and
     # no session settings sent at connect time; the pooler sets them (docs/07-database.md).

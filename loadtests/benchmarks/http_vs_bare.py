@@ -133,8 +133,11 @@ class Endpoint:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:  # wrk prints odd values when nothing was answered
+        return float("nan")
+    value, unit = match.groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}[unit]
 
 
 def wrk(server: Server, endpoint: Endpoint, *, seconds: int, connections: int) -> Run:
@@ -157,12 +160,17 @@ def wrk(server: Server, endpoint: Endpoint, *, seconds: int, connections: int) -
     errors += int(bad.group(1)) if bad else 0
     return Run(
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        p99_ms=_ms(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        p50_ms=_percentile(output, 50),
+        p99_ms=_percentile(output, 99),
         errors=errors,
         requests=requests,
         cpu_ms_per_request=cpu * 1000 / max(requests, 1),
     )
+
+
+def _percentile(output: str, percent: int) -> float:
+    match = re.search(rf"^\s+{percent}%\s+(\S+)", output, re.MULTILINE)
+    return _ms(match.group(1)) if match else float("nan")
 
 
 def _median(runs: list[Run]) -> Run:
@@ -178,12 +186,15 @@ def _row(label: str, run: Run) -> str:
     )
 
 
-async def _prepare(db_url: str) -> str:
-    """Demo data (300 products, an admin); returns one product's id."""
-    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415 - needs the settings set below
+async def _prepare() -> None:
+    """Demo data: 300 products, an admin."""
+    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415 - needs the settings set first
     from app.bootstrap.settings import load_settings  # noqa: PLC0415
 
     await DemoSeeder(load_settings(), PASSWORD).run()
+
+
+async def _product_id(db_url: str) -> str:
     connection = await asyncpg.connect(db_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         return str(await connection.fetchval("SELECT id FROM products ORDER BY sku LIMIT 1"))
@@ -191,7 +202,7 @@ async def _prepare(db_url: str) -> str:
         await connection.close()
 
 
-def benchmark(db_url: str, redis_url: str, *, seconds: int, reps: int, connections: int) -> None:
+def _environment(db_url: str, redis_url: str) -> dict[str, str]:
     secret = secrets.token_urlsafe(40)
     env = {
         **os.environ,
@@ -200,12 +211,19 @@ def benchmark(db_url: str, redis_url: str, *, seconds: int, reps: int, connectio
         "APP_REDIS_URL": redis_url,
         "APP_AUTH_JWT_SECRET": secret,
         "APP_DEMO_PASSWORD": PASSWORD,
-        "APP_LOG_LEVEL": os.environ.get("APP_LOG_LEVEL", "INFO"),
+        "BARE_DB_URL": db_url,
+        "BARE_REDIS_URL": redis_url,
+        "BARE_JWT_SECRET": secret,
     }
+    # The seeder in this process reads the same settings.
     os.environ.update(
         {key: env[key] for key in ("APP_DB_URL", "APP_REDIS_URL", "APP_AUTH_JWT_SECRET")}
     )
-    product_id = asyncio.run(_prepare(db_url))
+    return env
+
+
+def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int) -> None:
+    product_id = asyncio.run(_product_id(env["APP_DB_URL"]))
     platform_port, bare_port = _free_port(), _free_port()
     platform_env = {
         **env,
@@ -215,12 +233,7 @@ def benchmark(db_url: str, redis_url: str, *, seconds: int, reps: int, connectio
         "APP_SERVER_METRICS_PORT": str(_free_port()),
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
     }
-    bare_env = {
-        **env,
-        "BARE_DB_URL": db_url,
-        "BARE_REDIS_URL": redis_url,
-        "BARE_JWT_SECRET": secret,
-    }
+    bare_env = env
     bare = [
         sys.executable, "-m", "gunicorn", "loadtests.benchmarks.bare_app:app",
         "--workers", str(WORKERS), "--worker-class", "app.bootstrap.gunicorn_conf.Worker",
@@ -280,11 +293,52 @@ def benchmark(db_url: str, redis_url: str, *, seconds: int, reps: int, connectio
     )
 
 
+def soak(env: dict[str, str], *, total: int, connections: int) -> None:
+    """Worker memory over ``total`` requests with recycling off: does it grow at all?"""
+    port = _free_port()
+    platform_env = {
+        **env,
+        "APP_SERVER_HOST": "127.0.0.1",
+        "APP_SERVER_PORT": str(port),
+        "APP_SERVER_WORKERS": str(WORKERS),
+        "APP_SERVER_MAX_REQUESTS": "0",
+        "APP_SERVER_METRICS_PORT": str(_free_port()),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
+    }
+    with _serve("soak", [sys.executable, "-m", "app", "api"], platform_env, port) as ours:
+        login = httpx.post(
+            f"{ours.base}/api/v1/auth/login", json={"login": "admin", "password": PASSWORD}
+        )
+        login.raise_for_status()
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        mix = [
+            Endpoint("list", "/api/v1/users?limit=20", admin),
+            Endpoint("products", "/api/v1/products?sort=price&in_stock=true"),
+            Endpoint("search", "/api/v1/products?q=mug"),
+        ]
+        for endpoint in mix:  # warm-up: every code path imported and every pool full
+            wrk(ours, endpoint, seconds=3, connections=connections)
+        warm = ours.worker_rss_mb()
+        served = 0
+        while served < total:
+            for endpoint in mix:
+                served += wrk(ours, endpoint, seconds=5, connections=connections).requests
+        end = ours.worker_rss_mb()
+    growth = [after - before for before, after in zip(warm, end, strict=False)]
+    print(  # noqa: T201
+        f"memory (max_requests=0): worker RSS {', '.join(f'{v:.1f}' for v in warm)} MB after "
+        f"warm-up, {', '.join(f'{v:.1f}' for v in end)} MB after {served:,} requests "
+        f"(growth {', '.join(f'{v:+.1f}' for v in growth)} MB)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--soak", type=int, default=50_000, help="requests; 0 skips the soak")
+    parser.add_argument("--only-soak", action="store_true")
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
@@ -307,13 +361,17 @@ def main() -> None:
         db_url = server_url.set(database=name).render_as_string(hide_password=False)
         try:
             upgrade(db_url)
-            benchmark(
-                db_url,
-                redis_url,
-                seconds=arguments.seconds,
-                reps=arguments.reps,
-                connections=arguments.connections,
-            )
+            env = _environment(db_url, redis_url)
+            asyncio.run(_prepare())
+            if not arguments.only_soak:
+                benchmark(
+                    env,
+                    seconds=arguments.seconds,
+                    reps=arguments.reps,
+                    connections=arguments.connections,
+                )
+            if arguments.soak:
+                soak(env, total=arguments.soak, connections=arguments.connections)
         finally:
             asyncio.run(_admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:

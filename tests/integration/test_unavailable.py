@@ -11,6 +11,7 @@ import httpx
 from app.bootstrap.settings import DatabaseSettings, RedisSettings, Settings
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, sign_up
+from tests.integration.support import fetch_value
 
 
 def _dead_port() -> int:
@@ -105,3 +106,23 @@ async def test_saturated_password_hashing_answers_503_instead_of_queueing_foreve
     assert busy, statuses
     assert all(response.json()["code"] == "service_busy" for response in busy)
     assert all(response.headers["Retry-After"] for response in busy)
+
+
+async def test_connections_the_server_killed_cost_one_request_then_the_pool_reconnects(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    # No pre-ping by default (APP_DB_POOL_PRE_PING): this is the price, and it is bounded.
+    search = {"q": "nothing-cached", "sort": "price"}  # never cached: it reaches PostgreSQL
+    assert (await client.get("/api/v1/products", params=search)).status_code == 200
+    killed = await fetch_value(
+        database_url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND application_name = 'fastapi-platform'",
+    )
+    assert killed >= 1
+    first = await client.get("/api/v1/products", params=search)
+    assert first.status_code in {200, 503}, first.text
+    if first.status_code == 503:
+        assert first.headers["Retry-After"]
+    statuses = [(await client.get("/api/v1/products", params=search)).status_code for _ in range(5)]
+    assert statuses == [200] * 5

@@ -39,6 +39,10 @@ class FakeRedis:
         await self._enter("get", key)
         return self.data.get(key)
 
+    async def mget(self, *keys: str) -> list[str | None]:
+        await self._enter("mget", ",".join(keys))
+        return [self.data.get(key) for key in keys]
+
     async def set(
         self,
         key: str,
@@ -249,12 +253,12 @@ async def test_a_slow_peer_is_not_waited_for_long() -> None:
     assert redis.data["{test:things}:v0:k:lock"] == "1"
 
 
-@pytest.mark.parametrize("command", ["get", "set", "incr"])
+@pytest.mark.parametrize("command", ["mget", "set"])
 async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(command: str) -> None:
     redis = FakeRedis()
     cache = make_cache(redis, breaker_seconds=0.2)
     load = Loader("from db")
-    redis.fail.add("get" if command == "incr" else command)
+    redis.fail.add(command)
     before = sum(errors(op) for op in ("version", "get", "set", "lock"))
     assert await read(cache, load) == "from db"
     assert sum(errors(op) for op in ("version", "get", "set", "lock")) > before
@@ -271,16 +275,40 @@ async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(command
     assert await read(cache, Loader("unused")) == "from db"  # cached again once closed
 
 
+async def test_a_hit_is_one_round_trip_and_a_bump_elsewhere_costs_one_more_read() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis)
+    await read(cache, Loader("first"))  # fills v0
+    redis.calls.clear()
+    assert await read(cache, Loader("unused")) == "first"
+    assert [command for command, _ in redis.calls] == ["mget"]
+    await make_cache(redis).bump(NS)  # another process's write
+    await read(cache, Loader("second"))  # fills v1
+    redis.calls.clear()
+    assert await read(cache, Loader("unused")) == "second"
+    assert [command for command, _ in redis.calls] == ["mget"]  # the new version is known now
+
+
+async def test_a_reader_never_serves_the_entry_of_the_version_it_guessed_after_a_bump() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis)
+    await read(cache, Loader("old"))
+    await make_cache(redis).bump(NS)
+    redis.calls.clear()
+    assert await read(cache, Loader("new")) == "new"  # v0 was fetched with the MGET, and dropped
+    assert [command for command, _ in redis.calls][:2] == ["mget", "get"]
+
+
 async def test_a_slow_redis_is_given_up_on_after_the_operation_timeout() -> None:
     redis = FakeRedis()
-    redis.delay["get"] = 2.0
+    redis.delay["mget"] = 2.0
     cache = make_cache(redis, operation_timeout=0.05)
     load = Loader("from db")
-    before = errors("version")
+    before = errors("get")
     started = time.monotonic()
     assert await read(cache, load) == "from db"
     assert time.monotonic() - started < 1.0
-    assert errors("version") == before + 1
+    assert errors("get") == before + 1
     assert not cache.available
 
 

@@ -54,6 +54,7 @@ class PlatformProvider(Provider):
             statement_timeout_ms=db.statement_timeout_ms,
             application_name=settings.app.name,
             transaction_pooling=db.transaction_pooling,
+            pool_pre_ping=db.pool_pre_ping,
             echo=db.echo,
         )
         tracing.instrument_engine(engine)

@@ -3,6 +3,8 @@
 - Versioned keys: an entry lives under ``<namespace>:v<N>:<key>``; a write bumps ``N`` after its
   commit, so every later read misses and reloads. Nothing is deleted and no reader can put old
   data under the new version: it read the version before the database.
+- One round trip per hit: the version and the entry are read together (MGET), the entry under
+  the version this process saw last; only when the version has moved is the entry read again.
 - Stampede protection: concurrent misses for one entry are collapsed in-process (one load per
   process) and across processes by a short Redis lock; the others wait briefly for the winner's
   value, then load themselves rather than wait long.
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, NewType, TypeVar
 
@@ -38,6 +41,7 @@ CACHE_ERRORS = Counter(
 
 _log = get_logger(__name__)
 _MISSING = object()
+_SEEN_NAMESPACES = 10_000
 
 
 class VersionedCache:
@@ -59,6 +63,9 @@ class VersionedCache:
         self._wait_for_peer = wait_for_peer
         self._open_until = 0.0
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        # The version each namespace had when this process last read it: a guess, checked by
+        # the same MGET; bounded, since product ids (scopes) come from URLs.
+        self._seen: OrderedDict[str, str] = OrderedDict()
 
     @property
     def available(self) -> bool:
@@ -79,11 +86,19 @@ class VersionedCache:
         namespace = _namespace(kind, scope)
         if not self.available:
             return await self._bypass(kind, namespace, key, load)
-        version = await self._call("version", self._redis.get(_version_key(namespace)))
-        if version is _MISSING:
+        guess = self._seen.get(namespace, "0")
+        found = await self._call(
+            "get", self._redis.mget(_version_key(namespace), _entry(namespace, guess, key))
+        )
+        if found is _MISSING:
             return await self._bypass(kind, namespace, key, load)
-        entry = f"{{{namespace}}}:v{version or 0}:{key}"
-        cached = await self._call("get", self._redis.get(entry))
+        version, cached = found[0] or "0", found[1]
+        self._remember(namespace, version)
+        entry = _entry(namespace, version, key)
+        if version != guess:  # bumped since this process last looked: read the current entry
+            cached = await self._call("get", self._redis.get(entry))
+            if cached is _MISSING:
+                return await self._bypass(kind, namespace, key, load)
         if isinstance(cached, str):
             CACHE_LOOKUPS.labels(kind, "hit").inc()
             return decode(json.loads(cached))
@@ -94,6 +109,12 @@ class VersionedCache:
         """A read the caller chose not to cache: counted, so the hit ratio stays honest."""
         CACHE_LOOKUPS.labels(kind, "skip").inc()
         return await load()
+
+    def _remember(self, namespace: str, version: str) -> None:
+        self._seen[namespace] = version
+        self._seen.move_to_end(namespace)
+        if len(self._seen) > _SEEN_NAMESPACES:
+            self._seen.popitem(last=False)
 
     async def _bypass(
         self, kind: str, namespace: str, key: str, load: Callable[[], Awaitable[T]]
@@ -177,6 +198,10 @@ class VersionedCache:
 
 def _namespace(kind: str, scope: str) -> str:
     return f"{kind}:{scope}" if scope else kind
+
+
+def _entry(namespace: str, version: str, key: str) -> str:
+    return f"{{{namespace}}}:v{version}:{key}"
 
 
 def _version_key(namespace: str) -> str:

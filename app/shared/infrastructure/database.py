@@ -66,6 +66,7 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     statement_timeout_ms: int,
     application_name: str,
     transaction_pooling: bool = False,
+    pool_pre_ping: bool = False,
     echo: bool = False,
 ) -> AsyncEngine:
     """A bounded pool: callers wait at most ``pool_timeout`` for a connection, queries at most
@@ -90,7 +91,9 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_recycle=pool_recycle,
-        pool_pre_ping=True,
+        # Off by default: a round trip per request, for an event that costs one failed request
+        # per process when it happens (a disconnect invalidates the whole pool).
+        pool_pre_ping=pool_pre_ping,
         connect_args=connect_args,
         echo=echo,
         # Error messages (logged, traced) name the statement but not its values, which can be
