@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,6 +64,10 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Reads the migrations' heads now, at start-up, rather than on the first probe.
         await container.get(ReadinessChecker)
+        # Everything built so far lives as long as the process: out of the collector's sight,
+        # so a full collection walks only what requests create (fewer, shorter GC pauses).
+        gc.collect()
+        gc.freeze()
         yield
         await container.close()
         tracing.shutdown()

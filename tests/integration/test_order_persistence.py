@@ -9,7 +9,12 @@ from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from app.ordering.application.ports.order_reader import OrderFilter
 from app.ordering.domain.order import Order, PricedItem
@@ -19,6 +24,7 @@ from app.ordering.infrastructure.sqla_order_reader import SqlaOrderReader
 from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
 from app.shared.application.errors import ConcurrentModificationError
 from app.shared.domain.money import Money
+from app.shared.infrastructure.database import ReadConnections, autocommit
 from app.shared.infrastructure.outbox import outbox_table
 from app.shared.infrastructure.transaction import SqlaTransactionManager
 
@@ -31,6 +37,12 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     engine = create_async_engine(database_url)
     yield async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
     await engine.dispose()
+
+
+def _reads(sessions: async_sessionmaker[AsyncSession]) -> ReadConnections:
+    engine = sessions.kw["bind"]
+    assert isinstance(engine, AsyncEngine)
+    return ReadConnections(autocommit(engine))
 
 
 def new_order(
@@ -87,7 +99,7 @@ async def test_zero_decimal_currencies_load_in_their_own_scale(
 
     async with sessions() as session:
         loaded = await SqlaOrderRepository(session).get(order.id_)
-        view = await SqlaOrderReader(session).get(order.id_)
+        view = await SqlaOrderReader(_reads(sessions)).get(order.id_)
 
     assert loaded is not None
     assert str(loaded.total.amount) == "6000"
@@ -146,16 +158,13 @@ async def test_my_orders_page_newest_first_with_an_opaque_cursor(
 
     seen: list[str] = []
     cursor: str | None = None
-    async with sessions() as session:
-        reader = SqlaOrderReader(session)
-        while True:
-            page = await reader.search(
-                filter_=OrderFilter(customer_id=alice), limit=2, cursor=cursor
-            )
-            seen += [item["id"] for item in page["items"]]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
+    reader = SqlaOrderReader(_reads(sessions))
+    while True:
+        page = await reader.search(filter_=OrderFilter(customer_id=alice), limit=2, cursor=cursor)
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
 
     assert seen == [str(order.id_) for order in reversed(mine)]
 
@@ -168,10 +177,9 @@ async def test_sales_are_summed_per_utc_day_status_and_currency(
     next_day = new_order(uuid4(), at=PLACED + timedelta(hours=1))  # 00:30 UTC on June 2nd
     await store(sessions, paid, new_order(uuid4()), new_order(uuid4()), next_day)
 
-    async with sessions() as session:
-        rows = await SqlaOrderReader(session).sales(
-            first_day=date(2024, 6, 1), last_day=date(2024, 6, 2)
-        )
+    rows = await SqlaOrderReader(_reads(sessions)).sales(
+        first_day=date(2024, 6, 1), last_day=date(2024, 6, 2)
+    )
 
     assert [
         (row["day"], row["status"], row["currency"], row["order_count"], row["revenue"])

@@ -17,6 +17,7 @@ from app.identity.application.commands.deactivate_user import (
 )
 from app.identity.application.commands.grant_role import GrantRole, GrantRoleRequest
 from app.identity.application.commands.revoke_role import RevokeRole, RevokeRoleRequest
+from app.identity.application.current_actor import CurrentActor
 from app.identity.application.current_user import CurrentUser
 from app.identity.application.errors import RoleNotHeldError, SessionRevokedError
 from app.identity.application.ports.auth import (
@@ -26,6 +27,7 @@ from app.identity.application.ports.auth import (
     SessionStore,
 )
 from app.identity.application.ports.user_reader import (
+    Caller,
     UserFilter,
     UserPage,
     UserReader,
@@ -99,6 +101,18 @@ class World:
     @property
     def current_user(self) -> CurrentUser:
         return CurrentUser(self.identity, self.users.port)
+
+    @property
+    def current_actor(self) -> CurrentActor:
+        # The caller's row, as UserReader.caller() reads it, from the same users.
+        async def caller(user_id: UserId) -> Caller | None:
+            user = self.users.by_id.get(user_id)
+            if user is None:
+                return None
+            return Caller(user.role, user.status, user.credentials_version)
+
+        self.reader.caller.side_effect = caller
+        return CurrentActor(self.identity, self.reader)
 
     def grant_role(self) -> GrantRole:
         return GrantRole(self.current_user, self.users.port, self.transaction, self.clock)
@@ -354,7 +368,7 @@ async def test_list_users_clamps_limit_to_1_through_100(requested: int, passed: 
         cursor="abc",
     )
 
-    page = await ListUsers(world.current_user, world.reader)(request)
+    page = await ListUsers(world.current_actor, world.reader)(request)
 
     assert page == {"items": [], "next_cursor": None}
     world.reader.list.assert_awaited_once_with(
@@ -367,7 +381,7 @@ async def test_list_users_is_forbidden_below_admin(role: Role) -> None:
     world = World(make_user("alice", role))
 
     with pytest.raises(AuthorizationError):
-        await ListUsers(world.current_user, world.reader)(ListUsersRequest())
+        await ListUsers(world.current_actor, world.reader)(ListUsersRequest())
 
     world.reader.list.assert_not_awaited()
 
@@ -377,7 +391,7 @@ async def test_get_user_returns_the_view_for_an_admin() -> None:
     world = World(make_user("alice", Role.ADMIN))
     world.reader.get.return_value = view_of(subject)
 
-    view = await GetUser(world.current_user, world.reader)(GetUserRequest(user_id=subject.id_))
+    view = await GetUser(world.current_actor, world.reader)(GetUserRequest(user_id=subject.id_))
 
     assert view["id"] == str(subject.id_)
     world.reader.get.assert_awaited_once_with(subject.id_)
@@ -388,14 +402,14 @@ async def test_get_user_missing_raises_user_not_found() -> None:
     world.reader.get.return_value = None
 
     with pytest.raises(UserNotFoundError):
-        await GetUser(world.current_user, world.reader)(GetUserRequest(user_id=uuid4()))
+        await GetUser(world.current_actor, world.reader)(GetUserRequest(user_id=uuid4()))
 
 
 async def test_get_user_is_forbidden_for_customers() -> None:
     world = World(make_user("alice"))
 
     with pytest.raises(AuthorizationError):
-        await GetUser(world.current_user, world.reader)(GetUserRequest(user_id=uuid4()))
+        await GetUser(world.current_actor, world.reader)(GetUserRequest(user_id=uuid4()))
 
     world.reader.get.assert_not_awaited()
 
@@ -405,7 +419,7 @@ async def test_get_me_returns_own_view() -> None:
     world = World(me)
     world.reader.get.return_value = view_of(me)
 
-    assert (await GetMe(world.current_user, world.reader)())["username"] == "alice"
+    assert (await GetMe(world.current_actor, world.reader)())["username"] == "alice"
     world.reader.get.assert_awaited_once_with(me.id_)
 
 
@@ -418,4 +432,4 @@ async def test_get_me_for_inactive_or_deleted_user_is_session_revoked(
     world.reader.get.return_value = None if status is None else view_of(me)
 
     with pytest.raises(SessionRevokedError):
-        await GetMe(world.current_user, world.reader)()
+        await GetMe(world.current_actor, world.reader)()

@@ -24,7 +24,13 @@ from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.infrastructure.cache import CacheRedis, VersionedCache
 from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.clock import SystemClock
-from app.shared.infrastructure.database import create_engine, create_session_factory
+from app.shared.infrastructure.database import (
+    AutocommitEngine,
+    ReadConnections,
+    autocommit,
+    create_engine,
+    create_session_factory,
+)
 from app.shared.infrastructure.idempotency import SqlaIdempotencyStore
 from app.shared.infrastructure.inbox import SqlaEventInbox
 from app.shared.infrastructure.job_lock import RedisJobLock
@@ -64,6 +70,14 @@ class PlatformProvider(Provider):
     @provide(scope=Scope.APP)
     def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
         return create_session_factory(engine)
+
+    @provide(scope=Scope.APP)
+    def autocommit_engine(self, engine: AsyncEngine) -> AutocommitEngine:
+        return autocommit(engine)
+
+    @provide(scope=Scope.REQUEST)
+    def read_connections(self, engine: AutocommitEngine, session: AsyncSession) -> ReadConnections:
+        return ReadConnections(engine, session)
 
     @provide(scope=Scope.APP)
     async def redis(self, settings: Settings) -> AsyncIterator[Redis]:

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
@@ -17,6 +16,7 @@ from app.catalog.application.ports.product_reader import (
 from app.catalog.domain.value_objects import ProductId
 from app.catalog.infrastructure.tables import products_table
 from app.shared.domain.money import format_amount
+from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
     after,
     datetime_key,
@@ -57,8 +57,8 @@ def _escape_like(term: str) -> str:
 
 
 class SqlaProductReader:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, reads: ReadConnections) -> None:
+        self._reads = reads
 
     async def get(self, product_id: ProductId) -> ProductView | None:
         return await self._one(_c.id == product_id)
@@ -67,7 +67,7 @@ class SqlaProductReader:
         return await self._one(_c.sku == sku)
 
     async def _one(self, condition: ColumnElement[bool]) -> ProductView | None:
-        row = (await self._session.execute(select(*_COLUMNS).where(condition))).mappings().first()
+        row = (await self._reads.execute(select(*_COLUMNS).where(condition))).mappings().first()
         return None if row is None else to_view(row)
 
     async def list(
@@ -80,7 +80,7 @@ class SqlaProductReader:
             statement = statement.where(after(key_column, _c.id, position, descending=descending))
         order = (key_column.desc(), _c.id.desc()) if descending else (key_column, _c.id)
         rows = (
-            (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
+            (await self._reads.execute(statement.order_by(*order).limit(limit + 1)))
             .mappings()
             .all()
         )

@@ -19,9 +19,16 @@ class Permission(Protocol[C_contra]):
     def is_satisfied_by(self, context: C_contra) -> bool: ...
 
 
+class RoleHolder(Protocol):
+    """Whoever acts, as far as a role check goes: the User entity or the shared Actor."""
+
+    @property
+    def role(self) -> Role: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ActorContext:
-    actor: User
+    actor: RoleHolder
 
 
 @dataclass(frozen=True, slots=True)

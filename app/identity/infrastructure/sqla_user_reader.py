@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.identity.application.ports.user_reader import UserFilter, UserPage, UserSort, UserView
+from app.identity.application.ports.user_reader import (
+    Caller,
+    UserFilter,
+    UserPage,
+    UserSort,
+    UserView,
+)
 from app.identity.domain.value_objects import UserId
 from app.identity.infrastructure.tables import users_table
+from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
     after,
     datetime_key,
@@ -27,13 +33,18 @@ def _escape_like(term: str) -> str:
 
 
 class SqlaUserReader:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, reads: ReadConnections) -> None:
+        self._reads = reads
 
     async def get(self, user_id: UserId) -> UserView | None:
         statement = select(*_VIEW_COLUMNS).where(_c.id == user_id)
-        row = (await self._session.execute(statement)).mappings().one_or_none()
+        row = (await self._reads.execute(statement)).mappings().one_or_none()
         return None if row is None else _to_view(row)
+
+    async def caller(self, user_id: UserId) -> Caller | None:
+        statement = select(_c.role, _c.status, _c.credentials_version).where(_c.id == user_id)
+        row = (await self._reads.execute(statement)).one_or_none()
+        return None if row is None else Caller(*row)
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
@@ -49,7 +60,7 @@ class SqlaUserReader:
             statement = statement.where(after(key_column, _c.id, position, descending=descending))
         order = (key_column.desc(), _c.id.desc()) if descending else (key_column.asc(), _c.id.asc())
         rows = (
-            (await self._session.execute(statement.order_by(*order).limit(limit + 1)))
+            (await self._reads.execute(statement.order_by(*order).limit(limit + 1)))
             .mappings()
             .all()
         )

@@ -22,6 +22,7 @@ from app.ordering.domain.order_export import ExportPosition
 from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
 from app.shared.domain.money import format_amount
+from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import after as _after
 from app.shared.infrastructure.keyset import datetime_key, decode_cursor, encode_cursor
 
@@ -49,12 +50,12 @@ _CURSOR_KIND: Final = "orders:-created_at"
 
 
 class SqlaOrderReader:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+    def __init__(self, reads: ReadConnections) -> None:
+        self._reads = reads
 
     async def get(self, order_id: OrderId) -> OrderView | None:
         row = (
-            (await self._session.execute(select(*_DETAIL_COLUMNS).where(_o.id == order_id)))
+            (await self._reads.execute(select(*_DETAIL_COLUMNS).where(_o.id == order_id)))
             .mappings()
             .one_or_none()
         )
@@ -62,7 +63,7 @@ class SqlaOrderReader:
             return None
         lines = (
             (
-                await self._session.execute(
+                await self._reads.execute(
                     select(order_lines_table).where(_l.order_id == order_id).order_by(_l.line_no)
                 )
             )
@@ -99,7 +100,7 @@ class SqlaOrderReader:
             .order_by(_o.created_at.desc(), _o.id.desc())
             .limit(limit + 1)
         )
-        rows = (await self._session.execute(statement)).mappings().all()
+        rows = (await self._reads.execute(statement)).mappings().all()
         items = [_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -114,9 +115,7 @@ class SqlaOrderReader:
             .order_by(_o.created_at)
             .limit(limit)
         )
-        return [
-            OrderId(order_id) for order_id in (await self._session.execute(statement)).scalars()
-        ]
+        return [OrderId(order_id) for order_id in (await self._reads.execute(statement)).scalars()]
 
     async def sales(self, *, first_day: date, last_day: date) -> list[SalesRow]:
         # Bounds as instants, so the (created_at) index serves the range; days are UTC days.
@@ -134,7 +133,7 @@ class SqlaOrderReader:
             .group_by(day, _o.status, _o.currency)
             .order_by(day, _o.status, _o.currency)
         )
-        rows = (await self._session.execute(statement)).mappings().all()
+        rows = (await self._reads.execute(statement)).mappings().all()
         return [
             SalesRow(
                 day=row["day"],

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NewType
 
-from sqlalchemy import MetaData
+from sqlalchemy import Executable, MetaData, Result
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -105,3 +105,36 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # expire_on_commit=False: entities stay readable after commit without a second round trip.
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+AutocommitEngine = NewType("AutocommitEngine", AsyncEngine)
+
+
+def autocommit(engine: AsyncEngine) -> AutocommitEngine:
+    """The same pool, with each statement its own transaction (no BEGIN, no ROLLBACK)."""
+    return AutocommitEngine(engine.execution_options(isolation_level="AUTOCOMMIT"))
+
+
+class ReadConnections:
+    """Reads for the query side, outside any transaction when the request has none: each
+    statement runs on a pooled connection in autocommit mode, which goes back to the pool as
+    soon as the rows are read.
+
+    A session's read costs BEGIN and ROLLBACK round trips around the query and holds its
+    connection to the end of the request; this costs the query alone. When the request's session
+    already holds a connection (it loaded an entity first), reads go through it instead: one
+    request never holds two connections, which a small pool or a pooler would run out of.
+    The price of autocommit: two statements of one read are two snapshots, so a reader must not
+    need them to agree beyond what its rows guarantee (an order's lines never change).
+    """
+
+    def __init__(self, engine: AutocommitEngine, session: AsyncSession | None = None) -> None:
+        self._engine = engine
+        self._session = session
+
+    async def execute(self, statement: Executable) -> Result[Any]:
+        if self._session is not None and self._session.in_transaction():
+            return await self._session.execute(statement)
+        async with self._engine.connect() as connection:
+            # Buffered: the rows outlive the connection, which is back in the pool already.
+            return await connection.execute(statement)

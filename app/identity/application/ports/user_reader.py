@@ -40,10 +40,21 @@ class UserPage(TypedDict):
     next_cursor: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What authorizing a request needs of its user: no entity, one narrow row."""
+
+    role: Role
+    status: UserStatus
+    credentials_version: int
+
+
 class UserReader(Protocol):
     """Query-side gateway: projections straight from storage, no entities."""
 
     async def get(self, user_id: UserId) -> UserView | None: ...
+
+    async def caller(self, user_id: UserId) -> Caller | None: ...
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None

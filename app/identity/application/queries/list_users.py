@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.identity.application.current_user import CurrentUser
 from app.identity.application.permissions import CAN_MANAGE_USERS, ActorContext, authorize
 from app.identity.application.ports.user_reader import UserFilter, UserPage, UserReader, UserSort
+from app.shared.application.actor import ActorProvider
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,12 +20,12 @@ class ListUsers:
 
     MAX_LIMIT = 100
 
-    def __init__(self, current_user: CurrentUser, reader: UserReader) -> None:
-        self._current_user = current_user
+    def __init__(self, actors: ActorProvider, reader: UserReader) -> None:
+        self._actors = actors  # a role check needs no entity: one narrow read
         self._reader = reader
 
     async def __call__(self, request: ListUsersRequest) -> UserPage:
-        authorize(CAN_MANAGE_USERS, context=ActorContext(await self._current_user.get()))
+        authorize(CAN_MANAGE_USERS, context=ActorContext(await self._actors.current()))
         return await self._reader.list(
             filter_=request.filter_,
             sort=request.sort,
