@@ -289,7 +289,7 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
     print(  # noqa: T201
         f"memory: platform workers' RSS {', '.join(f'{v:.0f}' for v in rss_warm)} MB after "
         f"warm-up, {', '.join(f'{v:.0f}' for v in rss_end)} MB after {served:,} more requests "
-        "(with max_requests recycling, a worker may be younger than the run)"
+        "(if APP_SERVER_MAX_REQUESTS is set, a worker may be younger than the run)"
     )
 
 
