@@ -5,7 +5,10 @@ no ORM, no DI and no middleware, doing the same work per request as the platform
 - ``GET /api/v1/users``: verify the JWT (HS256, the same claims), check the session in Redis and
   the caller's role in PostgreSQL, then read 20 users newest first;
 - ``GET /api/v1/products/{id}``: one product by id, from PostgreSQL (the platform serves it from
-  its cache, which is the point of the comparison).
+  its cache, which is the point of the comparison);
+- ``POST /api/v1/auth/login``: the user's hash from PostgreSQL, an Argon2 verification in a
+  thread pool of the platform's size (the same parameters: they are in the stored hash), a
+  session hash in Redis and a JWT.
 
 Run by ``loadtests/benchmarks/http_vs_bare.py`` under gunicorn with the platform's worker class,
 from ``BARE_DB_URL``, ``BARE_REDIS_URL`` and ``BARE_JWT_SECRET``.
@@ -13,14 +16,20 @@ from ``BARE_DB_URL``, ``BARE_REDIS_URL`` and ``BARE_JWT_SECRET``.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import VerifyMismatchError
 from fastapi import FastAPI, HTTPException, Request
 from redis.asyncio import Redis
 
@@ -34,6 +43,9 @@ SELECT id, sku, name, description, price_amount, price_currency, stock_on_hand, 
 FROM products WHERE id = $1
 """
 _ROLE = "SELECT role FROM users WHERE id = $1 AND status = 'active'"
+_LOGIN = "SELECT id, password_hash FROM users WHERE username = $1 AND status = 'active'"
+_hashing = ThreadPoolExecutor(max_workers=int(os.environ.get("APP_AUTH_HASH_THREADS", "2")))
+_argon2 = PasswordHasher()
 
 
 @asynccontextmanager
@@ -81,6 +93,29 @@ async def users(request: Request) -> dict[str, Any]:
     await _admin(request)
     rows = await request.app.state.pool.fetch(_USERS)
     return {"items": [dict(row) for row in rows[:20]], "next_cursor": None}
+
+
+@app.post("/api/v1/auth/login")
+async def log_in(request: Request) -> dict[str, Any]:
+    body = await request.json()
+    row = await request.app.state.pool.fetchrow(_LOGIN, str(body["login"]).strip().lower())
+    if row is None:
+        raise HTTPException(401)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.run_in_executor(_hashing, _argon2.verify, row["password_hash"], body["password"])
+    except VerifyMismatchError:
+        raise HTTPException(401) from None
+    session_id, now = secrets.token_urlsafe(18), int(time.time())
+    await request.app.state.redis.hset(
+        f"identity:session:{{{session_id}}}",
+        mapping={"user": str(row["id"]), "refresh": secrets.token_hex(32), "created": now},
+    )
+    claims = {
+        "sub": str(row["id"]), "sid": session_id, "iat": now, "exp": now + 900,
+        "iss": "fastapi-platform", "aud": "fastapi-platform",
+    }  # fmt: skip
+    return {"access_token": jwt.encode(claims, _SECRET, algorithm="HS256"), "token_type": "bearer"}
 
 
 @app.get("/api/v1/products/{product_id}")

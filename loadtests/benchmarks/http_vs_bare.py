@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import secrets
@@ -130,6 +131,18 @@ class Endpoint:
     label: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+    script: Path | None = None  # a wrk Lua script (a POST body)
+
+
+def _wrk_command(
+    server: Server, endpoint: Endpoint, *, seconds: int, connections: int
+) -> list[str]:
+    headers = [part for item in endpoint.headers.items() for part in ("-H", "{}: {}".format(*item))]
+    script = ["-s", str(endpoint.script)] if endpoint.script else []
+    return [
+        WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, *script,
+        server.base + endpoint.path,
+    ]  # fmt: skip
 
 
 def _ms(text: str) -> float:
@@ -141,15 +154,13 @@ def _ms(text: str) -> float:
 
 
 def wrk(server: Server, endpoint: Endpoint, *, seconds: int, connections: int) -> Run:
-    headers = [
-        item for name, value in endpoint.headers.items() for item in ("-H", f"{name}: {value}")
-    ]
     before = server.cpu_seconds()
     output = subprocess.run(  # noqa: S603 - wrk with our arguments
-        [WRK, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", *headers,
-         server.base + endpoint.path],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        _wrk_command(server, endpoint, seconds=seconds, connections=connections),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     cpu = server.cpu_seconds() - before
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     socket_errors = re.search(
@@ -171,6 +182,57 @@ def wrk(server: Server, endpoint: Endpoint, *, seconds: int, connections: int) -
 def _percentile(output: str, percent: int) -> float:
     match = re.search(rf"^\s+{percent}%\s+(\S+)", output, re.MULTILINE)
     return _ms(match.group(1)) if match else float("nan")
+
+
+LOGIN_CONNECTIONS = 8  # more than the hash pools' threads (2 per worker): they are the limit
+
+
+@dataclass
+class LogIns:
+    runs: tuple[list[Run], list[Run]]  # platform, bare
+    idle: tuple[Run, Run]  # a read, alone
+    storm: tuple[Run, Run]  # the same read while log-ins saturate the hash pool
+
+
+def _log_ins(
+    ours: Server, theirs: Server, pair: tuple[Endpoint, Endpoint], *, seconds: int, reps: int
+) -> LogIns:
+    """Log-in at equal hash cost (the parameters are in the stored hash), and the p99 of a read
+    while log-ins keep every hashing thread busy."""
+    script = Path(tempfile.mkdtemp(prefix="bench-wrk-")) / "login.lua"
+    body = json.dumps({"login": "admin", "password": PASSWORD})
+    script.write_text(
+        f'wrk.method = "POST"\nwrk.body = {json.dumps(body)}\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    login = Endpoint("log-in", "/api/v1/auth/login", script=script)
+    runs: tuple[list[Run], list[Run]] = ([], [])
+    for rep in range(reps):
+        order = [(ours, 0), (theirs, 1)]
+        for server, slot in order if rep % 2 == 0 else reversed(order):
+            runs[slot].append(wrk(server, login, seconds=seconds, connections=LOGIN_CONNECTIONS))
+    idle, storm = [], []
+    for server, read in ((ours, pair[0]), (theirs, pair[1])):
+        idle.append(wrk(server, read, seconds=seconds, connections=32))
+        command = _wrk_command(server, login, seconds=seconds + 2, connections=LOGIN_CONNECTIONS)
+        with subprocess.Popen(command, stdout=subprocess.DEVNULL) as storming:  # noqa: S603
+            time.sleep(1)  # the storm is on before the read starts
+            storm.append(wrk(server, read, seconds=seconds, connections=32))
+            storming.wait()
+    return LogIns(runs, (idle[0], idle[1]), (storm[0], storm[1]))
+
+
+def _print_log_ins(logins: LogIns) -> None:
+    platform_run, bare_run = _median(logins.runs[0]), _median(logins.runs[1])
+    ratio = platform_run.requests_per_second / bare_run.requests_per_second
+    print(f"log-in ({LOGIN_CONNECTIONS} connections, same Argon2 cost): ratio {ratio:.2f}x")  # noqa: T201
+    print(_row("bare", bare_run))  # noqa: T201
+    print(_row("platform", platform_run))  # noqa: T201
+    for label, idle, storm in zip(("platform", "bare"), logins.idle, logins.storm, strict=True):
+        print(  # noqa: T201
+            f"  {label}: product by id p99 {idle.p99_ms:.1f} ms alone, {storm.p99_ms:.1f} ms "
+            f"during a log-in storm ({storm.p99_ms / idle.p99_ms:.1f}x)"
+        )
 
 
 def _median(runs: list[Run]) -> Run:
@@ -211,6 +273,9 @@ def _environment(db_url: str, redis_url: str) -> dict[str, str]:
         "APP_REDIS_URL": redis_url,
         "APP_AUTH_JWT_SECRET": secret,
         "APP_DEMO_PASSWORD": PASSWORD,
+        # wrk logs in from one address as one account: the guessing limits would answer 429.
+        # No other endpoint measured here is rate limited.
+        "APP_RATE_LIMIT_ENABLED": "false",
         "BARE_DB_URL": db_url,
         "BARE_REDIS_URL": redis_url,
         "BARE_JWT_SECRET": secret,
@@ -275,6 +340,7 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
                     results[endpoint.label][slot].append(run)
                     served += run.requests if server is ours else 0
         rss_end = ours.worker_rss_mb()
+        logins = _log_ins(ours, theirs, endpoints[2], seconds=seconds, reps=reps)
     print(  # noqa: T201
         f"\nHTTP: platform vs a bare FastAPI app, {WORKERS} gunicorn workers each, wrk "
         f"{connections} connections, {seconds} s runs, {reps} alternating repetitions "
@@ -286,6 +352,7 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
         print(f"{label}: ratio {ratio:.2f}x")  # noqa: T201
         print(_row("bare", bare_run))  # noqa: T201
         print(_row("platform", platform_run))  # noqa: T201
+    _print_log_ins(logins)
     print(  # noqa: T201
         f"memory: platform workers' RSS {', '.join(f'{v:.0f}' for v in rss_warm)} MB after "
         f"warm-up, {', '.join(f'{v:.0f}' for v in rss_end)} MB after {served:,} more requests "
