@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,10 +34,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
-from app.bootstrap.migrations import upgrade
+from loadtests.benchmarks.databases import bench_database
 
 WORKERS = 2
 PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway database's admin
@@ -409,49 +406,18 @@ def main() -> None:
     arguments = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install wrk)")
-    started: list[EmbeddedPostgres | EmbeddedRedis] = []
-    server = os.environ.get("TEST_DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not server:
-        postgres = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "pg")
-        server = postgres.start()
-        started.append(postgres)
-    if not redis_url:
-        embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persistent=False)
-        redis_url = embedded.start()
-        started.append(embedded)
-    try:
-        server_url = make_url(server.replace("postgresql://", "postgresql+asyncpg://", 1))
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        admin_dsn = server_url.render_as_string(hide_password=False)
-        asyncio.run(_admin_sql(admin_dsn, f'CREATE DATABASE "{name}"'))
-        db_url = server_url.set(database=name).render_as_string(hide_password=False)
-        try:
-            upgrade(db_url)
-            env = _environment(db_url, redis_url)
-            asyncio.run(_prepare())
-            if not arguments.only_soak:
-                benchmark(
-                    env,
-                    seconds=arguments.seconds,
-                    reps=arguments.reps,
-                    connections=arguments.connections,
-                )
-            if arguments.soak:
-                soak(env, total=arguments.soak, connections=arguments.connections)
-        finally:
-            asyncio.run(_admin_sql(admin_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        for item in reversed(started):
-            item.stop()
-
-
-async def _admin_sql(dsn: str, sql: str) -> None:
-    connection = await asyncpg.connect(dsn.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
+    with bench_database() as (db_url, redis_url):
+        env = _environment(db_url, redis_url)
+        asyncio.run(_prepare())
+        if not arguments.only_soak:
+            benchmark(
+                env,
+                seconds=arguments.seconds,
+                reps=arguments.reps,
+                connections=arguments.connections,
+            )
+        if arguments.soak:
+            soak(env, total=arguments.soak, connections=arguments.connections)
 
 
 if __name__ == "__main__":

@@ -29,14 +29,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-import asyncpg
 from celery import Celery
 from redis import Redis as SyncRedis
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
-from app.bootstrap.migrations import upgrade
 from app.bootstrap.worker.broker import with_database
 from app.shared.domain.events import DomainEvent
 from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
@@ -44,6 +40,7 @@ from app.shared.infrastructure.outbox import write_events
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 from app.shared.infrastructure.outbox_relay import OutboxRelay
 from loadtests.benchmarks.bench_worker import STARTED
+from loadtests.benchmarks.databases import bench_database
 
 QUEUE = "bench"
 TASK = "bench.noop"
@@ -64,14 +61,6 @@ def _celery(broker_url: str) -> Celery:
         task_create_missing_queues=True,
     )
     return celery
-
-
-async def _admin(server_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(server_url.replace("postgresql+asyncpg://", "postgresql://"))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def throughput(db_url: str, broker: str, redis: SyncRedis, events: int) -> None:
@@ -193,37 +182,13 @@ async def handler_latency(
     await engine.dispose()
 
 
-async def main(events: int, samples: int) -> None:
-    started: list[EmbeddedPostgres | EmbeddedRedis] = []
-    server = os.environ.get("TEST_DATABASE_URL")
-    redis_url = os.environ.get("TEST_REDIS_URL")
-    if not server:
-        postgres = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="bench-pg-")) / "pg")
-        server = postgres.start()
-        started.append(postgres)
-    if not redis_url:
-        embedded = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="bench-redis-")), persistent=False)
-        redis_url = embedded.start()
-        started.append(embedded)
-    try:
-        server_url = make_url(server.replace("postgresql://", "postgresql+asyncpg://", 1))
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        server_dsn = server_url.render_as_string(hide_password=False)
-        await _admin(server_dsn, f'CREATE DATABASE "{name}"')
-        db_url = server_url.set(database=name).render_as_string(hide_password=False)
-        try:
-            await asyncio.to_thread(upgrade, db_url)
-            broker = with_database(redis_url, 0) if redis_url.startswith("unix") else redis_url
-            redis = SyncRedis.from_url(redis_url)
-            redis.delete(QUEUE)
-            await throughput(db_url, broker, redis, events)
-            await latency(db_url, broker, redis, samples)
-            await handler_latency(db_url, broker, redis_url, redis, samples)
-        finally:
-            await _admin(server_dsn, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        for item in reversed(started):
-            item.stop()
+async def main(db_url: str, redis_url: str, events: int, samples: int) -> None:
+    broker = with_database(redis_url, 0) if redis_url.startswith("unix") else redis_url
+    redis = SyncRedis.from_url(redis_url)
+    redis.delete(QUEUE)
+    await throughput(db_url, broker, redis, events)
+    await latency(db_url, broker, redis, samples)
+    await handler_latency(db_url, broker, redis_url, redis, samples)
 
 
 if __name__ == "__main__":
@@ -231,4 +196,5 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--samples", type=int, default=200)
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.events, arguments.samples))
+    with bench_database() as (db_url, redis_url):
+        asyncio.run(main(db_url, redis_url, arguments.events, arguments.samples))
