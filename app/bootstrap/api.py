@@ -6,7 +6,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from asgi_correlation_id import CorrelationIdMiddleware
 from dishka import Provider, make_async_container
 from dishka.integrations.fastapi import FastapiProvider, setup_dishka
 from fastapi import FastAPI
@@ -35,7 +34,7 @@ from app.shared.presentation.http.problems import (
     UnhandledErrorMiddleware,
     register_problem_handlers,
 )
-from app.shared.presentation.http.request_id import is_acceptable_request_id, new_request_id
+from app.shared.presentation.http.request_id import RequestIdMiddleware
 
 
 def create_app(
@@ -104,13 +103,7 @@ def create_app(
     setup_dishka(container, app)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware)
-    app.add_middleware(
-        CorrelationIdMiddleware,
-        header_name="X-Request-ID",
-        generator=new_request_id,
-        validator=is_acceptable_request_id,
-        update_request_header=True,
-    )
+    app.add_middleware(RequestIdMiddleware)
     # The real client address and scheme, from trusted proxies only.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.http.trusted_proxies)
     if settings.http.cors_origins:

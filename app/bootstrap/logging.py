@@ -11,13 +11,14 @@ import sys
 from typing import Any
 
 import structlog
-from asgi_correlation_id import correlation_id
 from opentelemetry import trace
 from structlog.typing import EventDict
 
+from app.shared.application.correlation import request_id as current_request_id
+
 
 def _add_request_id(_: Any, __: str, event: EventDict) -> EventDict:  # noqa: ANN401
-    request_id = correlation_id.get()
+    request_id = current_request_id.get()
     if request_id is not None:
         event.setdefault("request_id", request_id)
     return event

@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from asgi_correlation_id import correlation_id
 from celery import Celery
 from celery.signals import (
     beat_init,
@@ -34,6 +33,7 @@ from app.ordering.presentation.tasks import (
     ROLL_UP_DAILY_SALES,
     register_ordering_tasks,
 )
+from app.shared.application.correlation import request_id
 
 
 def create_worker_celery(settings: Settings) -> Celery:
@@ -50,10 +50,10 @@ def create_worker_celery(settings: Settings) -> Celery:
     def bind_request_id(task: Any = None, **_: Any) -> None:  # noqa: ANN401
         # The request id travels in the task's headers (from the outbox row): logs written while
         # the task runs carry the id of the request that caused it.
-        correlation_id.set(getattr(getattr(task, "request", None), "request_id", None))
+        request_id.set(getattr(getattr(task, "request", None), "request_id", None))
 
     def unbind_request_id(**_: Any) -> None:  # noqa: ANN401
-        correlation_id.set(None)
+        request_id.set(None)
 
     def roll_up_at_start(**_: Any) -> None:  # noqa: ANN401
         # An interval schedule first fires one interval after beat starts; the sales figures

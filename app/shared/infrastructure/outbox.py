@@ -15,7 +15,6 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from asgi_correlation_id import correlation_id
 from opentelemetry import propagate
 from sqlalchemy import (
     UUID,
@@ -34,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.shared.application.correlation import request_id as current_request_id
 from app.shared.domain.events import DomainEvent
 from app.shared.infrastructure.database import metadata
 
@@ -87,7 +87,7 @@ def event_payload(event: DomainEvent) -> dict[str, Any]:
 def _headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
-    request_id = correlation_id.get()
+    request_id = current_request_id.get()
     if request_id:
         carrier["request_id"] = request_id
     return carrier

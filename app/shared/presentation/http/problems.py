@@ -12,7 +12,6 @@ from http import HTTPStatus
 from typing import Any, Final
 
 import asyncpg
-from asgi_correlation_id import correlation_id
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -23,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.stdlib import get_logger
 
+from app.shared.application.correlation import request_id
 from app.shared.application.errors import (
     AuthenticationError,
     AuthorizationError,
@@ -89,7 +89,7 @@ def problem(
         "detail": detail,
         "instance": request.url.path,
         "code": code,
-        "request_id": correlation_id.get(),
+        "request_id": request_id.get(),
         **extensions,
     }
     return JSONResponse(body, status_code=int(status), headers=headers, media_type=PROBLEM_JSON)
