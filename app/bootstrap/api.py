@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from dishka import Provider, make_async_container
-from dishka.integrations.fastapi import FastapiProvider, setup_dishka
+from dishka.integrations.fastapi import FastapiProvider
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -35,6 +35,7 @@ from app.shared.presentation.http.problems import (
     register_problem_handlers,
 )
 from app.shared.presentation.http.request_id import RequestIdMiddleware
+from app.shared.presentation.http.routing import use_container
 
 
 def create_app(
@@ -97,10 +98,10 @@ def create_app(
     app.include_router(exports_router.router)
     app.include_router(dead_letters_router.router)
 
+    # Dishka's request scope is opened by the routes that need it (InjectedRoute), not here.
+    use_container(app, container)
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
-    # carries its headers), proxy headers, request id, metrics and access log, last-resort 500,
-    # Dishka's scope.
-    setup_dishka(container, app)
+    # carries its headers), proxy headers, request id, metrics and access log, last-resort 500.
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -3,13 +3,14 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 
 from typing import Any
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.shared.infrastructure.readiness import ReadinessChecker
+from app.shared.presentation.http.routing import InjectedRoute
 
-router = APIRouter(prefix="/health", tags=["health"], route_class=DishkaRoute)
+router = APIRouter(prefix="/health", tags=["health"], route_class=InjectedRoute)
 
 
 @router.get("/live", summary="Liveness: the process serves requests (no I/O)")

@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
 from app.catalog.application.commands.adjust_product_stock import (
@@ -56,8 +56,9 @@ from app.shared.application.actor import ActorProvider
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=DishkaRoute)
+router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=InjectedRoute)
 _staff = [Depends(bearer_scheme)]
 _NO_NUL = r"^[^\x00]*$"
 

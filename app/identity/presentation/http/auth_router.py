@@ -3,7 +3,7 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 
 from typing import Annotated
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
@@ -33,8 +33,9 @@ from app.identity.presentation.http.schemas import (
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=DishkaRoute)
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=InjectedRoute)
 
 
 def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:

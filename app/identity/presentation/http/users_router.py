@@ -4,7 +4,7 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 from typing import Annotated
 from uuid import UUID
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from app.identity.application.commands.activate_user import ActivateUser, ActivateUserRequest
@@ -36,8 +36,9 @@ from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=DishkaRoute)
+router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=InjectedRoute)
 _authenticated = [Depends(oauth2_scheme)]
 
 

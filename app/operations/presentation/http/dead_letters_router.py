@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
@@ -19,9 +19,10 @@ from app.operations.application.queries.list_dead_letters import (
     ListDeadLettersRequest,
 )
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
 router = APIRouter(
-    prefix="/api/v1/admin/dead-letters", tags=["operations"], route_class=DishkaRoute
+    prefix="/api/v1/admin/dead-letters", tags=["operations"], route_class=InjectedRoute
 )
 _bearer = [Depends(OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False))]
 

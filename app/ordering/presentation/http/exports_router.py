@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Final
 from uuid import UUID
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Depends, Query, Response, status
 from fastapi.responses import StreamingResponse
 
@@ -38,13 +38,14 @@ from app.ordering.presentation.http.schemas import (
 )
 from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
 PREFIX: Final = "/api/v1/order-exports"
 
 router = APIRouter(
     prefix=PREFIX,
     tags=["order-exports"],
-    route_class=DishkaRoute,
+    route_class=InjectedRoute,
     dependencies=[Depends(oauth2_scheme)],
 )
 

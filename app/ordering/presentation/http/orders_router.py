@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated, Final
 from uuid import UUID
 
-from dishka.integrations.fastapi import DishkaRoute, FromDishka
+from dishka.integrations.fastapi import FromDishka
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from app.ordering.application.commands.cancel_order import CancelOrder, CancelOrderRequest
@@ -39,13 +39,14 @@ from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.routing import InjectedRoute
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 
 router = APIRouter(
     prefix="/api/v1/orders",
     tags=["orders"],
-    route_class=DishkaRoute,
+    route_class=InjectedRoute,
     dependencies=[Depends(oauth2_scheme)],
 )
 
