@@ -66,6 +66,16 @@ async def test_metrics_label_requests_by_route_template_and_group_unmatched_path
     assert "http_request_duration_seconds_bucket" in body
 
 
+async def test_made_up_methods_share_one_label_value(client: httpx.AsyncClient) -> None:
+    # A label value per method a client invents would grow the series without bound.
+    for method in ("BREW", "XYZZY"):
+        await client.request(method, "/health/live")
+    body = (await client.get("/metrics")).text
+    assert 'method="OTHER",route="/health/live"' in body
+    assert "BREW" not in body
+    assert "XYZZY" not in body
+
+
 async def test_logs_are_json_with_request_id_and_never_contain_passwords_or_hashes(
     client: httpx.AsyncClient,
 ) -> None:
