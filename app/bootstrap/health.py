@@ -4,13 +4,12 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 from typing import Any
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from app.shared.infrastructure.readiness import ReadinessChecker
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
-router = APIRouter(prefix="/health", tags=["health"], route_class=InjectedRoute)
+router = PrefixedRouter(prefix="/health", tags=["health"])
 
 
 @router.get("/live", summary="Liveness: the process serves requests (no I/O)")

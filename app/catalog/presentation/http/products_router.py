@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from fastapi import Depends, Path, Query, Request, Response, status
 
 from app.catalog.application.commands.adjust_product_stock import (
     AdjustProductStock,
@@ -56,9 +56,9 @@ from app.shared.application.actor import ActorProvider
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=InjectedRoute)
+router = PrefixedRouter(prefix="/api/v1/products", tags=["products"])
 _staff = [Depends(bearer_scheme)]
 _NO_NUL = r"^[^\x00]*$"
 

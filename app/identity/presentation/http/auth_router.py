@@ -4,7 +4,7 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 from typing import Annotated
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.identity.application.commands.log_in import LogIn, LogInRequest
@@ -33,9 +33,9 @@ from app.identity.presentation.http.schemas import (
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=InjectedRoute)
+router = PrefixedRouter(prefix="/api/v1/auth", tags=["auth"])
 
 
 def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:

@@ -5,7 +5,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import Depends, Query, Request, Response, status
 
 from app.identity.application.commands.activate_user import ActivateUser, ActivateUserRequest
 from app.identity.application.commands.change_password import (
@@ -36,9 +36,9 @@ from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], route_class=InjectedRoute)
+router = PrefixedRouter(prefix="/api/v1/users", tags=["users"])
 _authenticated = [Depends(oauth2_scheme)]
 
 

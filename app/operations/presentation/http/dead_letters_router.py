@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import Depends, Query, status
 from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
@@ -19,11 +19,9 @@ from app.operations.application.queries.list_dead_letters import (
     ListDeadLettersRequest,
 )
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
-router = APIRouter(
-    prefix="/api/v1/admin/dead-letters", tags=["operations"], route_class=InjectedRoute
-)
+router = PrefixedRouter(prefix="/api/v1/admin/dead-letters", tags=["operations"])
 _bearer = [Depends(OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False))]
 
 

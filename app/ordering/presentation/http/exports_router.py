@@ -6,7 +6,7 @@ from typing import Annotated, Final
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import Depends, Query, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.ordering.application.commands.cancel_order_export import (
@@ -38,14 +38,13 @@ from app.ordering.presentation.http.schemas import (
 )
 from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
 PREFIX: Final = "/api/v1/order-exports"
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix=PREFIX,
     tags=["order-exports"],
-    route_class=InjectedRoute,
     dependencies=[Depends(oauth2_scheme)],
 )
 

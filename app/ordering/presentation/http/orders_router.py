@@ -7,7 +7,7 @@ from typing import Annotated, Final
 from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import Body, Depends, Header, Query, Request, Response, status
 
 from app.ordering.application.commands.cancel_order import CancelOrder, CancelOrderRequest
 from app.ordering.application.commands.deliver_order import DeliverOrder, DeliverOrderRequest
@@ -39,14 +39,13 @@ from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
-from app.shared.presentation.http.routing import InjectedRoute
+from app.shared.presentation.http.routing import PrefixedRouter
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
 
-router = APIRouter(
+router = PrefixedRouter(
     prefix="/api/v1/orders",
     tags=["orders"],
-    route_class=InjectedRoute,
     dependencies=[Depends(oauth2_scheme)],
 )
 

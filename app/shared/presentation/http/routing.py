@@ -1,10 +1,16 @@
-"""The route class of every router: Dishka injection, with the request scope opened per route.
+"""The router and route classes of every HTTP router.
 
-Dishka's own FastAPI setup opens a request scope in a middleware, for every request: 12 µs of a
-50 µs request that needs nothing from the container (a liveness probe, a 404, /metrics). Here
-the scope is opened only by routes whose endpoint asks for a dependency, around the whole of the
-route's handling, so a streamed response (an export's download reads its chunks through the
-request's session) is sent before the scope, and the session, close.
+PrefixedRouter: since FastAPI 0.137 an included router stays a node of the app's route tree,
+and a request is matched against every route of every router included before the one that
+serves it (about 1.6 µs a route, 67 µs to reach the last of our 43 routes). Each of our routers
+has one static prefix that all of its routes start with, so a path outside it cannot match any
+of them: the router answers "no match" at once.
+
+InjectedRoute: Dishka's own FastAPI setup opens a request scope in a middleware, for every
+request: 12 µs of a 50 µs request that needs nothing from the container (a liveness probe, a
+404). Here the scope is opened only by routes whose endpoint asks for a dependency, around the
+whole of the route's handling, so a streamed response (an export's download reads its chunks
+through the request's session) is sent before the scope, and the session, close.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from dishka import AsyncContainer
 from dishka import Scope as DIScope
 from dishka.integrations.fastapi import inject
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, APIRouter
+from starlette._utils import get_route_path
 from starlette.requests import Request
+from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 
@@ -27,6 +35,8 @@ def use_container(app: FastAPI, container: AsyncContainer) -> None:
 
 
 class InjectedRoute(APIRoute):
+    """DishkaRoute, but the request scope is opened here rather than by a middleware."""
+
     def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:  # noqa: ANN401
         injected = inject(endpoint)
         # Dishka returns the endpoint itself when it has no dependency to inject.
@@ -43,3 +53,17 @@ class InjectedRoute(APIRoute):
             # Dishka's injection wrapper reads the request's container from request.state.
             request.state.dishka_container = request_container
             await super().handle(scope, receive, send)
+
+
+class PrefixedRouter(APIRouter):
+    """A bounded context's routes under one static prefix, injected by Dishka."""
+
+    def __init__(self, *, prefix: str, **kwargs: Any) -> None:  # noqa: ANN401
+        if not prefix or "{" in prefix:
+            raise ValueError(f"a static prefix is required, got {prefix!r}")
+        super().__init__(prefix=prefix, route_class=InjectedRoute, **kwargs)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if not get_route_path(scope).startswith(self.prefix):
+            return Match.NONE, {}
+        return super().matches(scope)
