@@ -27,6 +27,7 @@ from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import (
     AutocommitEngine,
     ReadConnections,
+    SessionSlot,
     autocommit,
     create_engine,
     create_session_factory,
@@ -76,8 +77,12 @@ class PlatformProvider(Provider):
         return autocommit(engine)
 
     @provide(scope=Scope.REQUEST)
-    def read_connections(self, engine: AutocommitEngine, session: AsyncSession) -> ReadConnections:
-        return ReadConnections(engine, session)
+    def session_slot(self) -> SessionSlot:
+        return SessionSlot()
+
+    @provide(scope=Scope.REQUEST)
+    def read_connections(self, engine: AutocommitEngine, slot: SessionSlot) -> ReadConnections:
+        return ReadConnections(engine, slot)
 
     @provide(scope=Scope.APP)
     async def redis(self, settings: Settings) -> AsyncIterator[Redis]:
@@ -112,10 +117,12 @@ class PlatformProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     async def session(
-        self, factory: async_sessionmaker[AsyncSession]
+        self, factory: async_sessionmaker[AsyncSession], slot: SessionSlot
     ) -> AsyncIterator[AsyncSession]:
-        # One session per request; never committed here (interactors commit), rolled back on close.
+        # One session per request, made only when a repository or the unit of work asks for it;
+        # never committed here (interactors commit), rolled back on close.
         async with factory() as session:
+            slot.session = session
             yield session
 
     @provide(scope=Scope.APP)

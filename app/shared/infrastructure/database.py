@@ -115,6 +115,19 @@ def autocommit(engine: AsyncEngine) -> AutocommitEngine:
     return AutocommitEngine(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
+class SessionSlot:
+    """The request's session once something in the request has asked for one, else None.
+
+    Readers look here instead of asking for the session: a request that only reads (a cached
+    product, a list) then never creates and closes a session it would not use.
+    """
+
+    __slots__ = ("session",)
+
+    def __init__(self) -> None:
+        self.session: AsyncSession | None = None
+
+
 class ReadConnections:
     """Reads for the query side, outside any transaction when the request has none: each
     statement runs on a pooled connection in autocommit mode, which goes back to the pool as
@@ -128,13 +141,14 @@ class ReadConnections:
     need them to agree beyond what its rows guarantee (an order's lines never change).
     """
 
-    def __init__(self, engine: AutocommitEngine, session: AsyncSession | None = None) -> None:
+    def __init__(self, engine: AutocommitEngine, slot: SessionSlot | None = None) -> None:
         self._engine = engine
-        self._session = session
+        self._slot = slot
 
     async def execute(self, statement: Executable) -> Result[Any]:
-        if self._session is not None and self._session.in_transaction():
-            return await self._session.execute(statement)
+        session = self._slot.session if self._slot is not None else None
+        if session is not None and session.in_transaction():
+            return await session.execute(statement)
         async with self._engine.connect() as connection:
             # Buffered: the rows outlive the connection, which is back in the pool already.
             return await connection.execute(statement)
