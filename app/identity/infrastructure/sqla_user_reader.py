@@ -1,10 +1,13 @@
-"""Query gateway for users: Core selects straight into read models, keyset pagination."""
+"""Query gateway for users: SQL straight into read models, keyset pagination.
+
+The caller (every authorized request) and the listing are plain SQL through asyncpg
+(ReadConnections.fetch): they are the hottest reads, and SQLAlchemy Core cost more CPU than the
+round trip itself. Column names are ``users_table``'s (app/identity/infrastructure/tables.py).
+"""
 
 from __future__ import annotations
 
 from typing import Any
-
-from sqlalchemy import ColumnElement, Select, or_, select
 
 from app.identity.application.ports.user_reader import (
     Caller,
@@ -13,19 +16,25 @@ from app.identity.application.ports.user_reader import (
     UserSort,
     UserView,
 )
-from app.identity.domain.value_objects import UserId
-from app.identity.infrastructure.tables import users_table
+from app.identity.domain.value_objects import UserId, UserStatus
+from app.shared.domain.role import Role
 from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
-    after,
     datetime_key,
     decode_cursor,
     encode_cursor,
     text_key,
 )
 
-_c = users_table.c
-_VIEW_COLUMNS = (_c.id, _c.username, _c.email, _c.role, _c.status, _c.created_at, _c.updated_at)
+_SELECT_VIEW = "SELECT id, username, email, role, status, created_at, updated_at FROM users"
+_CALLER = "SELECT role, status, credentials_version FROM users WHERE id = $1"
+# Sort -> key column, its PostgreSQL type (for the cursor's parameter), descending.
+_ORDER = {
+    UserSort.USERNAME: ("username", "varchar", False),
+    UserSort.USERNAME_DESC: ("username", "varchar", True),
+    UserSort.CREATED_AT: ("created_at", "timestamptz", False),
+    UserSort.CREATED_AT_DESC: ("created_at", "timestamptz", True),
+}
 
 
 def _escape_like(term: str) -> str:
@@ -37,62 +46,63 @@ class SqlaUserReader:
         self._reads = reads
 
     async def get(self, user_id: UserId) -> UserView | None:
-        statement = select(*_VIEW_COLUMNS).where(_c.id == user_id)
-        row = (await self._reads.execute(statement)).mappings().one_or_none()
-        return None if row is None else _to_view(row)
+        rows = await self._reads.fetch(f"{_SELECT_VIEW} WHERE id = $1", user_id)
+        return _to_view(rows[0]) if rows else None
 
     async def caller(self, user_id: UserId) -> Caller | None:
-        statement = select(_c.role, _c.status, _c.credentials_version).where(_c.id == user_id)
-        row = (await self._reads.execute(statement)).one_or_none()
-        return None if row is None else Caller(*row)
+        rows = await self._reads.fetch(_CALLER, user_id)
+        if not rows:
+            return None
+        role, status, credentials_version = rows[0]
+        return Caller(Role(role), UserStatus(status), credentials_version)
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
     ) -> UserPage:
-        statement = self._filtered(select(*_VIEW_COLUMNS), filter_)
-        key_column = (
-            _c.username if sort in {UserSort.USERNAME, UserSort.USERNAME_DESC} else _c.created_at
-        )
-        descending = sort.value.startswith("-")
+        args: list[object] = []
+
+        def param(value: object, cast: str = "") -> str:
+            args.append(value)
+            return f"${len(args)}{cast}"
+
+        conditions: list[str] = []
+        if filter_.role is not None:
+            conditions.append(f"role = {param(filter_.role.value)}")
+        if filter_.status is not None:
+            conditions.append(f"status = {param(filter_.status.value)}")
+        if filter_.search:
+            pattern = param(f"%{_escape_like(filter_.search.strip().lower())}%")
+            conditions.append(
+                f"(username LIKE {pattern} ESCAPE '\\' OR email LIKE {pattern} ESCAPE '\\')"
+            )
+        key, key_type, descending = _ORDER[sort]
         if cursor is not None:
-            parse_key = datetime_key if key_column is _c.created_at else text_key
-            position = decode_cursor(cursor, sort.value, parse_key)
-            statement = statement.where(after(key_column, _c.id, position, descending=descending))
-        order = (key_column.desc(), _c.id.desc()) if descending else (key_column.asc(), _c.id.asc())
-        rows = (
-            (await self._reads.execute(statement.order_by(*order).limit(limit + 1)))
-            .mappings()
-            .all()
+            parse_key = datetime_key if key == "created_at" else text_key
+            position_key, position_id = decode_cursor(cursor, sort.value, parse_key)
+            bound = f"({param(position_key, '::' + key_type)}, {param(position_id, '::uuid')})"
+            conditions.append(f"({key}, id) {'<' if descending else '>'} {bound}")
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            f"{_SELECT_VIEW}{where} ORDER BY {key} {direction}, id {direction} "
+            f"LIMIT {param(limit + 1)}"
         )
+        rows = await self._reads.fetch(sql, *args)
         items = [_to_view(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(sort.value, last[key_column.name], last["id"])
+            next_cursor = encode_cursor(sort.value, last[key], last["id"])
         return UserPage(items=items, next_cursor=next_cursor)
 
-    @staticmethod
-    def _filtered(statement: Select[Any], filter_: UserFilter) -> Select[Any]:
-        conditions: list[ColumnElement[bool]] = []
-        if filter_.role is not None:
-            conditions.append(_c.role == filter_.role)
-        if filter_.status is not None:
-            conditions.append(_c.status == filter_.status)
-        if filter_.search:
-            pattern = f"%{_escape_like(filter_.search.strip().lower())}%"
-            conditions.append(
-                or_(_c.username.like(pattern, escape="\\"), _c.email.like(pattern, escape="\\"))
-            )
-        return statement.where(*conditions)
 
-
-def _to_view(row: Any) -> UserView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+def _to_view(row: Any) -> UserView:  # noqa: ANN401 - an asyncpg Record
     return UserView(
         id=str(row["id"]),
         username=row["username"],
         email=row["email"],
-        role=str(row["role"].value),
-        status=str(row["status"].value),
+        role=row["role"],
+        status=row["status"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
     )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, NewType
 
+import asyncpg
 from sqlalchemy import Executable, MetaData, Result
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -146,9 +149,40 @@ class ReadConnections:
         self._slot = slot
 
     async def execute(self, statement: Executable) -> Result[Any]:
-        session = self._slot.session if self._slot is not None else None
-        if session is not None and session.in_transaction():
+        session = self._session()
+        if session is not None:
             return await session.execute(statement)
         async with self._engine.connect() as connection:
             # Buffered: the rows outlive the connection, which is back in the pool already.
             return await connection.execute(statement)
+
+    async def fetch(self, sql: str, *args: object) -> Sequence[asyncpg.Record]:
+        """``sql`` (``$1``-style parameters) straight through asyncpg, on the same connections.
+
+        For the hottest reads only: SQLAlchemy Core spends about 120 µs of CPU on executing a
+        statement and 140 µs more on building one with filters, a sort and a cursor, as much as
+        asyncpg's whole round trip (chapter 15). The pool, its bounds, the statement timeout and
+        the pooler settings are the engine's; SQLAlchemy's tracing does not see these queries.
+        """
+        session = self._session()
+        if session is not None:
+            return await _fetch_on(await session.connection(), sql, args)
+        async with self._engine.connect() as connection:
+            return await _fetch_on(connection, sql, args)
+
+    def _session(self) -> AsyncSession | None:
+        session = self._slot.session if self._slot is not None else None
+        return session if session is not None and session.in_transaction() else None
+
+
+async def _fetch_on(
+    connection: AsyncConnection, sql: str, args: tuple[object, ...]
+) -> Sequence[asyncpg.Record]:
+    raw = await connection.get_raw_connection()
+    try:
+        rows: Sequence[asyncpg.Record] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
+        # SQLAlchemy never saw this error: tell its pool not to hand the connection out again.
+        raw.invalidate()
+        raise
+    return rows
