@@ -1,7 +1,10 @@
 """Structured logs: one JSON object a line, with request_id, trace_id and span_id when known.
 
-stdlib loggers (gunicorn, uvicorn, alembic, sqlalchemy) go through the same renderer, so every
-line a process writes has one shape.
+The app's own loggers (structlog) render and write their lines themselves; stdlib loggers
+(gunicorn, uvicorn, alembic, sqlalchemy) go through a handler with the same processors and
+renderer, so every line a process writes has one shape. Routing the app's lines through stdlib
+logging as well made two LogRecords per line, and the access log line a request writes cost
+about twice as much (chapter 15).
 """
 
 from __future__ import annotations
@@ -32,6 +35,24 @@ def _add_trace_context(_: Any, __: str, event: EventDict) -> EventDict:  # noqa:
     return event
 
 
+class _StderrNow:
+    """sys.stderr as it is at each write: gunicorn, pytest and tests may replace it."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+class _NamedLogger(structlog.WriteLogger):
+    """A line writer with the name ``get_logger(name)`` gave it, for the ``logger`` field."""
+
+    def __init__(self, name: str | None = None, *_: Any) -> None:  # noqa: ANN401
+        super().__init__(_StderrNow())  # type: ignore[arg-type]
+        self.name = name or "app"
+
+
 def configure_logging(*, level: str = "INFO", json_format: bool = True) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -46,10 +67,12 @@ def configure_logging(*, level: str = "INFO", json_format: bool = True) -> None:
         if json_format
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    # ConsoleRenderer formats exceptions itself (prettier); JSON needs them as text first.
+    exceptions = [structlog.processors.format_exc_info] if json_format else []
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*shared, *exceptions, renderer],
+        logger_factory=_NamedLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 
 import httpx
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -29,7 +29,9 @@ def captured_logs() -> Iterator[io.StringIO]:
     handler.setFormatter(root.handlers[0].formatter)
     root.addHandler(handler)
     try:
-        yield stream
+        # The app's own (structlog) loggers write to sys.stderr as it is at each line.
+        with redirect_stderr(stream):
+            yield stream
     finally:
         root.removeHandler(handler)
 
