@@ -325,9 +325,9 @@ def test_the_api_serves_metrics_on_its_metrics_port_only(platform: Platform) -> 
     # Every HTTP series is labelled, so none exists before a worker has served a request: the
     # requests above must show up, merged from the workers' files by gunicorn's master.
     counted = 'http_requests_total{method="GET",route="/health/live",status="200"}'
-    assert wait_for(lambda: counted in httpx.get(metrics, timeout=5).text, within=30), (
-        httpx.get(metrics, timeout=5).text[-2000:]
-    )
+    assert wait_for(lambda: counted in httpx.get(metrics, timeout=5).text, within=30), httpx.get(
+        metrics, timeout=5
+    ).text[-2000:]
 
 
 def _get(url: str) -> int:
