@@ -1,11 +1,15 @@
-"""Query gateway for products: Core selects into read models, keyset pagination."""
+"""Query gateway for products: SQL straight into read models, keyset pagination.
+
+Plain SQL through asyncpg (ReadConnections.fetch), like the users' reads: the cache answers
+most reads, and what reaches here (a miss, a search, a deep page) should not pay SQLAlchemy
+Core's CPU on top of the round trip. Column names are ``products_table``'s
+(app/catalog/infrastructure/tables.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-
-from sqlalchemy import ColumnElement, Select, or_, select
 
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
@@ -14,46 +18,32 @@ from app.catalog.application.ports.product_reader import (
     ProductView,
 )
 from app.catalog.domain.value_objects import ProductId
-from app.catalog.infrastructure.tables import products_table
 from app.shared.domain.money import format_amount
 from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
-    after,
+    SqlParams,
+    after_sql,
     datetime_key,
     decimal_key,
     decode_cursor,
     encode_cursor,
+    escape_like,
     text_key,
 )
 
-_c = products_table.c
-_COLUMNS = (
-    _c.id, _c.sku, _c.name, _c.description, _c.price_amount, _c.price_currency,
-    _c.stock_on_hand, _c.status, _c.version, _c.created_at, _c.updated_at,
-)  # fmt: skip
-# sort -> (key column, descending)
-_ORDER: dict[ProductSort, tuple[Any, bool]] = {
-    ProductSort.NAME: (_c.name, False),
-    ProductSort.NAME_DESC: (_c.name, True),
-    ProductSort.PRICE: (_c.price_amount, False),
-    ProductSort.PRICE_DESC: (_c.price_amount, True),
-    ProductSort.NEWEST: (_c.created_at, True),
-    ProductSort.OLDEST: (_c.created_at, False),
+_SELECT_VIEW = (
+    "SELECT id, sku, name, description, price_amount, price_currency, stock_on_hand, status, "
+    "version, created_at, updated_at FROM products"
+)
+# sort -> (key column, its PostgreSQL type for the cursor's parameter, descending, key parser)
+_ORDER: dict[ProductSort, tuple[str, str, bool, Callable[[str], object]]] = {
+    ProductSort.NAME: ("name", "varchar", False, text_key),
+    ProductSort.NAME_DESC: ("name", "varchar", True, text_key),
+    ProductSort.PRICE: ("price_amount", "numeric", False, decimal_key),
+    ProductSort.PRICE_DESC: ("price_amount", "numeric", True, decimal_key),
+    ProductSort.NEWEST: ("created_at", "timestamptz", True, datetime_key),
+    ProductSort.OLDEST: ("created_at", "timestamptz", False, datetime_key),
 }
-
-
-_KEY_PARSERS: dict[ProductSort, Callable[[str], object]] = {
-    ProductSort.NAME: text_key,
-    ProductSort.NAME_DESC: text_key,
-    ProductSort.PRICE: decimal_key,
-    ProductSort.PRICE_DESC: decimal_key,
-    ProductSort.NEWEST: datetime_key,
-    ProductSort.OLDEST: datetime_key,
-}
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlaProductReader:
@@ -61,60 +51,60 @@ class SqlaProductReader:
         self._reads = reads
 
     async def get(self, product_id: ProductId) -> ProductView | None:
-        return await self._one(_c.id == product_id)
+        rows = await self._reads.fetch(f"{_SELECT_VIEW} WHERE id = $1", product_id)
+        return to_view(rows[0]) if rows else None
 
     async def get_by_sku(self, sku: str) -> ProductView | None:
-        return await self._one(_c.sku == sku)
-
-    async def _one(self, condition: ColumnElement[bool]) -> ProductView | None:
-        row = (await self._reads.execute(select(*_COLUMNS).where(condition))).mappings().first()
-        return None if row is None else to_view(row)
+        rows = await self._reads.fetch(f"{_SELECT_VIEW} WHERE sku = $1", sku)
+        return to_view(rows[0]) if rows else None
 
     async def list(
         self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
     ) -> ProductPage:
-        key_column, descending = _ORDER[sort]
-        statement = _filtered(select(*_COLUMNS), filter_)
+        key, key_type, descending, parse_key = _ORDER[sort]
+        param = SqlParams()
+        conditions = _conditions(filter_, param)
         if cursor is not None:
-            position = decode_cursor(cursor, sort.value, _KEY_PARSERS[sort])
-            statement = statement.where(after(key_column, _c.id, position, descending=descending))
-        order = (key_column.desc(), _c.id.desc()) if descending else (key_column, _c.id)
-        rows = (
-            (await self._reads.execute(statement.order_by(*order).limit(limit + 1)))
-            .mappings()
-            .all()
+            position = decode_cursor(cursor, sort.value, parse_key)
+            conditions.append(
+                after_sql(key, key_type, position, descending=descending, params=param)
+            )
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            f"{_SELECT_VIEW}{where} ORDER BY {key} {direction}, id {direction} "
+            f"LIMIT {param(limit + 1)}"
         )
+        rows = await self._reads.fetch(sql, *param.values)
         items = [to_view(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1]
-            next_cursor = encode_cursor(sort.value, last[key_column.name], last["id"])
+            next_cursor = encode_cursor(sort.value, last[key], last["id"])
         return ProductPage(items=items, next_cursor=next_cursor)
 
 
-def _filtered(statement: Select[Any], filter_: ProductFilter) -> Select[Any]:
-    conditions: list[ColumnElement[bool]] = []
+def _conditions(filter_: ProductFilter, param: SqlParams) -> list[str]:
+    conditions: list[str] = []
     if filter_.status is not None:
-        conditions.append(_c.status == filter_.status)
+        conditions.append(f"status = {param(filter_.status.value)}")
     if filter_.text:
-        pattern = f"%{_escape_like(filter_.text.strip())}%"
-        conditions.append(
-            or_(_c.name.ilike(pattern, escape="\\"), _c.sku.ilike(pattern, escape="\\"))
-        )
+        pattern = param(f"%{escape_like(filter_.text.strip())}%")
+        conditions.append(f"(name ILIKE {pattern} ESCAPE '\\' OR sku ILIKE {pattern} ESCAPE '\\')")
     if filter_.currency:
-        conditions.append(_c.price_currency == filter_.currency.upper())
+        conditions.append(f"price_currency = {param(filter_.currency.upper())}")
     if filter_.min_price is not None:
-        conditions.append(_c.price_amount >= filter_.min_price)
+        conditions.append(f"price_amount >= {param(filter_.min_price, 'numeric')}")
     if filter_.max_price is not None:
-        conditions.append(_c.price_amount <= filter_.max_price)
+        conditions.append(f"price_amount <= {param(filter_.max_price, 'numeric')}")
     if filter_.in_stock is True:
-        conditions.append(_c.stock_on_hand > 0)
+        conditions.append("stock_on_hand > 0")
     elif filter_.in_stock is False:
-        conditions.append(_c.stock_on_hand == 0)
-    return statement.where(*conditions)
+        conditions.append("stock_on_hand = 0")
+    return conditions
 
 
-def to_view(row: Any) -> ProductView:  # noqa: ANN401 - a SQLAlchemy RowMapping
+def to_view(row: Any) -> ProductView:  # noqa: ANN401 - an asyncpg Record
     return ProductView(
         id=str(row["id"]),
         sku=row["sku"],
@@ -124,7 +114,7 @@ def to_view(row: Any) -> ProductView:  # noqa: ANN401 - a SQLAlchemy RowMapping
         currency=row["price_currency"],
         stock_on_hand=row["stock_on_hand"],
         in_stock=row["stock_on_hand"] > 0,
-        status=str(row["status"].value),
+        status=row["status"],
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],

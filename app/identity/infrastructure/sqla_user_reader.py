@@ -20,9 +20,12 @@ from app.identity.domain.value_objects import UserId, UserStatus
 from app.shared.domain.role import Role
 from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
+    SqlParams,
+    after_sql,
     datetime_key,
     decode_cursor,
     encode_cursor,
+    escape_like,
     text_key,
 )
 
@@ -35,10 +38,6 @@ _ORDER = {
     UserSort.CREATED_AT: ("created_at", "timestamptz", False),
     UserSort.CREATED_AT_DESC: ("created_at", "timestamptz", True),
 }
-
-
-def _escape_like(term: str) -> str:
-    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlaUserReader:
@@ -59,35 +58,31 @@ class SqlaUserReader:
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
     ) -> UserPage:
-        args: list[object] = []
-
-        def param(value: object, cast: str = "") -> str:
-            args.append(value)
-            return f"${len(args)}{cast}"
-
+        param = SqlParams()
         conditions: list[str] = []
         if filter_.role is not None:
             conditions.append(f"role = {param(filter_.role.value)}")
         if filter_.status is not None:
             conditions.append(f"status = {param(filter_.status.value)}")
         if filter_.search:
-            pattern = param(f"%{_escape_like(filter_.search.strip().lower())}%")
+            pattern = param(f"%{escape_like(filter_.search.strip().lower())}%")
             conditions.append(
                 f"(username LIKE {pattern} ESCAPE '\\' OR email LIKE {pattern} ESCAPE '\\')"
             )
         key, key_type, descending = _ORDER[sort]
         if cursor is not None:
             parse_key = datetime_key if key == "created_at" else text_key
-            position_key, position_id = decode_cursor(cursor, sort.value, parse_key)
-            bound = f"({param(position_key, '::' + key_type)}, {param(position_id, '::uuid')})"
-            conditions.append(f"({key}, id) {'<' if descending else '>'} {bound}")
+            position = decode_cursor(cursor, sort.value, parse_key)
+            conditions.append(
+                after_sql(key, key_type, position, descending=descending, params=param)
+            )
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
         direction = "DESC" if descending else "ASC"
         sql = (
             f"{_SELECT_VIEW}{where} ORDER BY {key} {direction}, id {direction} "
             f"LIMIT {param(limit + 1)}"
         )
-        rows = await self._reads.fetch(sql, *args)
+        rows = await self._reads.fetch(sql, *param.values)
         items = [_to_view(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:

@@ -91,3 +91,31 @@ def after(
     row = tuple_(key_column, id_column)
     bound = tuple_(literal(key, key_column.type), literal(last_id, id_column.type))
     return row < bound if descending else row > bound
+
+
+class SqlParams:
+    """Positional parameters (``$1``, ``$2``...) for a statement written as SQL text, for the
+    readers that go straight through asyncpg (ReadConnections.fetch). Calling it with a value
+    returns the placeholder, so no value is ever spliced into the SQL."""
+
+    def __init__(self) -> None:
+        self.values: list[object] = []
+
+    def __call__(self, value: object, cast: str = "") -> str:
+        self.values.append(value)
+        return f"${len(self.values)}{f'::{cast}' if cast else ''}"
+
+
+def after_sql(
+    key: str, key_type: str, position: tuple[object, UUID], *, descending: bool, params: SqlParams
+) -> str:
+    """``after()`` as SQL text: rows strictly after ``position`` in ``(key, id)`` order.
+    ``key`` is a column name from the reader's own constants, never from input."""
+    key_value, last_id = position
+    bound = f"({params(key_value, key_type)}, {params(last_id, 'uuid')})"
+    return f"({key}, id) {'<' if descending else '>'} {bound}"
+
+
+def escape_like(term: str) -> str:
+    """``term`` matched literally inside a LIKE pattern (with ``ESCAPE '\\'``)."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
