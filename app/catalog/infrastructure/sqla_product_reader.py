@@ -26,8 +26,9 @@ from app.shared.infrastructure.keyset import (
     datetime_key,
     decimal_key,
     decode_cursor,
-    encode_cursor,
     escape_like,
+    next_cursor,
+    page_sql,
     text_key,
 )
 
@@ -69,19 +70,12 @@ class SqlaProductReader:
             conditions.append(
                 after_sql(key, key_type, position, descending=descending, params=param)
             )
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        direction = "DESC" if descending else "ASC"
-        sql = (
-            f"{_SELECT_VIEW}{where} ORDER BY {key} {direction}, id {direction} "
-            f"LIMIT {param(limit + 1)}"
+        sql = page_sql(
+            _SELECT_VIEW, conditions, key=key, descending=descending, limit=limit, params=param
         )
         rows = await self._reads.fetch(sql, *param.values)
         items = [to_view(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(sort.value, last[key], last["id"])
-        return ProductPage(items=items, next_cursor=next_cursor)
+        return ProductPage(items=items, next_cursor=next_cursor(rows, limit, sort.value, key))
 
 
 def _conditions(filter_: ProductFilter, param: SqlParams) -> list[str]:

@@ -24,8 +24,9 @@ from app.shared.infrastructure.keyset import (
     after_sql,
     datetime_key,
     decode_cursor,
-    encode_cursor,
     escape_like,
+    next_cursor,
+    page_sql,
     text_key,
 )
 
@@ -76,19 +77,12 @@ class SqlaUserReader:
             conditions.append(
                 after_sql(key, key_type, position, descending=descending, params=param)
             )
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        direction = "DESC" if descending else "ASC"
-        sql = (
-            f"{_SELECT_VIEW}{where} ORDER BY {key} {direction}, id {direction} "
-            f"LIMIT {param(limit + 1)}"
+        sql = page_sql(
+            _SELECT_VIEW, conditions, key=key, descending=descending, limit=limit, params=param
         )
         rows = await self._reads.fetch(sql, *param.values)
         items = [_to_view(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(sort.value, last[key], last["id"])
-        return UserPage(items=items, next_cursor=next_cursor)
+        return UserPage(items=items, next_cursor=next_cursor(rows, limit, sort.value, key))
 
 
 def _to_view(row: Any) -> UserView:  # noqa: ANN401 - an asyncpg Record

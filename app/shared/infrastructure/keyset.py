@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
@@ -114,6 +114,30 @@ def after_sql(
     key_value, last_id = position
     bound = f"({params(key_value, key_type)}, {params(last_id, 'uuid')})"
     return f"({key}, id) {'<' if descending else '>'} {bound}"
+
+
+def page_sql(
+    select: str,
+    conditions: list[str],
+    *,
+    key: str,
+    descending: bool,
+    limit: int,
+    params: SqlParams,
+) -> str:
+    """``select`` filtered by ``conditions`` in ``(key, id)`` order: one row more than a page,
+    to know whether there is a next one."""
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    direction = "DESC" if descending else "ASC"
+    return f"{select}{where} ORDER BY {key} {direction}, id {direction} LIMIT {params(limit + 1)}"
+
+
+def next_cursor(rows: Sequence[Any], limit: int, sort: str, key: str) -> str | None:
+    """The cursor after the page's last row, when ``page_sql`` found one row more."""
+    if len(rows) <= limit:
+        return None
+    last = rows[limit - 1]
+    return encode_cursor(sort, last[key], last["id"])
 
 
 def escape_like(term: str) -> str:
