@@ -1,4 +1,5 @@
-# One Dockerfile, four images: `api`, `worker`, `beat` and `migrate` (docs/16-deployment.md).
+# One Dockerfile, four images: `api`, `worker`, `beat` and `migrate` (docs/16-deployment.md); and
+# `loadtest`, Locust with the journeys of loadtests/ (docs/15-performance.md).
 #
 #   docker build --target api -t fastapi-platform-api .
 #
@@ -85,6 +86,37 @@ USER 10001:10001
 # Every process is `python -m app <command>`: exec form, no shell, and the command itself is
 # PID 1 (gunicorn and Celery handle SIGTERM and reap their own children).
 ENTRYPOINT ["/opt/venv/bin/python", "-m", "app"]
+
+# --- loadtest: Locust and the journeys of loadtests/, to load-test from inside a cluster ----------
+# Not an app image: no app code, a venv of its own. Built only on request (skaffold's `loadtest`
+# profile, docs/15-performance.md); `api` stays the last stage, the one a plain build makes.
+FROM builder AS loadtest-builder
+COPY requirements/loadtest.txt /tmp/loadtest.txt
+RUN --mount=type=secret,id=ca \
+    --mount=type=cache,target=/root/.cache/uv \
+    if [ -f /run/secrets/ca ]; then export SSL_CERT_FILE=/run/secrets/ca; fi \
+    && python3 -m venv --without-pip /opt/loadtest \
+    && /opt/uv/bin/uv pip install --python /opt/loadtest/bin/python --require-hashes --no-deps \
+        -r /tmp/loadtest.txt \
+    && find /opt/loadtest -name '*.so*' -type f -exec strip --strip-unneeded {} +
+
+FROM ${PYTHON_IMAGE} AS loadtest
+RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
+    && groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+ENV PATH=/opt/loadtest/bin:$PATH \
+    PYTHONPATH=/srv \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=loadtest-builder /opt/loadtest /opt/loadtest
+COPY loadtests /srv/loadtests
+WORKDIR /srv
+USER 10001:10001
+# Master (--master), worker (--worker --master-host ...) or a single headless run: the arguments
+# are Locust's own; the SLO gate (loadtests/slo.toml) sets the exit code.
+ENTRYPOINT ["/opt/loadtest/bin/locust", "-f", "/srv/loadtests/locustfile.py"]
+CMD ["--help"]
 
 # --- the four images -----------------------------------------------------------------------------
 FROM runtime AS migrate

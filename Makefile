@@ -65,6 +65,7 @@ lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin re
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
 	$(UV) pip compile requirements/chart-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/chart-tools.txt
 	$(UV) pip compile requirements/chart-binaries.in --quiet --no-deps --generate-hashes --python-version 3.11 -o requirements/chart-binaries.txt
+	$(UV) pip compile requirements/loadtest.in --quiet --generate-hashes --python-version 3.11 -o requirements/loadtest.txt
 
 LOADTEST_HOST ?= http://127.0.0.1:8000
 LOADTEST_USERS ?= 20

@@ -1,4 +1,5 @@
-"""The four images, built from the one Dockerfile, and the host's services they run against.
+"""The four images, built from the one Dockerfile, and the host's services they run against;
+also the loadtest image (Locust and loadtests/, Dockerfile target ``loadtest``).
 Shared by the image tests and the chart's run test: one engine storage, so one layer cache."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tests.conftest import redis_database, run_sql
 from tests.images.engine import ROOT, Engine, engine, log, python_base
 
 TARGETS = ("api", "worker", "beat", "migrate")
+LOADTEST = "loadtest"  # not an app image: Locust and the journeys only
 TAG = "test"
 
 
@@ -29,6 +31,7 @@ class Images:
     tags: dict[str, str]
     build_seconds: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    loadtest: str = ""  # the loadtest image's tag
 
 
 def build_images(*, podman: bool = False) -> Images:
@@ -48,6 +51,9 @@ def build_images(*, podman: bool = False) -> Images:
             f"{target}: built in {built.build_seconds[target]:.1f}s, "
             f"{built.sizes[target] / 1e6:.1f} MB"
         )
+    built.loadtest = f"localhost/fastapi-platform-{LOADTEST}:{TAG}"
+    seconds = found.build(LOADTEST, built.loadtest, python_image=base, build_args=args)
+    log(f"{LOADTEST}: built in {seconds:.1f}s, {found.image_size(built.loadtest) / 1e6:.1f} MB")
     return built
 
 

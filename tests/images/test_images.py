@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -232,6 +233,39 @@ def test_beat_keeps_its_schedule_and_the_worker_probe_passes(stack: Stack) -> No
         check=False,
     )  # fmt: skip
     assert probe.returncode == 0, probe.stderr
+
+
+# Latency is the benchmark's business; here only that the image runs the journeys and its gate.
+_LENIENT_SLO = """
+[default]
+p95_ms = 60000
+p99_ms = 60000
+fail_ratio = 0.0
+"""
+
+
+def test_the_loadtest_image_browses_the_api_and_passes_its_gate(
+    stack: Stack, tmp_path: Path
+) -> None:
+    assert wait_for(lambda: _ready(stack.api_url), within=60), stack.api.logs()[-3000:]
+    slo = tmp_path / "slo.toml"
+    slo.write_text(_LENIENT_SLO)
+    # Read through a bind mount by the image's user (10001), not by this test's.
+    tmp_path.chmod(0o755)
+    slo.chmod(0o644)
+    images = stack.api.images
+    run = images.engine.run(
+        "run", "--rm", *container_args({"LOAD_SLO_FILE": "/slo/slo.toml"}),
+        "--volume", f"{tmp_path}:/slo:ro", images.loadtest,
+        "--headless", "--host", stack.api_url, "--users", "2", "--spawn-rate", "2",
+        "--run-time", "6s", "--stop-timeout", "3", "--only-summary",
+        "AnonymousBrowser",  # no accounts needed: the stack runs in production, unseeded
+        check=False, timeout=120,
+    )  # fmt: skip
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    assert "GET /api/v1/products" in output, output[-4000:]
+    assert "every request group within its limits" in output, output[-4000:]
 
 
 def test_every_container_stops_on_sigterm_with_exit_0_inside_its_grace_period(
