@@ -49,8 +49,18 @@ RUN apt-get update \
 COPY app /srv/app
 RUN /opt/venv/bin/python -m compileall -q /srv/app
 
-# --- runtime: no compiler, no uv, no pip in the venv; a fixed non-root user --------------------
-FROM ${PYTHON_IMAGE} AS runtime
+# --- user: the base without its build tools, with the fixed non-root user ----------------------
+FROM ${PYTHON_IMAGE} AS user
+# The base's own pip, setuptools and wheel are build tools the app never runs (the official image
+# has them, a Debian python3 does not). Then the uid/gid the chart's securityContext names
+# (runAsUser/runAsGroup/fsGroup: 10001).
+RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
+    && groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app
+
+# --- runtime: no compiler, no uv, no pip in the venv; the non-root user ------------------------
+FROM user AS runtime
 
 ARG VERSION=0.1.0
 ARG REVISION=unknown
@@ -60,14 +70,6 @@ LABEL org.opencontainers.image.title="fastapi-platform" \
       org.opencontainers.image.source="${SOURCE}" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}"
-
-# The base's own pip, setuptools and wheel are build tools the app never runs (the official image
-# has them, a Debian python3 does not). Then the uid/gid the chart's securityContext names
-# (runAsUser/runAsGroup/fsGroup: 10001).
-RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
-    && groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin app
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/srv \
@@ -100,11 +102,7 @@ RUN --mount=type=secret,id=ca \
         -r /tmp/loadtest.txt \
     && find /opt/loadtest -name '*.so*' -type f -exec strip --strip-unneeded {} +
 
-FROM ${PYTHON_IMAGE} AS loadtest
-RUN (python3 -m pip uninstall --yes --quiet pip setuptools wheel 2>/dev/null || true) \
-    && groupadd --system --gid 10001 app \
-    && useradd --system --uid 10001 --gid app --no-create-home --home-dir /nonexistent \
-        --shell /usr/sbin/nologin app
+FROM user AS loadtest
 ENV PATH=/opt/loadtest/bin:$PATH \
     PYTHONPATH=/srv \
     PYTHONDONTWRITEBYTECODE=1 \
