@@ -162,7 +162,8 @@ class ReadConnections:
         For the hottest reads only: SQLAlchemy Core spends about 120 µs of CPU on executing a
         statement and 140 µs more on building one with filters, a sort and a cursor, as much as
         asyncpg's whole round trip (chapter 15). The pool, its bounds, the statement timeout and
-        the pooler settings are the engine's; SQLAlchemy's tracing does not see these queries.
+        the pooler settings are the engine's; SQLAlchemy's tracing does not see these queries. A lost
+        connection is a 503 and replaces the pool, as SQLAlchemy does on a disconnect.
         """
         session = self._session()
         if session is not None:
@@ -179,10 +180,14 @@ async def _fetch_on(
     connection: AsyncConnection, sql: str, args: tuple[object, ...]
 ) -> Sequence[asyncpg.Record]:
     raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
     try:
-        rows: Sequence[asyncpg.Record] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError):
-        # SQLAlchemy never saw this error: tell its pool not to hand the connection out again.
-        raw.invalidate()
-        raise
+        rows: Sequence[asyncpg.Record] = await driver.fetch(sql, *args)  # type: ignore[union-attr]
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():  # type: ignore[union-attr]
+            raise  # a mistake in the call, not a lost connection
+        # SQLAlchemy never saw this error, so do what it does on a disconnect: the other pooled
+        # connections are likely dead too (a restarted server), so none is handed out again.
+        await connection.engine.dispose(close=False)
+        raise ConnectionResetError("the database connection was lost") from error
     return rows
