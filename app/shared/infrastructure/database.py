@@ -162,8 +162,8 @@ class ReadConnections:
         For the hottest reads only: SQLAlchemy Core spends about 120 µs of CPU on executing a
         statement and 140 µs more on building one with filters, a sort and a cursor, as much as
         asyncpg's whole round trip (chapter 15). The pool, its bounds, the statement timeout and
-        the pooler settings are the engine's; SQLAlchemy's tracing does not see these queries. A lost
-        connection is a 503 and replaces the pool, as SQLAlchemy does on a disconnect.
+        the pooler settings are the engine's; SQLAlchemy's tracing does not see these queries.
+        A lost connection is a 503 and replaces the pool, as SQLAlchemy does on a disconnect.
         """
         session = self._session()
         if session is not None:
