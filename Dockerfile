@@ -90,8 +90,8 @@ USER 10001:10001
 ENTRYPOINT ["/opt/venv/bin/python", "-m", "app"]
 
 # --- loadtest: Locust and the journeys of loadtests/, to load-test from inside a cluster ----------
-# Not an app image: no app code, a venv of its own. Built only on request (skaffold's `loadtest`
-# profile, docs/15-performance.md); `api` stays the last stage, the one a plain build makes.
+# Not an app image: no app code, a venv of its own. Built only with `--target loadtest`
+# (docs/15-performance.md); `api` stays the last stage, the one a plain build makes.
 FROM builder AS loadtest-builder
 COPY requirements/loadtest.txt /tmp/loadtest.txt
 RUN --mount=type=secret,id=ca \
