@@ -16,7 +16,10 @@ changes in its copy, and why (podman 4.3 is not a cluster):
   the values a cluster would give;
 - init containers are marked "always" (a podman annotation): with its default, "once", this
   podman tries to remove the init container before it has seen it exit, and fails;
-- the migration Job's pod template runs as a Pod (this podman ignores Job documents);
+- the Jobs' pod templates run as Pods (this podman ignores Job documents), the load test's
+  worker Job as one Pod per worker;
+- a Service's name in a container's arguments becomes 127.0.0.1 (there is no cluster DNS; the
+  test gives each Service the port of the pods behind it);
 - objects a single host has no use for are left out (Services, NetworkPolicies, autoscalers,
   disruption budgets, ServiceAccounts); the test pod's base URL is the api pod's address, since
   there is no Service in front of it.
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -85,7 +89,7 @@ def _pod_spec(doc: Doc) -> Doc:
     return spec
 
 
-def _for_podman(doc: Doc) -> Doc:
+def _for_podman(doc: Doc, services: set[str]) -> Doc:
     """The test's copy of one rendered object, changed only as the module docstring says."""
     doc = copy.deepcopy(doc)
     if doc["kind"] == "Secret":
@@ -109,6 +113,7 @@ def _for_podman(doc: Doc) -> Doc:
         doc["metadata"].setdefault("annotations", {})[INIT_CONTAINER_TYPE] = "always"
     for container in [*spec.get("initContainers", []), *spec["containers"]]:
         container.pop("ports", None)
+        container["args"] = [_on_loopback(arg, services) for arg in container.get("args", [])]
         for entry in container.get("env", []):
             source = entry.get("valueFrom", {})
             field = source.get("fieldRef", {}).get("fieldPath")
@@ -119,6 +124,12 @@ def _for_podman(doc: Doc) -> Doc:
                 reference = source.pop("secretKeyRef")
                 source["configMapKeyRef"] = {**reference, "name": _as_config_map(reference["name"])}
     return doc
+
+
+def _on_loopback(arg: str, services: set[str]) -> str:
+    for service in services:
+        arg = re.sub(rf"(?<![\w.-]){re.escape(service)}(?=:|$)", "127.0.0.1", arg)
+    return arg
 
 
 def _as_config_map(secret: str) -> str:
@@ -171,11 +182,14 @@ class Played:
 class Platform:
     played: Played
     rendered: list[Doc]
+    copies: list[Doc]  # what podman plays, as _for_podman changed them
     services: Services
     mailbox: Mailbox
     api_port: int
     api_metrics_port: int
     pods: dict[str, str]  # component -> podman pod name
+    work: Path
+    load_test_workers: int
 
     def workload(self, component: str) -> Doc:
         found = [
@@ -213,7 +227,7 @@ def platform(
 ) -> Iterator[Platform]:
     work = tmp_path_factory.mktemp("chart-run")
     smtp_port, api_port, metrics_port = free_port(), free_port(), free_port()
-    api_metrics_port = free_port()
+    api_metrics_port, locust_port = free_port(), free_port()
     sink = start_sink("127.0.0.1", smtp_port, work / "mailbox")
     rendered = render(
         [VALUES],
@@ -223,12 +237,15 @@ def platform(
             "config.APP_CELERY_BROKER_DB": str(services.broker_db),
             "auth.jwtSecret": secrets.token_urlsafe(40),
             "api.port": str(api_port),
+            "api.service.port": str(api_port),
+            "loadtest.masterPort": str(locust_port),
             "api.metricsPort": str(api_metrics_port),
             "worker.metricsPort": str(metrics_port),
             "smtp.port": str(smtp_port),
         },
     )
-    copies = [_for_podman(d) for d in rendered if d["kind"] not in LEFT_OUT]
+    service_names = {d["metadata"]["name"] for d in rendered if d["kind"] == "Service"}
+    copies = [_for_podman(d, service_names) for d in rendered if d["kind"] not in LEFT_OUT]
     config = [d for d in copies if d["kind"] == "ConfigMap"]
     played = Played(images, [])
     suffix = secrets.token_hex(3)
@@ -236,6 +253,7 @@ def platform(
     for doc in copies:
         if doc["kind"] in {"Deployment", "Pod"}:
             doc["metadata"]["name"] = f"{doc['metadata']['name']}-{suffix}"
+    workers = next(d for d in rendered if _load_test_role(d) == "worker")["spec"]["parallelism"]
     try:
         # 1. The migration, alone: what Helm's pre-install hook does before any pod starts.
         migration = next(d for d in copies if d["kind"] == "Pod" and _component(d) == "migrations")
@@ -252,15 +270,28 @@ def platform(
         yield Platform(
             played,
             rendered,
+            copies,
             services,
             Mailbox(smtp_port, work / "mailbox"),
             api_port,
             api_metrics_port,
             pods,
+            work,
+            workers,
         )
     finally:
         played.down()
         sink.stop()
+
+
+def _load_test_role(doc: Doc) -> str | None:
+    """master or worker for the load test's Jobs (or their Pods), else None."""
+    if doc["kind"] == "Job":
+        doc = doc["spec"]["template"]
+    elif doc["kind"] != "Pod":
+        return None
+    role: str | None = doc["metadata"]["labels"].get("fastapi-platform.dev/loadtest-role")
+    return role
 
 
 def _component(doc: Doc) -> str:
@@ -397,6 +428,43 @@ def test_the_helm_test_pod_passes(platform: Platform) -> None:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "/health/ready 200" in result.stdout
+
+
+def test_the_charts_load_test_seeds_runs_every_journey_and_passes_its_gate(
+    platform: Platform,
+) -> None:
+    """The master Job seeds (after the schema), waits for the api, and takes the workers; they
+    run every journey through the api pod; the gate (the chart's slo ConfigMap) passes."""
+    assert wait_for(_http_probe(platform, "api", "readinessProbe"), within=180)
+    played = platform.played
+    config = [d for d in platform.copies if d["kind"] == "ConfigMap"]
+    master = next(d for d in platform.copies if _load_test_role(d) == "master")
+    template = next(d for d in platform.copies if _load_test_role(d) == "worker")
+    workers = []
+    for number in range(platform.load_test_workers):
+        worker = copy.deepcopy(template)
+        worker["metadata"]["name"] = f"{template['metadata']['name']}-{number}"
+        workers.append(worker)
+    played.play([*config, master, *workers], platform.work / "loadtest.yaml")
+    pod = _podman_pod(played, master)
+    locust = played.container(pod, "locust")
+    assert wait_for(lambda: _finished(played, locust), within=300), played.logs(locust)[-3000:]
+    logs = played.logs(locust)
+    seed = played.logs(played.container(pod, "seed"))
+    assert played.state(locust)["ExitCode"] == 0, seed[-1500:] + logs[-4000:]
+    assert "shopper0001 to shopper0004" in seed
+    assert "every request group within its limits" in logs
+    assert "/etc/loadtest/slo.toml" in logs  # the chart's limits, not the image's file
+    for journey in ("POST /api/v1/orders", "GET /api/v1/products/{id}", "POST /api/v1/auth/login"):
+        assert journey in logs, journey
+    for worker in workers:
+        container = played.container(_podman_pod(played, worker), "locust")
+        assert wait_for(lambda c=container: _finished(played, c), within=60)  # type: ignore[misc]
+        assert played.state(container)["ExitCode"] == 0, played.logs(container)[-3000:]
+
+
+def _finished(played: Played, container: str) -> bool:
+    return not played.state(container)["Running"]
 
 
 def test_every_pod_stops_on_sigterm_with_exit_0_inside_its_grace_period(

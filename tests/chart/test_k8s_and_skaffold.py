@@ -58,6 +58,9 @@ MONITORING: Final = (
 # Chart component -> the Dockerfile target (and skaffold artifact) of its image.
 IMAGE_TARGETS: Final = {"api": "api", "worker": "worker", "beat": "beat", "migrations": "migrate"}
 APP_COMPONENTS: Final = set(IMAGE_TARGETS)
+# The `loadtest` profile's fifth image; the load test's seeding runs the migrations image.
+PROFILE_TARGETS: Final = {"loadtest": {"loadtest": "loadtest"}}
+SEEDING_CONTAINERS: Final = {"wait-for-schema", "seed"}
 CLUSTER_SCOPED: Final = {"Namespace", "ClusterRole", "ClusterRoleBinding", "PriorityClass"}
 PSA_MODES: Final = ("enforce", "audit", "warn")
 TEMPLATE: Final = re.compile(r"\{\{\s*\.(IMAGE_[A-Z_]+?)_([A-Za-z0-9_]+)\s*\}\}")
@@ -158,7 +161,11 @@ def substituted(config: Doc) -> dict[str, str]:
         repository, tag = example_image(artifacts[name])
         return {"IMAGE_REPO": repository, "IMAGE_TAG": tag}[kind]
 
-    values = {key: str(value) for key, value in (the_release.get("setValues") or {}).items()}
+    # skaffold passes each as `--set key=value`: a YAML true arrives as helm's true.
+    values = {
+        key: json.dumps(value) if isinstance(value, bool) else str(value)
+        for key, value in (the_release.get("setValues") or {}).items()
+    }
     for key, value in (the_release.get("setValueTemplates") or {}).items():
         values[key] = TEMPLATE.sub(fill, str(value))
     return values
@@ -304,7 +311,7 @@ def test_skaffold_yaml_and_each_profile_validate_against_the_schema(tools_python
     assert config["apiVersion"] == "skaffold/v4beta14"
     assert config["kind"] == "Config"
     combinations: list[tuple[str, ...]] = [(), *[(name,) for name in profile_names()]]
-    combinations += [("dev", "sync"), ("dev", "ca"), ("external", "ca")]
+    combinations += [("dev", "sync"), ("dev", "ca"), ("external", "ca"), ("dev", "ca", "loadtest")]
     # The schema is strict: a field skaffold does not know fails (else this test proves nothing).
     broken = copy.deepcopy(config)
     broken["deploy"]["helm"]["releases"][0]["valuesFile"] = "typo.yaml"
@@ -318,11 +325,15 @@ def test_skaffold_yaml_and_each_profile_validate_against_the_schema(tools_python
     assert typo, "the schema accepted an unknown field (valuesFile)"
 
 
-def test_every_artifact_builds_a_dockerfile_target_under_the_charts_repository() -> None:
-    artifacts = skaffold()["build"]["artifacts"]
+@pytest.mark.parametrize("profile", ["", *PROFILE_TARGETS])
+def test_every_artifact_builds_a_dockerfile_target_under_the_charts_repository(
+    profile: str,
+) -> None:
+    artifacts = effective((profile,) if profile else ())["build"]["artifacts"]
+    image_targets = {**IMAGE_TARGETS, **PROFILE_TARGETS.get(profile, {})}
     targets = dockerfile_targets()
     values = chart_values()
-    assert {a["docker"]["target"] for a in artifacts} == set(IMAGE_TARGETS.values())
+    assert {a["docker"]["target"] for a in artifacts} == set(image_targets.values())
     for artifact in artifacts:
         docker = artifact["docker"]
         assert docker["target"] in targets, (
@@ -331,17 +342,18 @@ def test_every_artifact_builds_a_dockerfile_target_under_the_charts_repository()
         assert (ROOT / artifact.get("context", ".") / docker.get("dockerfile", "Dockerfile")) == (
             DOCKERFILE
         )
-    for name, target in IMAGE_TARGETS.items():
+    for name, target in image_targets.items():
         repository = values[name]["image"]["repository"]
         matching = [a for a in artifacts if a["docker"]["target"] == target]
         assert [a["image"] for a in matching] == [repository], (name, target)
 
 
-def test_every_artifact_feeds_the_releases_image_values() -> None:
-    config = skaffold()
+@pytest.mark.parametrize("profile", ["", *PROFILE_TARGETS])
+def test_every_artifact_feeds_the_releases_image_values(profile: str) -> None:
+    config = effective((profile,) if profile else ())
     artifacts = {a["docker"]["target"]: a["image"] for a in config["build"]["artifacts"]}
     templates = release(config)["setValueTemplates"]
-    for name, target in IMAGE_TARGETS.items():
+    for name, target in {**IMAGE_TARGETS, **PROFILE_TARGETS.get(profile, {})}.items():
         image = sanitized(artifacts[target])
         assert templates[f"{name}.image.repository"] == f"{{{{.IMAGE_REPO_{image}}}}}"
         assert templates[f"{name}.image.tag"] == f"{{{{.IMAGE_TAG_{image}}}}}"
@@ -384,7 +396,11 @@ def test_every_value_skaffold_and_the_overlays_set_is_in_the_values_schema(
     assert values_key_errors(schema, {"api": {"service": {"nodeport": 30080}}})
 
 
-@pytest.mark.parametrize("profiles", [("dev",), ("external",)], ids=["dev", "external"])
+@pytest.mark.parametrize(
+    "profiles",
+    [("dev",), ("external",), ("dev", "loadtest")],
+    ids=["dev", "external", "dev,loadtest"],
+)
 def test_the_chart_renders_what_skaffold_deploys(
     chart: Helm, tools_python: Path, kubernetes_validate: Path, profiles: tuple[str, ...]
 ) -> None:
@@ -396,16 +412,24 @@ def test_the_chart_renders_what_skaffold_deploys(
     assert validation_errors(tools_python, kubernetes_validate, documents) == []
     # Every container of the app runs the image skaffold built for its component.
     artifacts = {a["docker"]["target"]: a["image"] for a in config["build"]["artifacts"]}
+    image_targets = dict(IMAGE_TARGETS)
+    for profile in profiles:
+        image_targets |= PROFILE_TARGETS.get(profile, {})
     seen = set()
     for document, spec in pod_specs(documents):
         name = component(document)
-        if name not in APP_COMPONENTS:
+        if name not in image_targets:
             continue
         seen.add(name)
-        repository, tag = example_image(artifacts[IMAGE_TARGETS[name]])
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            own = (
+                "migrations"
+                if name == "loadtest" and container["name"] in SEEDING_CONTAINERS
+                else name
+            )
+            repository, tag = example_image(artifacts[image_targets[own]])
             assert container["image"] == f"{repository}:{tag}", describe(document)
-    assert seen == APP_COMPONENTS
+    assert seen == set(image_targets)
     # The port-forward names the api Service of this release, in its namespace, on its port.
     services = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Service"}
     (forward,) = config["portForward"]

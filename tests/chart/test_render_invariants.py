@@ -267,12 +267,32 @@ def _env_entries(manifests: list[Doc]) -> Iterator[tuple[str, Doc]]:
                 yield f"{doc['metadata']['name']}/{container['name']}", entry
 
 
+def load_test_settings() -> set[str]:
+    """The LOAD_* variables the locustfile and its journeys read."""
+    sources = (ROOT / "loadtests").rglob("*.py")
+    return {
+        name for path in sources for name in re.findall(r"\"(LOAD_[A-Z_]+)\"", path.read_text())
+    }
+
+
+def command_settings() -> set[str]:
+    """APP_* variables a command reads itself (seed-demo's APP_DEMO_PASSWORD, ...)."""
+    sources = (ROOT / "app" / "bootstrap").rglob("*.py")
+    pattern = r"os\.environ\.get\(\"(APP_[A-Z_]+)\""
+    return {name for path in sources for name in re.findall(pattern, path.read_text())}
+
+
 def test_every_setting_the_chart_sets_is_one_the_app_reads(manifests: list[Doc]) -> None:
-    known = known_settings()
+    known = known_settings() | command_settings()
+    assert "APP_DEMO_PASSWORD" in known
+    load_test = load_test_settings()
+    assert {"LOAD_PASSWORD", "LOAD_SHAPE", "LOAD_SLO_FILE"} <= load_test
     names = set(config_map(manifests)) | {entry["name"] for _, entry in _env_entries(manifests)}
     for name in names:
         if name.startswith("APP_"):
             assert name in known, f"{name}: no setting of the app reads it"
+        elif name.startswith("LOAD_"):
+            assert name in load_test, f"{name}: the load test does not read it"
         elif not (name.startswith(FOREIGN_ENV_PREFIXES) or name in FOREIGN_ENV):
             component_env = {"POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "PGDATA"}
             assert name in component_env | {"DB_USER", "DB_PASSWORD"}, name
