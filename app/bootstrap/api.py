@@ -29,13 +29,14 @@ from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
-from app.shared.presentation.http.openapi import operation_id
+from app.shared.presentation.http.openapi import operation_id, with_body_problems
 from app.shared.presentation.http.problems import (
     UnhandledErrorMiddleware,
     register_problem_handlers,
 )
 from app.shared.presentation.http.request_id import RequestIdMiddleware
 from app.shared.presentation.http.routing import use_container
+from app.shared.presentation.http.security import EdgeMiddleware
 
 
 def create_app(
@@ -88,6 +89,7 @@ def create_app(
         swagger_ui_parameters={"persistAuthorization": True},
     )
     register_problem_handlers(app)
+    with_body_problems(app)
     app.include_router(health.router)
     if settings.http.metrics_on_api_port:
         app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
@@ -101,8 +103,16 @@ def create_app(
     # Dishka's request scope is opened by the routes that need it (InjectedRoute), not here.
     use_container(app, container)
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
-    # carries its headers), proxy headers, request id, metrics and access log, last-resort 500.
+    # carries its headers), proxy headers, request id, metrics and access log, the body limit and
+    # security headers (so a 413 or a 500 is counted, logged and carries them), last-resort 500.
     app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=settings.http.max_body_bytes,
+        docs_paths=[
+            p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
+        ],
+    )
     app.add_middleware(ObservabilityMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # The real client address and scheme, from trusted proxies only.

@@ -245,6 +245,8 @@ class HttpSettings(_Section):
     # Peers whose X-Forwarded-For/-Proto are believed (addresses or networks, comma-separated,
     # "*" for any). Client addresses (rate limits, logs) come from here and nowhere else.
     trusted_proxies: str = "127.0.0.1"
+    # The largest request body accepted (413 above it). The API's bodies are small JSON documents.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
 
 
 class RateLimitSettings(_Section):

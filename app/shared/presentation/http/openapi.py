@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
@@ -34,6 +35,37 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in sorted(documented)
     }
+
+
+# What any operation with a request body may answer before its own code runs: a body that is not
+# JSON (or not a form, for the log-in), and a body over APP_HTTP_MAX_BODY_BYTES.
+BODY_PROBLEMS: Final = (HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+
+
+def with_body_problems(app: FastAPI) -> None:
+    """Document BODY_PROBLEMS on every operation that takes a body, in the schema FastAPI builds
+    (and caches) on its first request."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                if not isinstance(operation, dict) or "requestBody" not in operation:
+                    continue
+                responses = operation.setdefault("responses", {})
+                for status in BODY_PROBLEMS:
+                    responses.setdefault(
+                        str(int(status)),
+                        {
+                            "description": status.phrase,
+                            "content": {"application/problem+json": {"schema": problem_ref}},
+                        },
+                    )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign] # FastAPI's documented customisation
 
 
 def operation_id(route: APIRoute) -> str:

@@ -37,6 +37,7 @@ from app.shared.domain.errors import (
     InvalidValueError,
     NotFoundError,
 )
+from app.shared.presentation.http.routing import allowed_methods
 
 PROBLEM_JSON: Final = "application/problem+json"
 _RESERVED_MEMBERS: Final = frozenset(
@@ -148,12 +149,15 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)  # noqa: S101
     status = HTTPStatus(error.status_code)
+    headers = dict(error.headers or {})
+    if status == HTTPStatus.METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(allowed_methods(request.scope))
     return problem(
         status,
         code=status.name.lower(),
         detail=str(error.detail) if error.detail else status.description,
         request=request,
-        headers=dict(error.headers or {}),
+        headers=headers,
     )
 
 

@@ -28,6 +28,21 @@ from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
+# The methods a 405 answer may list (HEAD and OPTIONS are not served by the API's routes).
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def allowed_methods(scope: Scope) -> list[str]:
+    """Every method some route serves on the request's path. Starlette's 405 names only the
+    methods of the first route that matched the path, while a path often has a route per method
+    (GET and POST /products). Only a 405 asks, so the walk's cost does not matter."""
+    routes = scope["app"].router.routes
+    return [
+        method
+        for method in METHODS
+        if any(route.matches({**scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+
 
 def use_container(app: FastAPI, container: AsyncContainer) -> None:
     """Where InjectedRoute finds the app-scope container (the name Dishka's helpers read)."""
