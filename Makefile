@@ -10,7 +10,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp bench clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,11 @@ loadtest: $(SYNCED) ## headless Locust run against LOADTEST_HOST (make run's API
 
 owasp: $(SYNCED) ## run the tests that replay attacks of the OWASP API Security Top 10 (part of make test too)
 	$(BIN)/pytest -m owasp $(PYTEST_ARGS)
+
+FUZZ_HOST ?= http://127.0.0.1:8000
+FUZZ_EXAMPLES ?= 100
+fuzz: $(SYNCED) ## schemathesis (every check) against FUZZ_HOST (make run's API), as seed-demo's admin; exit 1 on any failure
+	$(BIN)/python -m tests.contract.fuzz --host $(FUZZ_HOST) --examples $(FUZZ_EXAMPLES)
 
 bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency; the API against a bare FastAPI app (needs wrk)
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay

@@ -63,7 +63,7 @@ def _out(view: OrderExportView) -> OrderExportOut:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=problems(401, 403))
+@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=problems(401, 403, 409))
 async def start_export(
     body: StartExportBody, response: Response, interactor: FromDishka[StartOrderExport]
 ) -> OrderExportOut:
