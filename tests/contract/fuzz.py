@@ -2,8 +2,9 @@
 
     python -m tests.contract.fuzz --host http://127.0.0.1:8000 [--examples 100] [--seed 1]
 
-Logs in with FUZZ_LOGIN and FUZZ_PASSWORD (``seed-demo``'s admin by default), loads the
-hooks of tests/contract/hooks.py, and leaves out the routes that end the session it runs with.
+Logs in with FUZZ_LOGIN and FUZZ_PASSWORD (``seed-demo``'s admin by default), runs with
+tests/contract/schemathesis.toml (which loads the hooks of tests/contract/hooks.py), and leaves
+out the routes that end the session it runs with.
 The exit code is schemathesis's: 0 when no check failed.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIG = Path(__file__).with_name("schemathesis.toml")
 # Log-out and revoking every session would end the fuzzer's own session midway.
 EXCLUDED = r"/auth/(logout|logout-all)$|/sessions"
 
@@ -42,13 +44,14 @@ def main() -> int:
         os.environ.get("FUZZ_PASSWORD", "demo-password-2024"),
     )
     command = [
-        str(Path(sys.executable).with_name("schemathesis")), "run", f"{args.host}/openapi.json",
+        str(Path(sys.executable).with_name("schemathesis")),
+        "--config-file", str(CONFIG), "run", f"{args.host}/openapi.json",
         "--checks", "all", "--max-examples", str(args.examples),
         "--exclude-path-regex", EXCLUDED, "-H", f"Authorization: Bearer {token}",
     ]  # fmt: skip
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
-    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.contract.hooks", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}  # for the config's hooks module
     return subprocess.run(command, env=env, check=False).returncode  # noqa: S603 - our argv
 
 

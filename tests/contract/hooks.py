@@ -1,10 +1,12 @@
-"""What the fuzzer must know that an OpenAPI schema cannot say (loaded by schemathesis through
-SCHEMATHESIS_HOOKS; ``make fuzz``).
+"""What the fuzzer must know that an OpenAPI schema cannot say (``make fuzz``; schemathesis loads
+this module as tests/contract/schemathesis.toml says).
 
 - A cursor is opaque: only one the API returned is valid, and a forged one is a 422
-  (tests/integration/test_products_queries.py replays those). Cases that invent one are dropped.
-- A date range runs forwards and spans at most 366 days: a rule between two fields, which JSON
-  Schema cannot state. Cases outside it are dropped here; tests/integration cover the 422s.
+  (tests/integration/test_products_queries.py replays those). Generated cases send none.
+- A date range runs forwards and spans at most 366 days; an amount in yen or won has no decimals;
+  a new password does not contain the username or the e-mail address. Each is a rule between two
+  fields, which JSON Schema cannot state: cases that break one are dropped here, and
+  tests/integration cover their 422s.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from datetime import date, datetime
 from typing import Any
 
 import schemathesis
+
+from app.shared.domain.money import MINOR_UNITS
 
 MAX_RANGE_DAYS = 366
 RANGES = (("from", "to"), ("created_from", "created_to"), ("first_day", "last_day"))
@@ -39,9 +43,38 @@ def _when(value: object) -> date | datetime:
 
 @schemathesis.hook
 def filter_query(context: schemathesis.HookContext, query: dict[str, Any] | None) -> bool:
-    return not (query and "cursor" in query) and _forwards(query)
+    return _forwards(query)
+
+
+# Currencies without minor units: "12.50" JPY is refused, a rule between two fields.
+WHOLE_CURRENCIES = frozenset(code for code, places in MINOR_UNITS.items() if places == 0)
+
+
+def _whole_amounts(body: dict[str, Any]) -> bool:
+    currency = str(body.get("currency", "")).strip().upper()
+    amount = str(body.get("price_amount", body.get("amount", "")))
+    return not (currency in WHOLE_CURRENCIES and "." in amount)
+
+
+def _unrelated_password(body: dict[str, Any]) -> bool:
+    """A new password must not contain the username, the e-mail or its local part."""
+    password = str(body.get("password", "")).casefold()
+    names = [str(body.get("username", "")).strip(), str(body.get("email", "")).strip()]
+    names.append(names[1].rpartition("@")[0])
+    return not any(len(name) >= 3 and name.casefold() in password for name in names)
 
 
 @schemathesis.hook
 def filter_body(context: schemathesis.HookContext, body: Any) -> bool:
-    return _forwards(body) if isinstance(body, dict) else True
+    if not isinstance(body, dict):
+        return True
+    return _forwards(body) and _whole_amounts(body) and _unrelated_password(body)
+
+
+@schemathesis.hook
+def map_query(
+    context: schemathesis.HookContext, query: dict[str, Any] | None
+) -> dict[str, Any] | None:
+    if query:
+        query.pop("cursor", None)  # only one the API returned is valid
+    return query

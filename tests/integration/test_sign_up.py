@@ -231,7 +231,7 @@ async def test_validation_errors_never_echo_the_password(client: httpx.AsyncClie
     secret = "Sup3r-Secret-" * 80  # over the 1024 hard limit: a validation error on password
     response = await client.post(
         "/api/v1/users",
-        json={"username": "x" * 65, "email": "a", "password": secret},
+        json={"username": "x" * 321, "email": "a" * 255, "password": secret},
     )
 
     problem = assert_problem(response, 422, "validation_error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NewType
@@ -16,6 +17,14 @@ from app.catalog.domain.errors import (
 )
 
 ProductId = NewType("ProductId", UUID)
+
+
+def _has_control(text: str) -> bool:
+    """A control character (after white space is collapsed, none is white space) or half a
+    surrogate pair, which no database can store. Format and private-use characters are text:
+    an emoji sequence joins its parts with U+200D."""
+    return any(unicodedata.category(char) in {"Cc", "Cs"} for char in text)
+
 
 _SKU = re.compile(r"^[A-Z0-9](?:[A-Z0-9]|-(?=[A-Z0-9])){2,31}$")
 
@@ -40,7 +49,9 @@ class Sku:
 
     @classmethod
     def parse(cls, raw: str) -> Sku:
-        return cls(raw.strip().upper())
+        # ASCII before folding: "ß".upper() is "SS".
+        stripped = raw.strip()
+        return cls(stripped.upper() if stripped.isascii() else stripped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +61,9 @@ class ProductName:
     MAX_LENGTH = 200
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.value) <= self.MAX_LENGTH or not self.value.isprintable():
+        if not 0 < len(self.value) <= self.MAX_LENGTH or _has_control(self.value):
             raise InvalidProductNameError(
-                f"A product name has 1 to {self.MAX_LENGTH} printable characters."
+                f"A product name has 1 to {self.MAX_LENGTH} characters and no control character."
             )
 
     @classmethod
@@ -84,7 +95,7 @@ class StockChangeReason:
     value: str
 
     def __post_init__(self) -> None:
-        if not 3 <= len(self.value) <= 200 or not self.value.isprintable():
+        if not 3 <= len(self.value) <= 200 or _has_control(self.value):
             raise InvalidStockChangeError("A stock change needs a reason of 3 to 200 characters.")
 
     @classmethod

@@ -13,8 +13,8 @@ from app.identity.domain.errors import InvalidEmailError, InvalidUsernameError, 
 UserId = NewType("UserId", UUID)
 
 _USERNAME = re.compile(r"^[a-z0-9](?:[a-z0-9]|[._-](?=[a-z0-9])){2,31}$")
-# Structural check only (RFC 5321 limits, one "@", a dotted domain of LDH labels): deliverability
-# is proven by sending mail, not by a regular expression.
+# Structural check only (RFC 5321 limits, one "@", a dotted domain of LDH labels, a top-level label
+# that starts with a letter): deliverability is proven by sending mail, not by a regular expression.
 _EMAIL_LOCAL = re.compile(r"^[a-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}$")
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -42,7 +42,9 @@ class Username:
 
     @classmethod
     def parse(cls, raw: str) -> Username:
-        return cls(raw.strip().lower())
+        # ASCII before folding: "\u212a".lower() is "k", and no other spelling may name alice.
+        stripped = raw.strip()
+        return cls(stripped.lower() if stripped.isascii() else stripped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +65,14 @@ class Email:
             and ".." not in local
             and len(labels) >= 2
             and all(_DOMAIN_LABEL.fullmatch(label) for label in labels)
-            and not labels[-1].isdigit()
+            and labels[-1][:1].isalpha()
         ):
             raise InvalidEmailError("The e-mail address is not valid.")
 
     @classmethod
     def parse(cls, raw: str) -> Email:
-        return cls(raw.strip().lower())
+        stripped = raw.strip()  # ASCII before folding, as for usernames
+        return cls(stripped.lower() if stripped.isascii() else stripped)
 
     @property
     def local_part(self) -> str:

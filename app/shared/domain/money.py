@@ -56,7 +56,8 @@ class Money:
             value = Decimal(amount) if not isinstance(amount, Decimal) else amount
         except (InvalidOperation, ValueError):
             raise InvalidMoneyError(f"{amount!r} is not a decimal amount.") from None
-        return cls(value, currency.strip().upper())
+        code = currency.strip()  # ASCII before folding: "\u017f".upper() is "S"
+        return cls(value, code.upper() if code.isascii() else code)
 
     @classmethod
     def zero(cls, currency: str) -> Money:

@@ -7,36 +7,65 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.catalog.domain.product import MAX_STOCK
+from app.catalog.domain.value_objects import Description, ProductName
+from app.shared.presentation.http.fields import (
+    CURRENCY,
+    NO_NUL,
+    SKU,
+    TEXT,
+    TEXT_3,
+    JsonInt,
+    documented,
+)
+
 AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+_AMOUNT_DESCRIPTION = "Decimal string; at most the currency's decimal places (none for JPY, KRW)."
 
 
 class CreateProductBody(BaseModel):
-    sku: str = Field(min_length=1, max_length=64, examples=["MUG-001"])
-    name: str = Field(min_length=1, max_length=400, examples=["Stoneware mug"])
-    description: str = Field(default="", max_length=5000)
-    price_amount: str = Field(pattern=AMOUNT_PATTERN, examples=["12.50"])
-    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    stock_on_hand: int = Field(default=0, ge=0, le=1_000_000)
+    sku: str = Field(json_schema_extra=documented(SKU), examples=["MUG-001"])
+    name: str = Field(
+        max_length=ProductName.MAX_LENGTH,
+        json_schema_extra=documented(TEXT),
+        examples=["Stoneware mug"],
+    )
+    description: str = Field(
+        default="", max_length=Description.MAX_LENGTH, json_schema_extra=documented(NO_NUL)
+    )
+    price_amount: str = Field(
+        pattern=AMOUNT_PATTERN, description=_AMOUNT_DESCRIPTION, examples=["12.50"]
+    )
+    currency: str = Field(json_schema_extra=documented(CURRENCY), examples=["EUR"])
+    stock_on_hand: JsonInt = Field(default=0, ge=0, le=MAX_STOCK)
 
 
 class EditDetailsBody(BaseModel):
-    name: str = Field(min_length=1, max_length=400)
-    description: str = Field(default="", max_length=5000)
+    name: str = Field(max_length=ProductName.MAX_LENGTH, json_schema_extra=documented(TEXT))
+    description: str = Field(
+        default="", max_length=Description.MAX_LENGTH, json_schema_extra=documented(NO_NUL)
+    )
 
 
 class PriceBody(BaseModel):
-    amount: str = Field(pattern=AMOUNT_PATTERN, examples=["9.99"])
-    currency: str = Field(min_length=3, max_length=3)
+    amount: str = Field(pattern=AMOUNT_PATTERN, description=_AMOUNT_DESCRIPTION, examples=["9.99"])
+    currency: str = Field(json_schema_extra=documented(CURRENCY))
 
 
 class RestockBody(BaseModel):
-    quantity: int = Field(ge=1, le=1_000_000)
-    reason: str = Field(min_length=1, max_length=200, examples=["Delivery 2024-117"])
+    quantity: JsonInt = Field(ge=1, le=MAX_STOCK)
+    reason: str = Field(
+        max_length=200, json_schema_extra=documented(TEXT_3), examples=["Delivery 2024-117"]
+    )
 
 
 class AdjustStockBody(BaseModel):
-    delta: int = Field(ge=-1_000_000, le=1_000_000, examples=[-2])
-    reason: str = Field(min_length=1, max_length=200, examples=["Damaged in storage"])
+    delta: JsonInt = Field(
+        ge=-MAX_STOCK, le=MAX_STOCK, json_schema_extra={"not": {"const": 0}}, examples=[-2]
+    )
+    reason: str = Field(
+        max_length=200, json_schema_extra=documented(TEXT_3), examples=["Damaged in storage"]
+    )
 
 
 class StockLevelOut(BaseModel):

@@ -7,7 +7,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.identity.domain.value_objects import RawPassword
 from app.shared.domain.role import Role
+from app.shared.presentation.http.fields import EMAIL, NOT_BLANK, USERNAME, documented
 
 
 class SignUpBody(BaseModel):
@@ -20,12 +22,22 @@ class SignUpBody(BaseModel):
                     "password": "correct horse battery",
                 }
             ]
-        }
+        },
     )
 
-    username: str = Field(min_length=1, max_length=64)
-    email: str = Field(min_length=3, max_length=320)
-    password: str = Field(min_length=1, max_length=1024)
+    username: str = Field(max_length=320, json_schema_extra=documented(USERNAME))
+    email: str = Field(max_length=254, json_schema_extra=documented(EMAIL))
+    # The policy is the domain's (weak_password); Pydantic only bounds the input.
+    password: str = Field(
+        min_length=1,
+        max_length=1024,
+        description="Not containing the username or the e-mail address.",
+        json_schema_extra={
+            **documented(NOT_BLANK),
+            "minLength": RawPassword.MIN_LENGTH,
+            "maxLength": RawPassword.MAX_LENGTH,
+        },
+    )
 
 
 class LogInBody(BaseModel):

@@ -9,14 +9,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.ordering.domain.value_objects import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
+from app.shared.presentation.http.fields import JsonInt
 
 AMOUNT_DESCRIPTION = "Decimal amount as a string in the currency's scale, e.g. '12.50'."
 
 
 class OrderLineIn(BaseModel):
     product_id: UUID
-    # Strict: true, "2" and 2.0 are not quantities.
-    quantity: int = Field(ge=MIN_QUANTITY, le=MAX_QUANTITY, strict=True)
+    # true and "2" are not quantities; 2.0 is (an integer, in JSON Schema's terms).
+    quantity: JsonInt = Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)
 
 
 class PlaceOrderBody(BaseModel):

@@ -1,0 +1,76 @@
+"""Input fields whose OpenAPI schema says exactly what the server accepts.
+
+A client (or a fuzzer) that sends what the schema allows must not meet a 422 from a rule the
+schema does not state, and what it forbids must be refused. The domain's value objects enforce
+these rules, with their own error codes (``invalid_username``, ``invalid_sku``, ...); the patterns
+here state the same rules for the schema (``documented``), and Pydantic does not apply them a
+second time. The value objects normalise before they validate (white space around is stripped,
+case folded, inner runs of white space collapsed), so the patterns admit exactly the raw text that
+normalises to a valid value: white space around, either case. tests/unit/test_http_fields.py
+holds each pattern against its value object, both ways, with generated text.
+
+The patterns are Python ``re`` (what schemathesis and Hypothesis generate from): ``\\s`` is
+``str.isspace``, the white space ``str.strip`` and ``str.split`` remove.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from pydantic import BeforeValidator, Field
+
+from app.shared.domain.money import MINOR_UNITS
+
+
+def documented(pattern: str) -> dict[str, Any]:
+    """``json_schema_extra`` for a field whose pattern the domain enforces."""
+    return {"pattern": pattern}
+
+
+def _either_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
+
+
+def trimmed(core: str) -> str:
+    """A pattern for ``core`` with any white space around it (``str.strip``)."""
+    return rf"^\s*{core}\s*$"
+
+
+# Identity: Username (3 to 32 of a-z, 0-9 and single inner '.', '_' or '-'), folded to lower case.
+USERNAME: Final = trimmed(r"[A-Za-z0-9](?:[A-Za-z0-9]|[._-](?=[A-Za-z0-9])){2,31}")
+# Identity: Email, folded to lower case: a dot-atom local part of 1 to 64 characters, LDH domain
+# labels, a top-level label that starts with a letter. Its 254 characters are the field's
+# max_length (Pydantic's, on the raw text).
+_LOCAL_CHAR: Final = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL: Final = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+EMAIL: Final = trimmed(
+    rf"{_LOCAL_CHAR}(?:{_LOCAL_CHAR}|\.(?={_LOCAL_CHAR})){{0,63}}"
+    rf"@(?:{_LABEL}\.)+[A-Za-z](?:[A-Za-z0-9-]{{0,61}}[A-Za-z0-9])?"
+)
+# Catalog: Sku (3 to 32 of A-Z, 0-9 and single inner dashes), folded to upper case.
+SKU: Final = trimmed(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,31}")
+# Money: the ISO 4217 codes the platform supports, in either case.
+CURRENCY: Final = trimmed(
+    "(?:" + "|".join(_either_case(code) for code in sorted(MINOR_UNITS)) + ")"
+)
+# Text a person types: no control character other than white space, no lone surrogate half (it
+# cannot be stored), and something besides white space.
+_TEXT_CHAR: Final = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]"
+TEXT: Final = rf"^(?=[\s\S]*\S){_TEXT_CHAR}*$"
+# Text of three characters at least once white space is collapsed (a stock change's reason):
+# three visible ones, or two words ("a b").
+TEXT_3: Final = rf"^(?=(?:\s*\S){{3}}|\s*\S+\s+\S){_TEXT_CHAR}*$"
+# A new password: not only white space.
+NOT_BLANK: Final = r"^(?=[\s\S]*\S)[\s\S]*$"
+NO_NUL: Final = r"^[^\x00]*$"
+
+
+def _integral(value: Any) -> Any:  # noqa: ANN401 - whatever JSON brought
+    """2.0 is an integer in JSON Schema; 2.5, "2" and true are not."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# A JSON integer: strict (no strings, no booleans), but 2.0 counts, as JSON Schema says.
+JsonInt = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
