@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, NewType
+from typing import Any, Final, NewType
 
 import asyncpg
 from sqlalchemy import Executable, MetaData, Result
@@ -183,11 +183,25 @@ async def _fetch_on(
     driver = raw.driver_connection
     try:
         rows: Sequence[asyncpg.Record] = await driver.fetch(sql, *args)  # type: ignore[union-attr]
-    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+    except _LOST as error:
         if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():  # type: ignore[union-attr]
             raise  # a mistake in the call, not a lost connection
-        # SQLAlchemy never saw this error, so do what it does on a disconnect: the other pooled
-        # connections are likely dead too (a restarted server), so none is handed out again.
+        # SQLAlchemy never saw this error, so do what it does on a disconnect: this connection is
+        # never pooled again, and the others are likely dead too (a restarted server), so none is
+        # handed out again either.
+        await connection.invalidate(error)
         await connection.engine.dispose(close=False)
         raise ConnectionResetError("the database connection was lost") from error
     return rows
+
+
+# InternalClientError: the server's "terminating connection" arrived while the connection was
+# idle in the pool and its end-of-file has not been read yet, so asyncpg's protocol is stuck
+# waiting for a ReadyForQuery that never comes ("cannot switch to state 12; another operation
+# (2) is in progress"). About one kill in six lands there; SQLAlchemy treats it as a disconnect.
+_LOST: Final = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
