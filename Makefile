@@ -9,8 +9,12 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
+# semgrep lives in a venv of its own: its pins (OpenTelemetry, click...) clash with the app's.
+LINT_TOOLS := .local/lint-tools/venv
+LINT_TOOLS_SYNCED := $(LINT_TOOLS)/.synced
+SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 $(LINT_TOOLS)/bin/semgrep
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,12 +30,17 @@ $(SYNCED): $(REQUIREMENTS) pyproject.toml | $(BIN)/python $(if $(findstring $(BI
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $@
 
-install: $(SYNCED) ## create the venv and install the pinned requirements
+$(LINT_TOOLS_SYNCED): requirements/lint-tools.txt | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv)
+	test -x $(LINT_TOOLS)/bin/python || $(PYTHON) -m venv $(LINT_TOOLS)
+	$(UV) pip sync --quiet --python $(LINT_TOOLS)/bin/python --require-hashes requirements/lint-tools.txt
+	@touch $@
+
+install: $(SYNCED) $(LINT_TOOLS_SYNCED) ## create the venvs and install the pinned requirements (semgrep in .local/lint-tools)
 
 run: $(SYNCED) ## start the platform (embedded PostgreSQL and Redis unless APP_DB_URL/APP_REDIS_URL are set)
 	$(BIN)/python -m app dev
 
-test: $(SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers)
+test: $(SYNCED) $(LINT_TOOLS_SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers)
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -41,11 +50,13 @@ images-test: $(SYNCED) ## build the four images and run them against the host's 
 chart-test: $(SYNCED) ## lint, render, validate and run the Helm chart (helm, kubectl, kubernetes-validate, checkov installed on demand)
 	CHART_TEST=1 $(BIN)/pytest tests/chart -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, hadolint, actionlint
+lint: $(SYNCED) $(LINT_TOOLS_SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, bandit, semgrep, hadolint, actionlint
 	$(BIN)/ruff format --check app tests loadtests
 	$(BIN)/ruff check app tests loadtests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/bandit -c pyproject.toml -q -r app loadtests
+	$(SEMGREP) scan --metrics off --error --quiet --config .semgrep/rules.yml app loadtests
 	$(BIN)/hadolint --failure-threshold error Dockerfile
 	$(BIN)/actionlint .github/workflows/ci.yml
 
@@ -65,6 +76,7 @@ lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin re
 	$(UV) pip compile pyproject.toml --quiet --generate-hashes --python-version 3.11 --extra dev -o requirements/dev.txt
 	$(UV) pip compile requirements/chart-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/chart-tools.txt
 	$(UV) pip compile requirements/chart-binaries.in --quiet --no-deps --generate-hashes --python-version 3.11 -o requirements/chart-binaries.txt
+	$(UV) pip compile requirements/lint-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/lint-tools.txt
 	$(UV) pip compile requirements/loadtest.in --quiet --generate-hashes --python-version 3.11 -o requirements/loadtest.txt
 
 LOADTEST_HOST ?= http://127.0.0.1:8000
@@ -88,5 +100,10 @@ bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay
 	$(BIN)/python -m loadtests.benchmarks.http_vs_bare
 
-clean: ## remove the venv and caches (keeps .local data)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+FAULTS_SECONDS ?= 20
+FAULTS_RATE ?= 200
+faults: $(SYNCED) ## faults under load on private servers: PostgreSQL restart and slowness, Redis and broker stops, a rolling update; prints figures (FAULTS="postgres-restart ..." picks some)
+	$(BIN)/python -m loadtests.faults $(FAULTS) --seconds $(FAULTS_SECONDS) --rate $(FAULTS_RATE)
+
+clean: ## remove the venvs and caches (keeps .local data)
+	rm -rf $(VENV) $(LINT_TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -45,7 +45,7 @@ def _api(_: argparse.Namespace) -> NoReturn:
         "app.bootstrap.api:create_app()",
     ]  # fmt: skip
     # exec: gunicorn becomes this process, so it gets the container's signals directly.
-    os.execv(sys.executable, gunicorn)  # noqa: S606 - fixed argv
+    os.execv(sys.executable, gunicorn)  # noqa: S606 - fixed argv  # nosec B606
 
 
 def _direct_database() -> DatabaseSettings:

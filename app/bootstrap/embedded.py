@@ -57,7 +57,7 @@ class EmbeddedRedis:
         persistence = (
             ["--save", "60 1", "--appendonly", "no"] if self.persistent else ["--save", ""]
         )
-        self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
+        self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments  # nosec B603
             [
                 str(binary),
                 "--port",

@@ -62,7 +62,7 @@ preload_app = False
 control_socket_disable = True
 accesslog = None  # the app logs each request once, as JSON
 errorlog = "-"
-worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - heartbeat files off disk
+worker_tmp_dir = "/dev/shm" if Path("/dev/shm").is_dir() else None  # noqa: S108 - heartbeat files off disk  # nosec B108
 
 # Prometheus multiprocess mode: every worker writes its samples here; /metrics merges them. Must be
 # in the environment before a worker imports prometheus_client.

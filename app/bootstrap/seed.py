@@ -90,7 +90,7 @@ def _as(actor: Actor) -> Provider:
 
 
 def demo_products(count: int = PRODUCT_COUNT) -> list[CreateProductRequest]:
-    rng = random.Random(20241129)  # noqa: S311 - demo data, not security
+    rng = random.Random(20241129)  # noqa: S311 - demo data, not security  # nosec B311
     products = []
     for number in range(1, count + 1):
         adjective, noun = rng.choice(_ADJECTIVES), rng.choice(_NOUNS)
@@ -240,7 +240,7 @@ class DemoSeeder:
             await as_staff.close()
 
 
-DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - documented demo accounts, never in production
+DEMO_PASSWORD = "demo-password-2024"  # noqa: S105 - documented demo accounts, never in production  # nosec B105
 
 
 def seed_demo(args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production
+PLACEHOLDER_SECRET = "development-only-secret-change-me-0123456789"  # noqa: S105 - refused in production  # nosec B105
 MIN_SECRET_LENGTH = 32
 
 Environment = Literal["development", "test", "staging", "production"]
@@ -208,10 +208,10 @@ class CelerySettings(_Section):
     sales_rollup_seconds: PositiveFloat = 900.0
     purge_seconds: PositiveFloat = 3600.0
     retention_days: PositiveInt = 7
-    beat_schedule_file: str = "/tmp/celerybeat-schedule"  # noqa: S108 - a writable scratch path
+    beat_schedule_file: str = "/tmp/celerybeat-schedule"  # noqa: S108 - a writable scratch path  # nosec B108
     # Probes (no broker round trip): files under a writable path such as an emptyDir on /tmp.
-    heartbeat_file: str = "/tmp/worker-heartbeat"  # noqa: S108
-    ready_file: str = "/tmp/worker-ready"  # noqa: S108
+    heartbeat_file: str = "/tmp/worker-heartbeat"  # noqa: S108 - a probe file on a writable scratch path  # nosec B108
+    ready_file: str = "/tmp/worker-ready"  # noqa: S108 - a probe file on a writable scratch path  # nosec B108
     heartbeat_seconds: PositiveFloat = 10.0
     metrics_port: Annotated[int, Field(ge=0, lt=65536)] = 9101  # 0: no metrics server
     # On SIGTERM, running tasks get this long to finish; then they are handed back to the broker
@@ -296,7 +296,7 @@ class ServerSettings(_Section):
 
     model_config = SettingsConfigDict(env_prefix="APP_SERVER_")
 
-    host: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces
+    host: str = "0.0.0.0"  # noqa: S104 - a container listens on all interfaces  # nosec B104
     port: Annotated[int, Field(gt=0, lt=65536)] = 8000
     workers: PositiveInt = 2
     timeout: PositiveInt = 60

@@ -22,22 +22,22 @@ class AnonymousBrowser(ShopUser):
 
     @task(3)
     def sorted_and_filtered(self) -> None:
-        params = {"sort": random.choice(_SORTS), "in_stock": "true", "limit": 20}  # noqa: S311
+        params = {"sort": random.choice(_SORTS), "in_stock": "true", "limit": 20}  # noqa: S311 - load mix, not security  # nosec B311
         page = self.call(
             "GET", "/api/v1/products", params=params, name="GET /api/v1/products?sort&in_stock"
         )
-        if page and page["next_cursor"] and random.random() < 0.3:  # noqa: S311
+        if page and page["next_cursor"] and random.random() < 0.3:  # noqa: S311 - load mix, not security  # nosec B311
             params["cursor"] = page["next_cursor"]
             self.call("GET", "/api/v1/products", params=params, name="GET /api/v1/products?cursor")
 
     @task(3)
     def search(self) -> None:
-        params = {"q": random.choice(_TERMS)}  # noqa: S311
+        params = {"q": random.choice(_TERMS)}  # noqa: S311 - load mix, not security  # nosec B311
         self.call("GET", "/api/v1/products", params=params, name="GET /api/v1/products?q")
 
     @task(1)
     def price_range(self) -> None:
-        low = random.randrange(3, 100)  # noqa: S311
+        low = random.randrange(3, 100)  # noqa: S311 - load mix, not security  # nosec B311
         params = {"min_price": low, "max_price": low + 50, "currency": "EUR"}
         self.call("GET", "/api/v1/products", params=params, name="GET /api/v1/products?price")
 

@@ -66,12 +66,12 @@ class Catalog:
 
     @classmethod
     def any(cls) -> dict[str, Any]:
-        return random.choice(cls.products)  # noqa: S311 - load, not security
+        return random.choice(cls.products)  # noqa: S311 - load, not security  # nosec B311
 
     @classmethod
     def in_stock(cls, count: int) -> list[dict[str, Any]]:
         stocked = [p for p in cls.products if p["in_stock"]] or cls.products
-        return random.sample(stocked, min(count, len(stocked)))
+        return random.sample(stocked, min(count, len(stocked)))  # nosec B311  # load mix, not security
 
 
 class ShopUser(FastHttpUser):

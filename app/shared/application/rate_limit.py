@@ -11,8 +11,8 @@ class RateLimitRule(StrEnum):
     LOGIN_PER_ADDRESS = "login_per_address"
     SIGN_UP_PER_ADDRESS = "sign_up_per_address"
     PLACE_ORDER_PER_USER = "place_order_per_user"
-    CHANGE_PASSWORD_PER_USER = "change_password_per_user"  # noqa: S105 - a rule's name
-    WRONG_PASSWORD_PER_USER = "wrong_password_per_user"  # noqa: S105 - wrong current passwords
+    CHANGE_PASSWORD_PER_USER = "change_password_per_user"  # noqa: S105 - a rule's name  # nosec B105
+    WRONG_PASSWORD_PER_USER = "wrong_password_per_user"  # noqa: S105 - wrong current passwords  # nosec B105
     PLACE_ORDER_PER_ADDRESS = "place_order_per_address"
     LIST_PRODUCTS_PER_ADDRESS = "list_products_per_address"  # anonymous callers only
 

@@ -41,7 +41,7 @@ class RefreshSession:
         return TokenPair(
             access_token=access.token,
             refresh_token=rotated.refresh_token,
-            token_type="bearer",  # noqa: S106 - the OAuth2 token type, not a secret
+            token_type="bearer",  # noqa: S106 - the OAuth2 token type, not a secret  # nosec B106
             expires_in=access.expires_in,
             csrf_token=access.csrf_token,
         )

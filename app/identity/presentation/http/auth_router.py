@@ -41,7 +41,7 @@ router = PrefixedRouter(prefix="/api/v1/auth", tags=["auth"])
 def _token_out(tokens: dict[str, object], *, as_cookies: bool) -> TokenOut:
     if as_cookies:
         return TokenOut(
-            token_type="cookie",  # noqa: S106 - not a secret
+            token_type="cookie",  # noqa: S106 - not a secret  # nosec B106
             expires_in=int(str(tokens["expires_in"])),
             csrf_token=str(tokens["csrf_token"]),
         )

@@ -19,7 +19,7 @@ class SignUpBody(BaseModel):
                 {
                     "username": "alice",
                     "email": "alice@example.com",
-                    "password": "correct horse battery",
+                    "password": "correct horse battery",  # nosec B105  # an OpenAPI example
                 }
             ]
         },

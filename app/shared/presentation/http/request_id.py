@@ -24,7 +24,7 @@ _ACCEPTABLE = re.compile(rb"[A-Za-z0-9._:-]{8,128}")
 def new_request_id() -> str:
     """32 hex characters. An id, not a secret: from the process's PRNG (reseeded after fork),
     since os.urandom costs a system call per request."""
-    return f"{getrandbits(128):032x}"
+    return f"{getrandbits(128):032x}"  # nosec B311  # a request id, not a secret
 
 
 def _from_headers(scope: Scope) -> str | None:
