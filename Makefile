@@ -56,7 +56,7 @@ lint: $(SYNCED) $(LINT_TOOLS_SYNCED) ## ruff (format check + lint), mypy --stric
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/bandit -c pyproject.toml -q -r app loadtests
-	$(SEMGREP) scan --metrics off --error --quiet --config .semgrep/rules.yml app loadtests
+	$(SEMGREP) scan --metrics off --error --quiet --no-git-ignore --config .semgrep/rules.yml app loadtests
 	$(BIN)/hadolint --failure-threshold error Dockerfile
 	$(BIN)/actionlint .github/workflows/ci.yml
 
