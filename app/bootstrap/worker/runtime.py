@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from dishka import AsyncContainer, Scope, make_async_container
+from sqlalchemy import exc as sqla_errors
 
 from app.bootstrap.di.catalog import CatalogProviderSet
 from app.bootstrap.di.identity import IdentityProviderSet
@@ -24,6 +25,7 @@ from app.bootstrap.mapping import map_all
 from app.bootstrap.settings import Settings
 from app.bootstrap.telemetry import Tracing
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
+from app.shared.presentation.tasks import lost_connection
 
 T = TypeVar("T")
 
@@ -67,6 +69,10 @@ class WorkerRuntime:
         task = loop.create_task(self._in_scope(work))
         try:
             return loop.run_until_complete(task)
+        except sqla_errors.DBAPIError as error:
+            if lost_connection(error):  # retried with backoff (TRANSIENT_ERRORS), not dead
+                raise ConnectionResetError("the database connection was lost") from error
+            raise
         except BaseException:
             # A soft time limit (SoftTimeLimitExceeded, raised by a signal handler) interrupts
             # the loop, not the coroutine: left pending, it would carry on inside the next

@@ -30,6 +30,32 @@ TRANSIENT_ERRORS: Final[tuple[type[Exception], ...]] = (
 )
 
 
+# A connection the server dropped mid-operation (a restart's "terminating connection", a
+# killed backend) reaches a task as a plain SQLAlchemy DBAPIError around one of these, which
+# autoretry_for cannot see through: found on the server's restart under load (make faults),
+# where it made a confirmation a dead letter instead of a retry.
+_LOST_CONNECTION: Final[tuple[type[BaseException], ...]] = (
+    *TRANSIENT_ERRORS,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InternalClientError,
+    asyncpg.AdminShutdownError,
+)
+
+
+def lost_connection(error: BaseException) -> bool:
+    """Whether ``error`` is, or wraps, a database connection lost mid-operation: transient."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqla_errors.DBAPIError) and current.connection_invalidated:
+            return True
+        if current is not error and isinstance(current, _LOST_CONNECTION):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
 class TaskRunner(Protocol):
     """Runs async work in the worker process's event loop, in a fresh DI request scope."""
 
