@@ -22,7 +22,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,6 +35,7 @@ import asyncpg
 import httpx
 
 from loadtests.benchmarks.databases import bench_database
+from loadtests.faults.servers import free_port
 
 WORKERS = 2
 PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway database's admin
@@ -43,17 +43,12 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK = shutil.which("wrk") or "wrk"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @dataclass
 class Server:
     name: str
     process: subprocess.Popen[bytes]
     base: str
+    log: Path | None = None
 
     def cpu_seconds(self) -> float:
         """User and system CPU of the master and its workers (one process group), including
@@ -85,7 +80,11 @@ class Server:
 
 
 @contextmanager
-def _serve(name: str, command: list[str], env: dict[str, str], port: int) -> Iterator[Server]:
+def serve(
+    name: str, command: list[str], env: dict[str, str], port: int, *, stop_timeout: float = 30
+) -> Iterator[Server]:
+    """Start a server in its own process group, ready once /health/live answers 200; on exit,
+    SIGTERM and up to ``stop_timeout`` seconds to drain, then SIGKILL to the group."""
     log = Path(tempfile.mkdtemp(prefix=f"bench-{name}-")) / "server.log"
     with log.open("wb") as output:
         process = subprocess.Popen(  # noqa: S603 - our own commands
@@ -104,13 +103,14 @@ def _serve(name: str, command: list[str], env: dict[str, str], port: int) -> Ite
             raise RuntimeError(f"{name} did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.2)
     try:
-        yield Server(name, process, base)
+        yield Server(name, process, base, log)
     finally:
         process.terminate()
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=stop_timeout)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @dataclass
@@ -286,13 +286,13 @@ def _environment(db_url: str, redis_url: str) -> dict[str, str]:
 
 def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int) -> None:
     product_id = asyncio.run(_product_id(env["APP_DB_URL"]))
-    platform_port, bare_port = _free_port(), _free_port()
+    platform_port, bare_port = free_port(), free_port()
     platform_env = {
         **env,
         "APP_SERVER_HOST": "127.0.0.1",
         "APP_SERVER_PORT": str(platform_port),
         "APP_SERVER_WORKERS": str(WORKERS),
-        "APP_SERVER_METRICS_PORT": str(_free_port()),
+        "APP_SERVER_METRICS_PORT": str(free_port()),
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
     }
     bare_env = env
@@ -303,8 +303,8 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
     ]  # fmt: skip
     platform = [sys.executable, "-m", "app", "api"]
     with (
-        _serve("platform", platform, platform_env, platform_port) as ours,
-        _serve("bare", bare, bare_env, bare_port) as theirs,
+        serve("platform", platform, platform_env, platform_port) as ours,
+        serve("bare", bare, bare_env, bare_port) as theirs,
     ):
         login = httpx.post(
             f"{ours.base}/api/v1/auth/login", json={"login": "admin", "password": PASSWORD}
@@ -359,17 +359,17 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
 
 def soak(env: dict[str, str], *, total: int, connections: int) -> None:
     """Worker memory over ``total`` requests with recycling off: does it grow at all?"""
-    port = _free_port()
+    port = free_port()
     platform_env = {
         **env,
         "APP_SERVER_HOST": "127.0.0.1",
         "APP_SERVER_PORT": str(port),
         "APP_SERVER_WORKERS": str(WORKERS),
         "APP_SERVER_MAX_REQUESTS": "0",
-        "APP_SERVER_METRICS_PORT": str(_free_port()),
+        "APP_SERVER_METRICS_PORT": str(free_port()),
         "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
     }
-    with _serve("soak", [sys.executable, "-m", "app", "api"], platform_env, port) as ours:
+    with serve("soak", [sys.executable, "-m", "app", "api"], platform_env, port) as ours:
         login = httpx.post(
             f"{ours.base}/api/v1/auth/login", json={"login": "admin", "password": PASSWORD}
         )

