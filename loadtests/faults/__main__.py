@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadtests.faults.checks import SETTLE_WITHIN
 from loadtests.faults.platform import Platform, running_platform
 from loadtests.faults.scenarios import SCENARIOS, Report, run
 
@@ -23,7 +24,13 @@ from loadtests.faults.scenarios import SCENARIOS, Report, run
 async def _run_all(target: Platform, names: list[str], seconds: float, rate: float) -> list[Report]:
     reports = []
     for name in names:
-        report = await run(target, name, seconds=seconds, rate=rate)
+        try:
+            async with asyncio.timeout(seconds * 4 + SETTLE_WITHIN + 120):  # a bound, not a pace
+                report = await run(target, name, seconds=seconds, rate=rate)
+        except TimeoutError:
+            for task in asyncio.all_tasks():  # where it hung
+                task.print_stack(limit=6, file=sys.stderr)
+            raise
         print("\n".join(report.lines()), flush=True)  # noqa: T201
         reports.append(report)
     return reports

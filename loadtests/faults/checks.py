@@ -16,7 +16,7 @@ SETTLE_WITHIN = 180.0
 
 
 async def order_ids(platform: Platform) -> set[str]:
-    connection = await asyncpg.connect(platform.direct_dsn)
+    connection = await asyncpg.connect(platform.direct_dsn, timeout=10)
     try:
         return {str(row["id"]) for row in await connection.fetch("SELECT id FROM orders")}
     finally:
@@ -48,7 +48,7 @@ class Consistency:
 
 async def consistency(platform: Platform, orders: set[str]) -> Consistency:
     ids = list(orders)
-    connection = await asyncpg.connect(platform.direct_dsn)
+    connection = await asyncpg.connect(platform.direct_dsn, timeout=10)
     try:
         without_lines = await connection.fetchval(
             "SELECT count(*) FROM orders o WHERE o.id = ANY($1::uuid[]) AND NOT EXISTS "
@@ -95,7 +95,7 @@ async def consistency(platform: Platform, orders: set[str]) -> Consistency:
 
 def broker_backlog(platform: Platform) -> int:
     """Messages waiting in the broker's queues or delivered and not yet acknowledged."""
-    client = redis.Redis(port=platform.broker.port, socket_timeout=2)
+    client = redis.Redis(port=platform.broker.port, socket_timeout=2, socket_connect_timeout=2)
     try:
         waiting = sum(
             int(client.llen(key)) for key in client.keys("*") if client.type(key) == b"list"
@@ -106,7 +106,7 @@ def broker_backlog(platform: Platform) -> int:
 
 
 async def _unpublished(platform: Platform) -> int:
-    connection = await asyncpg.connect(platform.direct_dsn)
+    connection = await asyncpg.connect(platform.direct_dsn, timeout=10)
     try:
         return int(
             await connection.fetchval(
@@ -139,6 +139,7 @@ class Deliveries:
     delivered_once: int
     lost: int
     doubled: int
+    doubled_other_message_id: int  # a second, different message: never allowed
 
 
 def deliveries(platform: Platform, orders: set[str]) -> Deliveries:
@@ -148,4 +149,9 @@ def deliveries(platform: Platform, orders: set[str]) -> Deliveries:
         delivered_once=sum(1 for count in counts if count == 1),
         lost=sum(1 for count in counts if count == 0),
         doubled=sum(count - 1 for count in counts if count > 1),
+        doubled_other_message_id=sum(
+            platform.deliveries.message_ids(order) - 1
+            for order in orders
+            if platform.deliveries.message_ids(order) > 1
+        ),
     )

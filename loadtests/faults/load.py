@@ -111,12 +111,13 @@ class Load:
             started = time.monotonic()
             retried = False
             try:
-                try:
-                    response = await client.send(request)
-                except httpx.RemoteProtocolError:
-                    retried = True
-                    response = await client.send(self._request(client, kind, number))
-            except httpx.TransportError as error:
+                async with asyncio.timeout(REQUEST_TIMEOUT * 3):  # httpx's are per operation
+                    try:
+                        response = await client.send(request)
+                    except httpx.RemoteProtocolError:
+                        retried = True
+                        response = await client.send(self._request(client, kind, number))
+            except (httpx.TransportError, TimeoutError) as error:
                 outcome = Outcome(kind, started, time.monotonic(), 0, type(error).__name__)
             else:
                 outcome = _outcome(kind, started, response, retried=retried)

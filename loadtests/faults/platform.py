@@ -56,6 +56,7 @@ class Deliveries:
         self.port = free_port()
         self._lock = threading.Lock()
         self._confirmations: Counter[str] = Counter()
+        self._message_ids: dict[str, set[str]] = {}
         self.messages = 0
         self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
 
@@ -68,12 +69,19 @@ class Deliveries:
         with self._lock:
             self.messages += 1
             if str(message["Subject"]).startswith("Order confirmed"):
-                self._confirmations.update(set(_UUID.findall(text)))
+                for order_id in set(_UUID.findall(text)):
+                    self._confirmations[order_id] += 1
+                    self._message_ids.setdefault(order_id, set()).add(str(message["Message-ID"]))
         return "250 Message accepted for delivery"
 
     def confirmations(self, order_id: str) -> int:
         with self._lock:
             return self._confirmations[order_id]
+
+    def message_ids(self, order_id: str) -> int:
+        """Distinct Message-IDs among an order's confirmations (a resent one keeps its own)."""
+        with self._lock:
+            return len(self._message_ids.get(order_id, ()))
 
     def start(self) -> Deliveries:
         self._controller.start()

@@ -38,6 +38,7 @@ from loadtests.faults.load import (
 from loadtests.faults.platform import PASSWORD, Platform
 
 SLOW_MS: Final = 200
+FAULT_WITHIN: Final = 180.0  # the longest a fault may take to apply and undo (a bound)
 
 
 @dataclass
@@ -194,18 +195,22 @@ class Scenario:
     fault: Callable[[Platform, float, Fault], Awaitable[None]]
     allowed: Callable[[Outcome, Fault], bool]
     allowed_text: str
+    # The documented at-least-once window (docs/11-async-tasks.md, the inbox): the mail server
+    # accepted a confirmation, then the database went away before the inbox row committed, so
+    # the retry sends it again, with the same Message-ID. Only a database fault opens it.
+    resends_allowed: bool = False
 
 
 SCENARIOS: Final = {
     scenario.name: scenario
     for scenario in (
         Scenario("postgres-restart", "PostgreSQL restarts", postgres_restart, shed_or_served,
-                 "2xx, or 503 with Retry-After"),
+                 "2xx, or 503 with Retry-After", resends_allowed=True),
         Scenario("redis-stop", "Redis stops (sessions, cache, rate limits)", redis_stop,
                  catalog_served, "catalog 2xx; the rest 2xx or 503 with Retry-After"),
         Scenario("broker-stop", "the broker stops", broker_stop, served, "2xx"),
         Scenario("postgres-slow", f"PostgreSQL +{SLOW_MS} ms per round trip", postgres_slow,
-                 shed_or_served, "2xx, or 503 with Retry-After"),
+                 shed_or_served, "2xx, or 503 with Retry-After", resends_allowed=True),
         Scenario("rolling-update", "SIGTERM to api and worker (rolling update)", rolling_update,
                  served_outside_the_drain, "2xx outside the replacement window"),
     )
@@ -252,8 +257,10 @@ class Report:
             found.append(f"{len(self.unexpected)} answers outside {self.scenario.allowed_text}")
         if not self.consistency.ok:
             found.append(f"database inconsistent: {self.consistency}")
-        if self.deliveries.lost or self.deliveries.doubled:
-            found.append(f"events lost {self.deliveries.lost}, doubled {self.deliveries.doubled}")
+        d = self.deliveries
+        resent = d.doubled - d.doubled_other_message_id if self.scenario.resends_allowed else 0
+        if d.lost or d.doubled - resent:
+            found.append(f"events lost {d.lost}, doubled {d.doubled}")
         if not self.recovered:
             found.append("no successful request after the fault")
         return found
@@ -293,8 +300,10 @@ class Report:
             ),
             (
                 f"  events: {d.expected:,} confirmations expected, {d.delivered_once:,} "
-                f"delivered once, lost {d.lost}, doubled {d.doubled} (settled "
-                f"{self.settled_in:.1f} s after the load; outbox unpublished {c.unpublished})"
+                f"delivered once, lost {d.lost}, doubled {d.doubled} ("
+                f"{d.doubled - d.doubled_other_message_id} resent with the same Message-ID; "
+                f"settled {self.settled_in:.1f} s after the load; outbox unpublished "
+                f"{c.unpublished})"
             ),
             (
                 f"  pool: {c.connections} server connections afterwards, idle in transaction "
@@ -320,7 +329,8 @@ async def run(platform: Platform, name: str, *, seconds: float, rate: float) -> 
     loading = asyncio.create_task(load.run(seconds))
     fault = Fault()
     await asyncio.sleep(seconds / 4)  # the timeline: steady load before the fault
-    await scenario.fault(platform, max(2.0, seconds / 4), fault)
+    async with asyncio.timeout(FAULT_WITHIN):
+        await scenario.fault(platform, max(2.0, seconds / 4), fault)
     load.until = fault.ended + seconds / 4  # steady load after the fault, however long it took
     outcomes = await loading
     ended = time.monotonic()
