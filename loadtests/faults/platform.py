@@ -185,6 +185,14 @@ class Platform:
         log = self.root / f"worker-{self._generation}.log"
         return _launch(["worker"], self.env, log, b"ready.")
 
+    def revive_worker(self) -> bool:
+        """What a supervisor does: start a new worker if the last one died; whether it had."""
+        if self.worker.poll() is None:
+            return False
+        _stop(self.worker)
+        self.worker = self.start_worker()
+        return True
+
     def replace_api(self) -> tuple[float, float]:
         """A rolling update of the API: a new instance, ready; the balancer sends new
         connections to it; the old one gets SIGTERM and drains. Returns the moments the old

@@ -19,6 +19,7 @@ from typing import Final
 import httpx
 
 from loadtests.faults.checks import (
+    SETTLE_WITHIN,
     Consistency,
     Deliveries,
     consistency,
@@ -322,12 +323,21 @@ class Report:
         return lines
 
 
-async def run(platform: Platform, name: str, *, seconds: float, rate: float) -> Report:
+async def run(
+    platform: Platform,
+    name: str,
+    *,
+    seconds: float,
+    rate: float,
+    settle_within: float = SETTLE_WITHIN,
+) -> Report:
     scenario = SCENARIOS[name]
+    fault = Fault()
+    if await asyncio.to_thread(platform.revive_worker):  # an earlier fault killed it
+        fault.notes.append("the worker had died: restarted before this scenario")
     before = await order_ids(platform)
     load = Load(platform.shop, rate, until=math.inf)  # until the fault is over (below)
     loading = asyncio.create_task(load.run(seconds))
-    fault = Fault()
     await asyncio.sleep(seconds / 4)  # the timeline: steady load before the fault
     async with asyncio.timeout(FAULT_WITHIN):
         await scenario.fault(platform, max(2.0, seconds / 4), fault)
@@ -339,7 +349,7 @@ async def run(platform: Platform, name: str, *, seconds: float, rate: float) -> 
     missing = acknowledged - placed
     if missing:  # a 201 for an order that is not there: the worst half-write of all
         raise AssertionError(f"{len(missing)} orders answered 201 are not in the database")
-    await settle(platform, placed)
+    await settle(platform, placed, within=settle_within)
     return Report(
         scenario,
         rate,
