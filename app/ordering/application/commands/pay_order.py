@@ -1,14 +1,15 @@
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, cast
 from uuid import UUID
 
-from app.ordering.application.errors import PaymentDeclinedError
+from app.ordering.application.errors import PaymentDeclinedError, PaymentGatewayError
 from app.ordering.application.idempotent import Idempotent, claim
 from app.ordering.application.permissions import ensure_owner, visible_order
 from app.ordering.application.ports.order_repository import OrderRepository
-from app.ordering.application.ports.payment_gateway import PaymentGateway
+from app.ordering.application.ports.payment_gateway import PaymentGateway, PaymentResult
 from app.ordering.application.snapshot import OrderSnapshot, snapshot
 from app.ordering.domain.state_machine import OrderAction
 from app.ordering.domain.value_objects import OrderId
@@ -17,6 +18,12 @@ from app.shared.application.idempotency import IdempotencyStore
 from app.shared.application.ports import Clock, TransactionManager
 
 OPERATION: Final = "ordering.pay_order"
+# What the gateway says is checked before it is shown or stored (OWASP API10): a decline reason
+# reaches the client only as a short code, a reference is stored (and mailed, and exported) only
+# as a short token.
+DECLINE_REASON: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+PAYMENT_REFERENCE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}")
+DECLINED: Final = "declined"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, repr=False)
@@ -73,12 +80,23 @@ class PayOrder:
         if not result.approved:
             # Raising rolls the unit of work back, the key's claim included: a declined attempt
             # took no money, so retrying with the same key (e.g. after topping up) is allowed.
-            raise PaymentDeclinedError(
-                "The payment was declined.", reason=result.decline_reason or "declined"
-            )
-        order.pay(result.reference or "", at=self._clock.now())
+            raise PaymentDeclinedError("The payment was declined.", reason=_reason(result))
+        order.pay(_reference(result), at=self._clock.now())
         response = snapshot(order)
         if key is not None:
             await self._idempotency.complete(key, response)
         await self._transaction.commit()
         return Idempotent(response)
+
+
+def _reason(result: PaymentResult) -> str:
+    reason = result.decline_reason or ""
+    return reason if DECLINE_REASON.fullmatch(reason) else DECLINED
+
+
+def _reference(result: PaymentResult) -> str:
+    reference = result.reference or ""
+    if not PAYMENT_REFERENCE.fullmatch(reference):
+        # Raising rolls back as for a decline; the gateway's text is neither shown nor logged.
+        raise PaymentGatewayError("The payment service gave an answer we cannot record.")
+    return reference

@@ -166,7 +166,7 @@ async def get_order(order_id: UUID, interactor: FromDishka[GetOrder]) -> OrderOu
     return OrderOut.model_validate(await interactor(GetOrderRequest(order_id=order_id)))
 
 
-@router.post("/{order_id}/pay", responses=problems(401, 402, 403, 404, 409))
+@router.post("/{order_id}/pay", responses=problems(401, 402, 403, 404, 409, 503))
 async def pay_order(
     order_id: UUID,
     body: PayOrderBody,
@@ -174,8 +174,9 @@ async def pay_order(
     interactor: FromDishka[PayOrder],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderOut:
-    """Pay your pending order by card. 402 `payment_declined` (with a `reason`) leaves the order
-    pending; 409 when the order no longer awaits payment."""
+    """Pay your pending order by card. 402 `payment_declined` (with a `reason` code) leaves the
+    order pending; 409 when the order no longer awaits payment; 503 `payment_gateway_error` when
+    the gateway's answer cannot be recorded (retry later with the same key)."""
     result = await interactor(
         PayOrderRequest(
             order_id=order_id, card_number=body.card_number, idempotency_key=idempotency_key
