@@ -109,6 +109,7 @@ def create_app(
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.http.max_body_bytes,
+        body_timeout=settings.http.body_timeout_seconds,
         docs_paths=[
             p for p in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url) if p
         ],

@@ -247,6 +247,8 @@ class HttpSettings(_Section):
     trusted_proxies: str = "127.0.0.1"
     # The largest request body accepted (413 above it). The API's bodies are small JSON documents.
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    # The whole request body must arrive within this many seconds of the request (408 after).
+    body_timeout_seconds: PositiveFloat = 30.0
 
 
 class RateLimitSettings(_Section):

@@ -8,6 +8,11 @@ size nobody declares, is counted as it arrives and refused the moment it passes 
 ``max_body_size`` answers plain text when the route does not read the body; the API promises
 problem+json for every error.
 
+The body must also arrive in time: ``APP_HTTP_BODY_TIMEOUT_SECONDS`` after the request came in,
+a route still waiting for the rest of it gets a 408 problem and the connection is closed. uvicorn
+has no such bound (its keep-alive timeout runs only between requests), so without it a client
+could hold a connection and a task for as long as it liked by sending a body a byte at a time.
+
 The headers suit a JSON API: nothing may sniff, frame, cache or embed its answers. A route that
 sets its own ``Cache-Control`` keeps it. The interactive docs pages (development only, by default)
 load Swagger UI and ReDoc from a CDN and run inline scripts, so their HTML is not given the
@@ -20,6 +25,7 @@ One pure-ASGI class for both: each middleware layer costs a few microseconds on 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Final
@@ -53,6 +59,16 @@ class BodyTooLargeError(HTTPException):
         )
 
 
+class BodyTimeoutError(HTTPException):
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            HTTPStatus.REQUEST_TIMEOUT,
+            detail=f"The request body did not arrive within {seconds:g} seconds.",
+            # The rest of the body is not read: the connection cannot be reused.
+            headers={"Connection": "close"},
+        )
+
+
 def _body_headers(scope: Scope) -> tuple[int | None, bool]:
     """The declared length (None when absent or unreadable) and whether the body is chunked."""
     length: int | None = None
@@ -69,9 +85,17 @@ def _body_headers(scope: Scope) -> tuple[int | None, bool]:
 
 
 class EdgeMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, docs_paths: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        docs_paths: Iterable[str],
+        body_timeout: float = 30.0,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
         self.docs_paths = frozenset(docs_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -95,6 +119,8 @@ class EdgeMiddleware:
             return
         if chunked:
             receive = _counted(receive, limit)
+        if chunked or length:
+            receive = _timed(receive, self.body_timeout)
         await self.app(scope, receive, send)
 
     def _with_headers(self, scope: Scope, send: Send) -> Send:
@@ -128,3 +154,24 @@ def _counted(receive: Receive, limit: int) -> Receive:
         return message
 
     return counted
+
+
+def _timed(receive: Receive, seconds: float) -> Receive:
+    """The whole body within ``seconds`` of the request; after its last chunk, ``receive`` is
+    left alone (a streamed answer waits on it for the client's disconnect)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    complete = False
+
+    async def timed() -> Message:
+        nonlocal complete
+        if complete:
+            return await receive()
+        try:
+            async with asyncio.timeout_at(deadline):
+                message = await receive()
+        except TimeoutError:
+            raise BodyTimeoutError(seconds) from None
+        complete = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return timed
