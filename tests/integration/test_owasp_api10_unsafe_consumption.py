@@ -8,9 +8,10 @@ characters: any other answer is a 503 payment_gateway_error that leaves the orde
 gateway here is a stand-in for a gateway that answers badly, wired in place of the sandbox.
 
 The SMTP server is reached through aiosmtplib with APP_SMTP_TIMEOUT on every step, and its
-replies are read at most 8 KiB a line and 32 KiB a reply: a server that says nothing, or too much, fails the send
-(the task retries, then dead-letters it) instead of hanging the worker or filling its memory. A
-4xx reply is a temporary failure (retried), a 5xx a final one. The servers here are real sockets.
+replies are read at most 8 KiB a line and 32 KiB a reply: a server that says nothing, or too
+much, fails the send (the task retries, then dead-letters it) instead of hanging the worker or
+filling its memory. A 4xx reply is a temporary failure (retried), a 5xx a final one. The servers
+here are real sockets.
 
 Also proving it: tests/unit/test_notifications.py (4xx is TemporaryEmailFailureError, 5xx
 re-raised, connection errors left to the task's retry), tests/unit/test_sandbox_payments.py
