@@ -87,6 +87,10 @@ def create_app(
         openapi_url="/openapi.json" if docs else None,
         generate_unique_id_function=operation_id,
         swagger_ui_parameters={"persistAuthorization": True},
+        # FastAPI's own OpenTelemetry stays off: Tracing (app/bootstrap/telemetry.py) owns the
+        # spans and /metrics the request metrics. Left on, it looks up the global providers on
+        # every request (environment reads included) only to find none configured.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     register_problem_handlers(app)
     with_body_problems(app)

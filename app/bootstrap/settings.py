@@ -139,6 +139,11 @@ class CacheSettings(_Section):
     ttl_seconds: PositiveInt = 300
     operation_timeout: PositiveFloat = 0.5
     breaker_seconds: PositiveFloat = 5.0
+    # A near cache in each process: entries answered from memory for this long, without Redis.
+    # Another process's write shows here only when the copy expires: reads may be this stale.
+    # 0: off, every read asks Redis (the default: writes are seen at once everywhere).
+    local_seconds: Annotated[float, Field(ge=0, le=60)] = 0.0
+    local_entries: Annotated[int, Field(ge=1, le=100_000)] = 1024
     # A Redis of its own for the cache, which may evict (allkeys-lru at its maxmemory) while
     # sessions, rate limits and the broker stay on APP_REDIS_URL, which must not. Unset: that one.
     redis_url: str | None = None

@@ -38,6 +38,7 @@ from loadtests.benchmarks.databases import bench_database
 from loadtests.faults.servers import free_port
 
 WORKERS = 2
+NEAR_SECONDS = 1.0
 PASSWORD = "bench-password-0123"  # noqa: S105 - a throwaway database's admin
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WRK = shutil.which("wrk") or "wrk"
@@ -302,42 +303,54 @@ def benchmark(env: dict[str, str], *, seconds: int, reps: int, connections: int)
         "--bind", f"127.0.0.1:{bare_port}", "--keep-alive", "5", "--log-level", "warning",
     ]  # fmt: skip
     platform = [sys.executable, "-m", "app", "api"]
+    # The same platform with its near cache on: the trade chapter 15 weighs (reads up to a
+    # second stale across processes), measured on the product read only.
+    near_env = {
+        **platform_env,
+        "APP_SERVER_PORT": str(near_port := free_port()),
+        "APP_SERVER_METRICS_PORT": str(free_port()),
+        "APP_CACHE_LOCAL_SECONDS": str(NEAR_SECONDS),
+        "PROMETHEUS_MULTIPROC_DIR": tempfile.mkdtemp(prefix="bench-metrics-"),
+    }
     with (
         serve("platform", platform, platform_env, platform_port) as ours,
         serve("bare", bare, bare_env, bare_port) as theirs,
+        serve("near", platform, near_env, near_port) as near,
     ):
         login = httpx.post(
             f"{ours.base}/api/v1/auth/login", json={"login": "admin", "password": PASSWORD}
         )
         login.raise_for_status()
         admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        product = f"/api/v1/products/{product_id}"
+        near_label = f"product by id, APP_CACHE_LOCAL_SECONDS={NEAR_SECONDS:g}"
+        # (the platform that serves it, its request, the bare app's request)
         endpoints = [
-            (Endpoint("no-DB path", "/health/live"), Endpoint("no-DB path", "/health/live")),
+            (ours, Endpoint("no-DB path", "/health/live"), Endpoint("no-DB path", "/health/live")),
             (
+                ours,
                 Endpoint("authenticated list of 20 users", "/api/v1/users?limit=20", admin),
                 Endpoint("authenticated list of 20 users", "/api/v1/users", admin),
             ),
-            (
-                Endpoint("product by id", f"/api/v1/products/{product_id}"),
-                Endpoint("product by id", f"/api/v1/products/{product_id}"),
-            ),
+            (ours, Endpoint("product by id", product), Endpoint("product by id", product)),
+            (near, Endpoint(near_label, product), Endpoint(near_label, product)),
         ]
         # Warm both (imports, pools, the cache) before anything is measured.
-        for mine, bare_one in endpoints:
-            wrk(ours, mine, seconds=2, connections=connections)
+        for server, mine, bare_one in endpoints:
+            wrk(server, mine, seconds=2, connections=connections)
             wrk(theirs, bare_one, seconds=2, connections=connections)
         rss_warm = ours.worker_rss_mb()
-        results: dict[str, tuple[list[Run], list[Run]]] = {e[0].label: ([], []) for e in endpoints}
+        results: dict[str, tuple[list[Run], list[Run]]] = {e[1].label: ([], []) for e in endpoints}
         served = 0
         for rep in range(reps):
-            for mine, bare_one in endpoints:
-                order = [(ours, mine, 0), (theirs, bare_one, 1)]
-                for server, endpoint, slot in order if rep % 2 == 0 else reversed(order):
-                    run = wrk(server, endpoint, seconds=seconds, connections=connections)
+            for server, mine, bare_one in endpoints:
+                order = [(server, mine, 0), (theirs, bare_one, 1)]
+                for runner, endpoint, slot in order if rep % 2 == 0 else reversed(order):
+                    run = wrk(runner, endpoint, seconds=seconds, connections=connections)
                     results[endpoint.label][slot].append(run)
-                    served += run.requests if server is ours else 0
+                    served += run.requests if runner is ours else 0
         rss_end = ours.worker_rss_mb()
-        logins = _log_ins(ours, theirs, endpoints[2], seconds=seconds, reps=reps)
+        logins = _log_ins(ours, theirs, endpoints[2][1:], seconds=seconds, reps=reps)
     print(  # noqa: T201
         f"\nHTTP: platform vs a bare FastAPI app, {WORKERS} gunicorn workers each, wrk "
         f"{connections} connections, {seconds} s runs, {reps} alternating repetitions "

@@ -311,3 +311,29 @@ async def test_after_a_write_concurrent_readers_reload_once_and_see_the_new_data
     responses, diagnosis = await _burst([app], f"{PRODUCTS}/{product_id}", loads)
     assert {response.json()["price_amount"] for response in responses} == {"99.99"}
     assert loads.calls <= 3, diagnosis
+
+
+async def test_with_a_near_cache_the_writer_reads_its_write_and_others_may_lag_until_expiry(
+    make_client: ClientFactory, settings: Settings, team: Staffing
+) -> None:
+    near = dataclasses.replace(
+        settings, cache=settings.cache.model_copy(update={"local_seconds": 30.0})
+    )
+    a, b = await make_client(near), await make_client(near)
+    staff = team.staff.headers
+    product_id = await create_product(a, staff, name="Kettle")
+    for client in (a, b):
+        await get_product(client, product_id)  # a copy in each process
+    near_hits = await metric(
+        b, "cache_lookups_total", namespace="catalog:product", outcome="near_hit"
+    )
+    response = await a.patch(f"{PRODUCTS}/{product_id}", json={"name": "Teapot"}, headers=staff)
+    assert response.status_code == 204, response.text
+    assert (await get_product(a, product_id))["name"] == "Teapot"  # this process dropped its copy
+    # The other process answers from its copy, as APP_CACHE_LOCAL_SECONDS allows, with no
+    # Redis round trip; without a near cache it reads the new version (the test above).
+    assert (await get_product(b, product_id))["name"] == "Kettle"
+    assert (
+        await metric(b, "cache_lookups_total", namespace="catalog:product", outcome="near_hit")
+        == near_hits + 1
+    )

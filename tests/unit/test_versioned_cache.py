@@ -13,7 +13,7 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from app.shared.infrastructure.cache import VersionedCache
+from app.shared.infrastructure.cache import NearCache, VersionedCache
 
 NS = "test:things"
 
@@ -328,3 +328,85 @@ async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl() -> None
     # Old entries may still be in Redis: they must not be served until they could have expired.
     assert not cache.available
     assert await read(cache, load) == "new"
+
+
+async def test_the_near_cache_is_off_by_default_so_every_read_asks_redis() -> None:
+    redis, load = FakeRedis(), Loader("value")
+    cache = make_cache(redis)
+    await read(cache, load)
+    redis.calls.clear()
+    await read(cache, load)
+    await read(cache, load)
+    assert [command for command, _ in redis.calls] == ["mget", "mget"]
+
+
+async def test_the_near_cache_answers_without_redis_until_its_copy_expires(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    redis, load = FakeRedis(), Loader({"name": "mug"})
+    cache = make_cache(redis, near=NearCache(2.0, 1024))
+    near = lookups("near_hit")
+    assert await read(cache, load) == {"name": "mug"}  # a miss: loaded, stored in both
+    redis.calls.clear()
+    assert await read(cache, load) == {"name": "mug"}
+    assert redis.calls == []
+    assert lookups("near_hit") == near + 1
+    # A write in another process: this one sees it once its copy expires, not before.
+    redis.data["{test:things}:version"] = "1"
+    load.value = {"name": "cup"}
+    now[0] += 1.9
+    assert await read(cache, load) == {"name": "mug"}
+    now[0] += 0.2
+    assert await read(cache, load) == {"name": "cup"}
+    assert load.calls == 2
+
+
+async def test_a_write_in_this_process_drops_its_near_copies_of_that_namespace_only() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    things, others = Loader("one"), Loader("other")
+    await read(cache, things)
+    await read(cache, others, ns="test:others")
+    things.value, others.value = "two", "changed"
+    await cache.bump(NS)
+    assert await read(cache, things) == "two"
+    assert await read(cache, others, ns="test:others") == "other"  # not written: still near
+
+
+async def test_a_load_that_began_before_a_write_here_is_not_kept_near() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    state = {"value": "old"}
+
+    async def load_while_a_write_commits() -> str:
+        seen = state["value"]
+        state["value"] = "new"
+        await cache.bump(NS)
+        return seen
+
+    assert await read(cache, load_while_a_write_commits) == "old"
+    assert await read(cache, Loader(state["value"])) == "new"
+
+
+async def test_the_near_cache_holds_at_most_its_size_least_recently_used_first() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, near=NearCache(30.0, 2))
+    load = Loader("value")
+    for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" comes
+        await read(cache, load, key)
+    redis.calls.clear()
+    await read(cache, load, "a")
+    await read(cache, load, "c")
+    assert redis.calls == []
+    await read(cache, load, "b")
+    assert [command for command, _ in redis.calls] == ["mget"]
+
+
+async def test_near_copies_are_decoded_per_read_so_no_caller_changes_anothers() -> None:
+    redis = FakeRedis()
+    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    first = await read(cache, Loader({"tags": ["a"]}))
+    first["tags"].append("changed")
+    assert await read(cache, Loader()) == {"tags": ["a"]}

@@ -21,7 +21,7 @@ from app.shared.application.inbox import EventInbox
 from app.shared.application.jobs import JobLock
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
-from app.shared.infrastructure.cache import CacheRedis, VersionedCache
+from app.shared.infrastructure.cache import CacheRedis, NearCache, VersionedCache
 from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import (
@@ -148,6 +148,7 @@ class PlatformProvider(Provider):
             ttl_seconds=settings.cache.ttl_seconds,
             operation_timeout=settings.cache.operation_timeout,
             breaker_seconds=settings.cache.breaker_seconds,
+            near=NearCache(settings.cache.local_seconds, settings.cache.local_entries),
         )
 
     @provide(scope=Scope.APP)
@@ -205,6 +206,8 @@ class PlatformProvider(Provider):
                 RateLimitRule.PLACE_ORDER_PER_USER: limits.place_order_per_user,
                 RateLimitRule.PLACE_ORDER_PER_ADDRESS: limits.place_order_per_address,
                 RateLimitRule.LIST_PRODUCTS_PER_ADDRESS: limits.list_products_per_address,
+                RateLimitRule.PAY_ORDER_PER_USER: limits.pay_order_per_user,
+                RateLimitRule.DECLINED_PAYMENT_PER_USER: limits.declined_payment_per_user,
             },
             enabled=limits.enabled,
             operation_timeout=limits.operation_timeout,

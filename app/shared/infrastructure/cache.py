@@ -10,6 +10,10 @@
   value, then load themselves rather than wait long.
 - Failure: any Redis error or slow answer skips the cache (reads go to PostgreSQL), is logged
   and counted, and opens a breaker so the following requests do not each wait for a timeout.
+- Near cache (off by default, ``NearCache``): an entry read or filled here is also kept in
+  this process for that long and answered without a Redis round trip. A write here drops this
+  process's copies at once; another process's write reaches this one only when its copies expire,
+  so reads may be that many seconds stale across processes. The trade is the user's to make.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ class VersionedCache:
         breaker_seconds: float,
         lock_seconds: float = 2.0,
         wait_for_peer: float = 0.5,
+        near: NearCache | None = None,
     ) -> None:
         self._redis = redis
         self._ttl = ttl_seconds
@@ -66,6 +71,7 @@ class VersionedCache:
         # The version each namespace had when this process last read it: a guess, checked by
         # the same MGET; bounded, since product ids (scopes) come from URLs.
         self._seen: OrderedDict[str, str] = OrderedDict()
+        self._near = near or NearCache(0.0, 1)
 
     @property
     def available(self) -> bool:
@@ -84,6 +90,11 @@ class VersionedCache:
         """Entries are invalidated together per namespace: ``kind``, or ``kind`` + ``scope``
         (e.g. one product). Metrics are labelled by ``kind`` only, to keep label values few."""
         namespace = _namespace(kind, scope)
+        near = self._near.get(namespace, key)
+        if near is not None:
+            CACHE_LOOKUPS.labels(kind, "near_hit").inc()
+            return decode(json.loads(near))
+        since = self._near.writes
         if not self.available:
             return await self._bypass(kind, namespace, key, load)
         guess = self._seen.get(namespace, "0")
@@ -101,9 +112,12 @@ class VersionedCache:
                 return await self._bypass(kind, namespace, key, load)
         if isinstance(cached, str):
             CACHE_LOOKUPS.labels(kind, "hit").inc()
+            self._near.put(namespace, key, cached, since=since)
             return decode(json.loads(cached))
         CACHE_LOOKUPS.labels(kind, "miss").inc()
-        return await self._single_flight(entry, lambda: self._fill(entry, load, encode, decode))
+        return await self._single_flight(
+            entry, lambda: self._fill(entry, load, encode, decode, near=(namespace, key, since))
+        )
 
     async def uncached(self, kind: str, load: Callable[[], Awaitable[T]]) -> T:
         """A read the caller chose not to cache: counted, so the hit ratio stays honest."""
@@ -126,6 +140,7 @@ class VersionedCache:
 
     async def bump(self, kind: str, scope: str = "") -> None:
         """Invalidate every entry of the namespace (call after the write's commit)."""
+        self._near.drop(_namespace(kind, scope))
         try:
             async with asyncio.timeout(self._timeout):
                 await self._redis.incr(_version_key(_namespace(kind, scope)))
@@ -140,6 +155,8 @@ class VersionedCache:
         load: Callable[[], Awaitable[T]],
         encode: Callable[[T], Any],
         decode: Callable[[Any], T],
+        *,
+        near: tuple[str, str, int],
     ) -> T:
         lock = f"{entry}:lock"
         acquired = await self._call("lock", self._redis.set(lock, "1", nx=True, px=self._lock_ms))
@@ -155,6 +172,8 @@ class VersionedCache:
         value = await load()
         if value is not None:
             payload = json.dumps(encode(value), separators=(",", ":"), default=str)
+            namespace, key, since = near
+            self._near.put(namespace, key, payload, since=since)
             await self._call("set", self._redis.set(entry, payload, ex=self._ttl))
         if acquired is True:
             await self._call("unlock", self._redis.delete(lock))
@@ -194,6 +213,48 @@ class VersionedCache:
             _log.warning(
                 "cache_unavailable", operation=operation, bypass_seconds=until - time.monotonic()
             )
+
+
+class NearCache:
+    """This process's copies of entries for ``seconds``, at most ``size`` of them (the least
+    recently used go first). Kept as JSON text and decoded per read, so no caller can change
+    another's answer. With ``seconds`` at 0 it holds nothing.
+
+    ``writes`` counts this process's writes: an entry read before one of them may predate it,
+    so ``put`` refuses it (a write is rare; the next read keeps it)."""
+
+    def __init__(self, seconds: float, size: int) -> None:
+        self._seconds = seconds
+        self._size = size
+        self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self.writes = 0
+
+    def get(self, namespace: str, key: str) -> str | None:
+        if not self._entries:
+            return None
+        found = self._entries.get((namespace, key))
+        if found is None:
+            return None
+        expires, text = found
+        if time.monotonic() >= expires:
+            del self._entries[namespace, key]
+            return None
+        self._entries.move_to_end((namespace, key))
+        return text
+
+    def put(self, namespace: str, key: str, text: str, *, since: int) -> None:
+        if self._seconds <= 0 or since != self.writes:
+            return
+        self._entries[namespace, key] = (time.monotonic() + self._seconds, text)
+        self._entries.move_to_end((namespace, key))
+        if len(self._entries) > self._size:
+            self._entries.popitem(last=False)
+
+    def drop(self, namespace: str) -> None:
+        self.writes += 1
+        # Writes are rare next to reads, and the entries few: a scan is cheap enough.
+        for stale in [entry for entry in self._entries if entry[0] == namespace]:
+            del self._entries[stale]
 
 
 def _namespace(kind: str, scope: str) -> str:
