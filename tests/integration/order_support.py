@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.integration.catalog_support import create_product
+from tests.integration.catalog_support import PRODUCTS, create_product
 from tests.integration.support import (
     Actor,
     Staffing,
@@ -77,7 +77,7 @@ async def new_product(
     currency: str = "EUR",
     name: str | None = None,
 ) -> str:
-    return await create_product(
+    product = await create_product(
         client,
         shop.staff.headers,
         sku=sku,
@@ -86,6 +86,10 @@ async def new_product(
         currency=currency,
         stock_on_hand=stock,
     )
+    # Read once as a customer would, so the product is in the cache before any order: a stock
+    # change that forgot to invalidate it then shows in stock_of.
+    await client.get(f"{PRODUCTS}/{product}", headers=shop.staff.headers)
+    return product
 
 
 def order_body(*lines: tuple[str, int]) -> dict[str, Any]:
@@ -227,10 +231,18 @@ async def execute_sql(database_url: str, sql: str, *args: Any) -> str:
         await connection.close()
 
 
-async def stock_of(database_url: str, product_id: str) -> int:
-    return int(
+async def stock_of(client: httpx.AsyncClient, database_url: str, product_id: str) -> int:
+    """The stock in PostgreSQL; for an active product, checked against what a customer reads
+    through the API (its cache), which new_product filled before any order."""
+    stored = int(
         await scalar(database_url, "SELECT stock_on_hand FROM products WHERE id = $1", product_id)
     )
+    status = await scalar(database_url, "SELECT status FROM products WHERE id = $1", product_id)
+    if status == "active":
+        shown = await client.get(f"{PRODUCTS}/{product_id}")
+        assert shown.status_code == 200, shown.text
+        assert shown.json()["stock_on_hand"] == stored, "the cached product shows another stock"
+    return stored
 
 
 async def orders_of(database_url: str, customer_id: str) -> int:

@@ -53,7 +53,7 @@ async def test_a_customer_cannot_read_pay_or_cancel_another_customers_order(
     assert missing["detail"] == body["detail"]
 
     assert await order_of(client, shop.bob, bobs) == before
-    assert await stock_of(database_url, product) == 8
+    assert await stock_of(client, database_url, product) == 8
     assert (await event_counts(database_url)).total() == 1
     # Bob's own order still works for Bob.
     await paid(client, shop.bob, bobs)
@@ -172,7 +172,7 @@ async def test_every_route_needs_a_signed_in_caller(
     anonymous = await client.get(ORDERS)
     assert_unauthorized(anonymous, "not_authenticated")
     assert (await order_of(client, shop.alice, order_id))["status"] == "pending_payment"
-    assert await stock_of(database_url, product) == 9
+    assert await stock_of(client, database_url, product) == 9
 
 
 async def test_a_signed_out_customer_loses_access(
@@ -191,4 +191,4 @@ async def test_a_signed_out_customer_loses_access(
         await client.get(ORDERS, headers=shop.alice.headers),
     ):
         assert response.status_code == 401, response.text
-    assert await stock_of(database_url, product) == 9
+    assert await stock_of(client, database_url, product) == 9

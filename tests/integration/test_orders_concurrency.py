@@ -59,14 +59,14 @@ async def test_a_hundred_concurrent_orders_for_ten_items_sell_exactly_ten(
     print(  # noqa: T201 - the figures are quoted from the -s output
         f"\n[oversell] 100 concurrent orders for 10 in stock, 5 customers: "
         f"accepted={statuses[201]} refused={statuses[409]} other={other} "
-        f"elapsed={elapsed:.2f}s stock_left={await stock_of(database_url, product)}"
+        f"elapsed={elapsed:.2f}s stock_left={await stock_of(client, database_url, product)}"
     )
     assert statuses == {201: 10, 409: 90}, statuses
     for response in responses:
         if response.status_code == 409:
             body = assert_problem(response, 409, "out_of_stock")
             assert body["available"] == 0, body
-    assert await stock_of(database_url, product) == 0
+    assert await stock_of(client, database_url, product) == 0
     assert await scalar(database_url, "SELECT count(*) FROM orders") == 10
     assert await scalar(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == 10
     accepted = {response.json()["id"] for response in responses if response.status_code == 201}
@@ -95,7 +95,7 @@ async def test_varied_quantities_never_oversell(
         if response.status_code == 201
     )
     assert sold <= 25
-    assert await stock_of(database_url, product) == 25 - sold
+    assert await stock_of(client, database_url, product) == 25 - sold
     assert await scalar(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == sold
     # Every refusal was real: what it asked for was more than what was left after all sales.
     for response in responses:
@@ -132,8 +132,8 @@ async def test_orders_naming_two_products_in_opposite_orders_do_not_deadlock(
             lines = response.json()["lines"]
             assert [line["line_no"] for line in lines] == [1, 2]
             assert {line["product_id"] for line in lines} == {first, second}
-    assert await stock_of(database_url, first) == 0
-    assert await stock_of(database_url, second) == 0
+    assert await stock_of(client, database_url, first) == 0
+    assert await stock_of(client, database_url, second) == 0
     assert await scalar(database_url, "SELECT count(*) FROM order_lines") == 60
     assert elapsed < 20, elapsed
 
@@ -164,7 +164,7 @@ async def test_mixed_baskets_over_shared_products_stay_consistent(
         else:
             assert_problem(response, 409, "out_of_stock")
     for product in products:
-        assert await stock_of(database_url, product) == 15 - sold[product], product
+        assert await stock_of(client, database_url, product) == 15 - sold[product], product
         assert sold[product] <= 15
 
 
@@ -209,7 +209,7 @@ async def test_owner_paying_and_cancelling_at_once_lets_exactly_one_win(
             assert paying.json()["code"] in {"invalid_order_transition", "concurrent_modification"}
             assert final["status"] == "cancelled"
             expected_stock += 2
-        assert await stock_of(database_url, product) == expected_stock
+        assert await stock_of(client, database_url, product) == expected_stock
         events = await event_counts(database_url)
         assert events[("OrderPaid", order_id)] == (1 if final["status"] == "paid" else 0)
         assert events[("OrderCancelled", order_id)] == (1 if final["status"] == "cancelled" else 0)
@@ -245,7 +245,7 @@ async def test_staff_shipping_while_an_admin_cancels_lets_exactly_one_win(
             assert final["status"] == "cancelled"
             assert final["shipped_at"] is None
             expected_stock += 2
-        assert await stock_of(database_url, product) == expected_stock
+        assert await stock_of(client, database_url, product) == expected_stock
         events = await event_counts(database_url)
         assert events[("OrderShipped", order_id)] == (1 if final["status"] == "shipped" else 0)
         assert events[("OrderCancelled", order_id)] == (1 if final["status"] == "cancelled" else 0)
@@ -260,7 +260,7 @@ async def test_many_concurrent_cancels_release_the_stock_exactly_once(
 
     for _ in range(3):
         order_id = await _pending(client, shop, product)
-        assert await stock_of(database_url, product) == 48
+        assert await stock_of(client, database_url, product) == 48
         actors = [shop.alice, shop.staff, shop.admin] * 4
         responses, _ = await _all(*(cancel(client, actor, order_id) for actor in actors))
 
@@ -271,7 +271,7 @@ async def test_many_concurrent_cancels_release_the_stock_exactly_once(
                     "invalid_order_transition",
                     "concurrent_modification",
                 }
-        assert await stock_of(database_url, product) == 50
+        assert await stock_of(client, database_url, product) == 50
         assert (await event_counts(database_url))[("OrderCancelled", order_id)] == 1
 
 

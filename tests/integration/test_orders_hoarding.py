@@ -61,7 +61,7 @@ async def test_one_customer_cannot_take_the_catalog_off_sale(
 
     # Everyone else still finds every product on sale and can buy it.
     for product in products:
-        assert await stock_of(database_url, product) >= 10
+        assert await stock_of(client, database_url, product) >= 10
     listing = await client.get("/api/v1/products", params={"in_stock": "true", "limit": 100})
     assert {item["id"] for item in listing.json()["items"]} >= set(products)
     other = await place(bounded, shop.bob, *[(p, 10) for p in products[:5]])
@@ -79,7 +79,7 @@ async def test_a_customer_holds_at_most_three_unpaid_orders_and_cancelling_frees
     assert [o.status_code for o in orders] == [201, 201, 201]
     fourth = await place(bounded, shop.alice, (product, 1))
     assert_problem(fourth, 409, "too_many_pending_orders")
-    assert await stock_of(database_url, product) == 97  # the refused order reserved nothing
+    assert await stock_of(client, database_url, product) == 97  # the refused order reserved nothing
 
     cancelled = await cancel(bounded, shop.alice, orders[0].json()["id"])
     assert cancelled.status_code == 200, cancelled.text
@@ -99,7 +99,7 @@ async def test_orders_placed_at_once_are_counted_in_turn(
 
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] * 3 + [409] * 5, [r.text for r in responses]
-    assert await stock_of(database_url, product) == 97
+    assert await stock_of(client, database_url, product) == 97
 
 
 async def test_staff_orders_are_not_bounded_like_customers(
@@ -128,4 +128,4 @@ async def test_orders_from_one_address_are_limited_across_accounts(
         assert (await place(limited, customer, (product, 1))).status_code == 201
     refused = await place(limited, carol, (product, 1))
     assert_problem(refused, 429, "rate_limited")
-    assert await stock_of(database_url, product) == 97
+    assert await stock_of(client, database_url, product) == 97

@@ -51,7 +51,7 @@ async def test_twenty_concurrent_requests_with_one_key_place_one_order(
     statuses = Counter(response.status_code for response in responses)
     replayed = sum(response.headers.get(REPLAYED) == "true" for response in responses)
     rows = await orders_of(database_url, shop.alice.id)
-    stock = await stock_of(database_url, product)
+    stock = await stock_of(client, database_url, product)
     print(  # noqa: T201 - the figures are quoted from the -s output
         f"\n[idempotency] 20 concurrent requests, one key: statuses={dict(statuses)} "
         f"distinct_bodies={len({r.content for r in responses})} replayed={replayed} "
@@ -72,7 +72,7 @@ async def test_twenty_concurrent_requests_with_one_key_place_one_order(
     assert later.headers["Location"] == f"{ORDERS}/{order_id}"
     assert later.content == responses[0].content
     assert await orders_of(database_url, shop.alice.id) == 1
-    assert await stock_of(database_url, product) == 47
+    assert await stock_of(client, database_url, product) == 47
 
 
 async def test_a_replay_is_the_original_response_even_after_the_order_changed(
@@ -108,8 +108,8 @@ async def test_the_same_key_with_another_body_is_refused(
             await place(client, shop.alice, *lines, key="k"), 422, "idempotency_key_reused"
         )
     assert await orders_of(database_url, shop.alice.id) == 1
-    assert await stock_of(database_url, product) == 9
-    assert await stock_of(database_url, other) == 10
+    assert await stock_of(client, database_url, product) == 9
+    assert await stock_of(client, database_url, other) == 10
 
 
 async def test_the_fingerprint_is_of_the_merged_basket(
@@ -128,7 +128,7 @@ async def test_the_fingerprint_is_of_the_merged_basket(
     assert same_basket.status_code == 201, same_basket.text
     assert same_basket.headers[REPLAYED] == "true"
     assert same_basket.json() == first.json()
-    assert await stock_of(database_url, first_product) == 8
+    assert await stock_of(client, database_url, first_product) == 8
 
 
 async def test_keys_belong_to_one_customer(client: httpx.AsyncClient, database_url: str) -> None:
@@ -144,7 +144,7 @@ async def test_keys_belong_to_one_customer(client: httpx.AsyncClient, database_u
         assert REPLAYED not in response.headers
     assert len({mine.json()["id"], theirs.json()["id"], other_body.json()["id"]}) == 3
     assert theirs.json()["customer_id"] == shop.bob.id
-    assert await stock_of(database_url, product) == 4
+    assert await stock_of(client, database_url, product) == 4
 
 
 async def test_a_failed_request_does_not_spend_its_key(
@@ -164,7 +164,7 @@ async def test_a_failed_request_does_not_spend_its_key(
     retried = await place(client, shop.alice, (product, 2), key="k")
     assert retried.status_code == 201, retried.text
     assert REPLAYED not in retried.headers
-    assert await stock_of(database_url, product) == 4
+    assert await stock_of(client, database_url, product) == 4
 
 
 async def test_concurrent_requests_with_one_key_all_get_the_same_refusal(
@@ -180,7 +180,7 @@ async def test_concurrent_requests_with_one_key_all_get_the_same_refusal(
     assert {response.status_code for response in responses} == {409}
     assert len({str(without_request_id(r.json())) for r in responses}) == 1
     assert await orders_of(database_url, shop.alice.id) == 0
-    assert await stock_of(database_url, product) == 1
+    assert await stock_of(client, database_url, product) == 1
 
 
 async def test_invalid_idempotency_keys_are_refused(
@@ -198,7 +198,7 @@ async def test_invalid_idempotency_keys_are_refused(
         assert_problem(response, 422, "validation_error")
     longest = await place(client, shop.alice, (product, 1), key="x" * 255)
     assert longest.status_code == 201, longest.text
-    assert await stock_of(database_url, product) == 9
+    assert await stock_of(client, database_url, product) == 9
 
 
 # --- paying ----------------------------------------------------------------------------------
@@ -317,7 +317,7 @@ async def test_keys_expire_after_the_retention_period(
     assert REPLAYED not in fresh.headers
     assert fresh.json()["id"] != first.json()["id"]
     assert await orders_of(database_url, shop.alice.id) == 2
-    assert await stock_of(database_url, product) == 7
+    assert await stock_of(client, database_url, product) == 7
     replay_of_fresh = await place(client, shop.alice, (product, 2), key="short-lived")
     assert replay_of_fresh.headers[REPLAYED] == "true"
     assert replay_of_fresh.json()["id"] == fresh.json()["id"]

@@ -73,7 +73,7 @@ async def test_pending_to_paid_to_shipped_to_delivered(
     assert final["cancelled_at"] is None
     assert await order_of(client, shop.alice, order_id) == final
     # Delivered orders keep their stock taken.
-    assert await stock_of(database_url, product) == 8
+    assert await stock_of(client, database_url, product) == 8
     events = [(kind, aggregate) for kind, aggregate, _ in await order_events(database_url)]
     assert events == [
         ("OrderPlaced", order_id),
@@ -108,7 +108,7 @@ async def test_the_customer_cancels_a_pending_order_and_the_stock_comes_back(
     shop = await open_shop(client, database_url)
     product = await new_product(client, shop, "LIFE-3", stock=10)
     order_id = await _order(client, shop, product, 3)
-    assert await stock_of(database_url, product) == 7
+    assert await stock_of(client, database_url, product) == 7
 
     response = await cancel(client, shop.alice, order_id, "  found it cheaper  ")
 
@@ -117,7 +117,7 @@ async def test_the_customer_cancels_a_pending_order_and_the_stock_comes_back(
     assert order["status"] == "cancelled"
     assert order["cancellation_reason"] == "found it cheaper"
     assert order["cancelled_at"] is not None
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
     cancelled = [p for kind, _, p in await order_events(database_url) if kind == "OrderCancelled"]
     assert cancelled == [
         {
@@ -144,7 +144,7 @@ async def test_a_cancel_without_a_body_or_reason_is_fine(
     for response in (bare, blank):
         assert response.status_code == 200, response.text
         assert response.json()["cancellation_reason"] is None
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
 
 
 async def test_a_cancellation_reason_has_at_most_500_characters(
@@ -169,7 +169,7 @@ async def test_staff_cancel_any_pending_order(client: httpx.AsyncClient, databas
 
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
 
 
 async def test_only_admins_cancel_a_paid_order_and_a_refund_is_due(
@@ -182,7 +182,7 @@ async def test_only_admins_cancel_a_paid_order_and_a_refund_is_due(
 
     for actor in (shop.alice, shop.staff):
         assert_problem(await cancel(client, actor, order_id), 403, "cancellation_not_allowed")
-    assert await stock_of(database_url, product) == 7
+    assert await stock_of(client, database_url, product) == 7
     assert (await order_of(client, shop.alice, order_id))["status"] == "paid"
 
     response = await cancel(client, shop.admin, order_id, "damaged in warehouse")
@@ -190,7 +190,7 @@ async def test_only_admins_cancel_a_paid_order_and_a_refund_is_due(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "cancelled"
     assert response.json()["paid_at"] is not None
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
     cancelled = [p for kind, _, p in await order_events(database_url) if kind == "OrderCancelled"]
     assert cancelled == [
         {
@@ -215,7 +215,7 @@ async def test_a_super_admin_cancels_a_paid_order(
     response = await cancel(client, shop.root, order_id)
 
     assert response.status_code == 200, response.text
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
 
 
 # --- forbidden transitions -------------------------------------------------------------------
@@ -295,7 +295,7 @@ async def test_every_forbidden_transition_is_409_naming_the_current_status(
     product = await new_product(client, shop, "FORBID-1", stock=10)
     order_id = await _order_in(client, shop, product, status, database_url)
     before = await order_of(client, shop.admin, order_id)
-    stock = await stock_of(database_url, product)
+    stock = await stock_of(client, database_url, product)
     events = await event_counts(database_url)
 
     for name in FORBIDDEN[status]:
@@ -304,7 +304,7 @@ async def test_every_forbidden_transition_is_409_naming_the_current_status(
         assert status in body["detail"], (name, body)
 
     assert await order_of(client, shop.admin, order_id) == before
-    assert await stock_of(database_url, product) == stock
+    assert await stock_of(client, database_url, product) == stock
     assert await event_counts(database_url) == events
 
 
@@ -330,7 +330,7 @@ async def test_a_declined_card_is_402_and_the_order_stays_pending(
     assert order["status"] == "pending_payment"
     assert order["paid_at"] is None
     assert order["payment_reference"] is None
-    assert await stock_of(database_url, product) == 8
+    assert await stock_of(client, database_url, product) == 8
     assert (await event_counts(database_url))[("OrderPaid", order_id)] == 0
 
     grouped = await pay(client, shop.alice, order_id, "4242-4242-4242-4242")
@@ -395,4 +395,4 @@ async def test_a_nul_character_in_the_cancellation_reason_is_refused_not_a_serve
 
     assert response.status_code == 422, response.text
     assert (await order_of(client, shop.alice, order_id))["status"] == "pending_payment"
-    assert await stock_of(database_url, product) == 8
+    assert await stock_of(client, database_url, product) == 8

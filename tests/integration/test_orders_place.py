@@ -54,8 +54,8 @@ async def test_a_placed_order_captures_the_products_reserves_stock_and_awaits_pa
     for field in ("paid_at", "payment_reference", "shipped_at", "delivered_at", "cancelled_at"):
         assert order[field] is None, field
     assert order["cancellation_reason"] is None
-    assert await stock_of(database_url, mug) == 7
-    assert await stock_of(database_url, pot) == 3
+    assert await stock_of(client, database_url, mug) == 7
+    assert await stock_of(client, database_url, pot) == 3
     # The read side shows the same order.
     fetched = await client.get(f"{ORDERS}/{order['id']}", headers=shop.alice.headers)
     assert fetched.status_code == 200, fetched.text
@@ -104,7 +104,7 @@ async def test_a_product_listed_twice_is_merged_into_one_line(
     order = await placed(client, shop.alice, (product, 2), (product, 3))
 
     assert [(line["line_no"], line["quantity"]) for line in order["lines"]] == [(1, 5)]
-    assert await stock_of(database_url, product) == 5
+    assert await stock_of(client, database_url, product) == 5
 
 
 async def test_prices_are_those_of_the_moment_the_order_was_placed(
@@ -140,13 +140,13 @@ async def test_out_of_stock_refuses_the_whole_order_and_reserves_nothing(
     body = assert_problem(response, 409, "out_of_stock")
     assert body["product_id"] == scarce
     assert (body["requested"], body["available"]) == (3, 2)
-    assert await stock_of(database_url, plenty) == 10
-    assert await stock_of(database_url, scarce) == 2
+    assert await stock_of(client, database_url, plenty) == 10
+    assert await stock_of(client, database_url, scarce) == 2
     assert await orders_of(database_url, shop.alice.id) == 0
     assert await order_events(database_url) == []
     # Exactly what is left can still be ordered.
     await placed(client, shop.alice, (scarce, 2))
-    assert await stock_of(database_url, scarce) == 0
+    assert await stock_of(client, database_url, scarce) == 0
 
 
 async def test_an_unknown_product_is_unavailable(
@@ -160,7 +160,7 @@ async def test_an_unknown_product_is_unavailable(
 
     body = assert_problem(response, 409, "product_unavailable")
     assert body["product_id"] == unknown
-    assert await stock_of(database_url, known) == 10
+    assert await stock_of(client, database_url, known) == 10
     assert await orders_of(database_url, shop.alice.id) == 0
 
 
@@ -174,14 +174,14 @@ async def test_an_archived_product_is_unavailable_until_reactivated(
 
     body = assert_problem(await place(client, shop.alice, (product, 1)), 409, "product_unavailable")
     assert body["product_id"] == product
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
 
     reactivated = await client.post(
         f"/api/v1/products/{product}/reactivate", headers=shop.staff.headers
     )
     assert reactivated.status_code == 204, reactivated.text
     await placed(client, shop.alice, (product, 1))
-    assert await stock_of(database_url, product) == 9
+    assert await stock_of(client, database_url, product) == 9
 
 
 async def test_two_currencies_in_one_order_are_refused_and_nothing_is_reserved(
@@ -195,8 +195,8 @@ async def test_two_currencies_in_one_order_are_refused_and_nothing_is_reserved(
 
     # Stock was reserved before the total was computed: the rollback must give it back.
     assert_problem(response, 422, "currency_mismatch")
-    assert await stock_of(database_url, euros) == 5
-    assert await stock_of(database_url, dollars) == 5
+    assert await stock_of(client, database_url, euros) == 5
+    assert await stock_of(client, database_url, dollars) == 5
     assert await orders_of(database_url, shop.alice.id) == 0
     assert await order_events(database_url) == []
 
@@ -227,7 +227,7 @@ async def test_the_basket_is_validated_before_anything_is_reserved(
         ORDERS, content=b"{not json", headers={**headers, "Content-Type": "application/json"}
     )
     assert_problem(malformed, 422, "validation_error")
-    assert await stock_of(database_url, product) == 2000
+    assert await stock_of(client, database_url, product) == 2000
     assert await orders_of(database_url, shop.alice.id) == 0
 
 
@@ -241,12 +241,12 @@ async def test_quantity_bounds_apply_to_the_merged_line(
 
     body = assert_problem(response, 422, "invalid_quantity")
     assert body["max"] == 1000
-    assert await stock_of(database_url, product) == 3000
+    assert await stock_of(client, database_url, product) == 3000
     edge = await placed(client, shop.alice, (product, 1000))
     assert edge["lines"][0]["quantity"] == 1000
     one = await placed(client, shop.alice, (product, 1))
     assert one["lines"][0]["quantity"] == 1
-    assert await stock_of(database_url, product) == 1999
+    assert await stock_of(client, database_url, product) == 1999
 
 
 async def test_fifty_products_make_the_largest_order(
@@ -261,7 +261,7 @@ async def test_fifty_products_make_the_largest_order(
     assert [line["product_id"] for line in order["lines"]] == products
     assert order["total_amount"] == "625.00"
     for product in products:
-        assert await stock_of(database_url, product) == 0
+        assert await stock_of(client, database_url, product) == 0
 
 
 async def test_any_signed_in_role_may_order_but_anonymous_callers_may_not(
@@ -278,7 +278,7 @@ async def test_any_signed_in_role_may_order_but_anonymous_callers_may_not(
         ORDERS, json=order_body((product, 1)), headers={"Authorization": "Bearer nonsense"}
     )
     assert bogus.status_code == 401, bogus.text
-    assert await stock_of(database_url, product) == 7
+    assert await stock_of(client, database_url, product) == 7
 
 
 # --- rate limit ------------------------------------------------------------------------------
@@ -321,7 +321,7 @@ async def test_the_fourth_order_within_a_minute_is_429_and_replays_do_not_count(
     assert late_replay.status_code == 201, late_replay.text
     assert late_replay.headers[REPLAYED] == "true"
     assert await orders_of(database_url, shop.alice.id) == 3
-    assert await stock_of(database_url, product) == 97
+    assert await stock_of(client, database_url, product) == 97
     # The limit is per customer.
     other = await place(limited, shop.bob, (product, 1))
     assert other.status_code == 201, other.text
@@ -353,8 +353,8 @@ async def test_an_order_total_beyond_the_largest_amount_is_refused_without_reser
     for lines in (((dear, 2),), ((half, 1), (dear, 1))):
         response = await place(client, shop.alice, *lines)
         assert_problem(response, 422, "invalid_money")
-    assert await stock_of(database_url, dear) == 10
-    assert await stock_of(database_url, half) == 10
+    assert await stock_of(client, database_url, dear) == 10
+    assert await stock_of(client, database_url, half) == 10
     assert await orders_of(database_url, shop.alice.id) == 0
     largest = await placed(client, shop.alice, (dear, 1))
     assert largest["total_amount"] == "9999999999.99"
@@ -373,5 +373,5 @@ async def test_a_boolean_is_not_a_quantity(client: httpx.AsyncClient, database_u
     )
 
     assert response.status_code == 422, response.text
-    assert await stock_of(database_url, product) == 10
+    assert await stock_of(client, database_url, product) == 10
     assert await orders_of(database_url, shop.alice.id) == 0
