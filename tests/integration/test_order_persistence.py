@@ -8,7 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -147,6 +148,41 @@ async def test_events_are_written_to_the_outbox_with_the_change(
     assert [row.event_type for row in rows] == ["OrderPlaced", "OrderPaid"]
     assert rows[0].payload["total_amount"] == "50.00"
     assert rows[1].payload["payment_reference"] == "sandbox_ref"
+
+
+async def test_a_failed_outbox_write_takes_the_change_with_it(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """The events go in the change's own transaction: an outbox that refuses them leaves no
+    order behind (committing first, then writing the events, would keep an order with none)."""
+    refuse = [
+        (
+            "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'outbox refused'; END $$"
+        ),
+        (
+            "CREATE TRIGGER refuse_outbox BEFORE INSERT ON outbox_events FOR EACH ROW"
+            " EXECUTE FUNCTION refuse_outbox()"
+        ),
+    ]
+    async with sessions() as session:
+        for statement in refuse:
+            await session.execute(text(statement))
+        await session.commit()
+    order = new_order(uuid4())
+    try:
+        with pytest.raises(DBAPIError, match="outbox refused"):
+            await store(sessions, order)
+    finally:
+        async with sessions() as session:
+            await session.execute(text("DROP TRIGGER refuse_outbox ON outbox_events"))
+            await session.execute(text("DROP FUNCTION refuse_outbox()"))
+            await session.commit()
+    async with sessions() as session:
+        found = await session.scalar(
+            text("SELECT count(*) FROM orders WHERE id = :id"), {"id": order.id_}
+        )
+    assert found == 0
 
 
 async def test_my_orders_page_newest_first_with_an_opaque_cursor(
