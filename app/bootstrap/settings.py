@@ -123,6 +123,9 @@ class AuthSettings(_Section):
     argon2_memory_kib: Annotated[int, Field(ge=8)] = 32_768
     argon2_parallelism: PositiveInt = 1
     hash_threads: PositiveInt = 2
+    # The hashing threads' niceness (Linux): above 0 they yield the cores to the event loop, so a
+    # log-in storm does not stall other requests. 0: the loop's own priority.
+    hash_nice: Annotated[int, Field(ge=0, le=19)] = 10
     # Failed log-ins per account (from anywhere) before each further attempt waits 1 s, 2 s,
     # 4 s... up to the cap; networks the account logged in from recently are exempt.
     login_free_failures: PositiveInt = 10

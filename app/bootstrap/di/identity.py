@@ -64,6 +64,7 @@ class IdentityProviderSet(Provider):
             parallelism=auth.argon2_parallelism,
             max_threads=auth.hash_threads,
             max_waiting=auth.hash_queue,
+            nice=auth.hash_nice,
         )
         yield hasher
         hasher.close()

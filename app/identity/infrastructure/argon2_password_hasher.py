@@ -2,12 +2,20 @@
 
 argon2 releases the GIL, so threads give real parallelism. When every thread is busy and the
 queue is full, callers get ServiceBusyError (-> 503 with Retry-After) instead of piling up.
+
+On Linux the hashing threads run niced (``nice``, 10 by default): a hash is CPU-bound for tens
+of milliseconds, and at the event loop's priority a burst of log-ins takes the cores from every
+other request. Niced, they use what the loops leave: reads keep their latency during a log-in
+storm, and log-ins alone still get every idle cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,6 +39,7 @@ class Argon2PasswordHasher:
         parallelism: int,
         max_threads: int,
         max_waiting: int,
+        nice: int = 0,
     ) -> None:
         self._pwd = Pwdlib(
             (
@@ -39,7 +48,12 @@ class Argon2PasswordHasher:
                 ),
             )
         )
-        self._executor = ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_threads,
+            thread_name_prefix="argon2",
+            initializer=_lower_priority,
+            initargs=(nice,),
+        )
         self._capacity = max_threads + max_waiting
         self._in_flight = 0
         self._dummy_hash: str | None = None
@@ -71,3 +85,14 @@ class Argon2PasswordHasher:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _lower_priority(nice: int) -> None:
+    """Runs in each new hashing thread: Linux schedules threads as tasks, so the thread's own id
+    takes a niceness of its own. Elsewhere that id is no process id: leave the priority alone."""
+    if nice <= 0 or sys.platform != "linux":
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:  # a sandbox that forbids it: hash at normal priority
+        return
