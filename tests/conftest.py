@@ -59,6 +59,8 @@ GENEROUS_LIMITS = {
     "sign_up_per_address": "10000/minute",
     "place_order_per_user": "10000/minute",
     "place_order_per_address": "10000/minute",
+    "pay_order_per_user": "10000/minute",
+    "declined_payment_per_user": "10000/minute",
 }
 # Tests place many orders per customer; the holding bounds get their own tests.
 GENEROUS_HOLDINGS = {

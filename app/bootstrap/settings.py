@@ -282,6 +282,11 @@ class RateLimitSettings(_Section):
     place_order_per_address: str = "120/minute"
     # Anonymous catalog listings; signed-in callers are not counted.
     list_products_per_address: str = "600/minute"
+    # Payment attempts per customer (one per order they may place), and declined payments:
+    # once those are spent no attempt reaches the gateway, so an account cannot test stolen
+    # card numbers; an order's 30 minutes to pay fit in one window of the latter.
+    pay_order_per_user: str = "30/minute"
+    declined_payment_per_user: str = "5/hour"
 
     @field_validator(
         "login_per_account_and_address",
@@ -292,6 +297,8 @@ class RateLimitSettings(_Section):
         "place_order_per_user",
         "place_order_per_address",
         "list_products_per_address",
+        "pay_order_per_user",
+        "declined_payment_per_user",
     )
     @classmethod
     def _parsable(cls, text: str) -> str:

@@ -1,6 +1,6 @@
 """Rate limits on log-in (per account, per client address) and sign-up (per address): 429 problems
 with Retry-After and RateLimit headers, client addresses from trusted proxies only, and failing
-open when Redis is down."""
+open when Redis is down. The limiter's check, which refuses like a hit but counts nothing."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from app.bootstrap.settings import HttpSettings, Settings
+from app.shared.application.errors import RateLimitedError
+from app.shared.application.rate_limit import RateLimitRule
+from app.shared.infrastructure.rate_limiter import LimitsRateLimiter
 from tests.conftest import build_settings
-from tests.integration.catalog_support import metric, with_dead_redis
+from tests.integration.catalog_support import dead_port, metric, with_dead_redis
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, sign_up
 from tests.integration.support import assert_problem, fetch_value, log_in_raw, sign_up_raw
@@ -317,3 +321,40 @@ async def test_disabled_limits_never_refuse(
     unlimited = await make_client(settings)
     for _ in range(3):
         assert (await log_in_raw(unlimited, "ann", PASSWORD)).status_code == 200
+
+
+# --- checking without counting ------------------------------------------------------------------
+
+
+async def test_a_check_counts_nothing_and_refuses_once_hits_spent_the_budget(
+    redis_url: str,
+) -> None:
+    redis = Redis.from_url(redis_url)
+    rule = RateLimitRule.DECLINED_PAYMENT_PER_USER
+    limiter = LimitsRateLimiter(redis, {rule: "2/hour"}, enabled=True, operation_timeout=2)
+    try:
+        for _ in range(5):
+            await limiter.check(rule, "alice")
+        await limiter.hit(rule, "alice")
+        await limiter.check(rule, "alice")
+        await limiter.hit(rule, "alice")
+        with pytest.raises(RateLimitedError) as caught:
+            await limiter.check(rule, "alice")
+        assert caught.value.limit == 2
+        assert 0 < caught.value.retry_after <= 3600
+        assert caught.value.context["window_seconds"] == 3600
+        await limiter.check(rule, "bob")
+    finally:
+        await redis.aclose()
+
+
+async def test_a_check_fails_open_when_redis_is_down() -> None:
+    redis = Redis(port=dead_port(), socket_connect_timeout=0.5)
+    rule = RateLimitRule.DECLINED_PAYMENT_PER_USER
+    limiter = LimitsRateLimiter(redis, {rule: "1/hour"}, enabled=True, operation_timeout=2)
+    try:
+        for _ in range(3):
+            await limiter.check(rule, "alice")
+            await limiter.hit(rule, "alice")
+    finally:
+        await redis.aclose()

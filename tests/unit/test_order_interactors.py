@@ -161,7 +161,13 @@ class Ports:
 
     def pay(self) -> PayOrder:
         return PayOrder(
-            self.actors, self.orders, self.payments, self.idempotency, self.transaction, self.clock
+            self.actors,
+            self.orders,
+            self.payments,
+            self.idempotency,
+            self.limiter,
+            self.transaction,
+            self.clock,
         )
 
     def cancel(self) -> CancelOrder:
@@ -371,10 +377,15 @@ async def test_pay_order_charges_the_total_and_marks_the_order_paid() -> None:
     ports.idempotency.complete.assert_awaited_once_with(key, result.response)
     assert ports.order() == [
         "idempotency.claim",
+        "limiter.hit",
+        "limiter.check",
         "payments.charge",
         "idempotency.complete",
         "transaction.commit",
     ]
+    customer = str(ALICE.user_id)
+    ports.limiter.hit.assert_awaited_once_with(RateLimitRule.PAY_ORDER_PER_USER, customer)
+    ports.limiter.check.assert_awaited_once_with(RateLimitRule.DECLINED_PAYMENT_PER_USER, customer)
 
 
 async def test_pay_order_key_never_fingerprints_the_card_number() -> None:
@@ -441,6 +452,50 @@ async def test_a_declined_payment_raises_and_leaves_the_order_pending() -> None:
     assert order.payment_reference is None
     assert order.pull_events() == []
     assert_nothing_written(ports)
+    # The decline is counted once the gateway has answered, against the customer.
+    assert ports.order()[-2:] == ["payments.charge", "limiter.hit"]
+    ports.limiter.hit.assert_awaited_with(
+        RateLimitRule.DECLINED_PAYMENT_PER_USER, str(ALICE.user_id)
+    )
+
+
+async def test_a_customer_out_of_payment_attempts_is_refused_before_the_order_is_read() -> None:
+    order = make_order(ALICE)
+    ports = Ports(ALICE, order)
+    ports.limiter.hit.side_effect = RateLimitedError("Slow down.", retry_after=30, limit=30)
+
+    with pytest.raises(RateLimitedError):
+        await ports.pay()(pay_request(order, key="p1"))
+
+    ports.orders.get.assert_not_awaited()
+    ports.payments.charge.assert_not_awaited()
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert_nothing_written(ports)
+
+
+async def test_a_customer_out_of_declines_is_refused_before_the_gateway_is_called() -> None:
+    order = make_order(ALICE)
+    ports = Ports(ALICE, order)
+    ports.limiter.check.side_effect = RateLimitedError("Slow down.", retry_after=600, limit=5)
+
+    with pytest.raises(RateLimitedError):
+        await ports.pay()(pay_request(order))
+
+    # Checked under the order's row lock, so attempts on one order see each other's declines.
+    assert ports.locked == [order.id_]
+    ports.payments.charge.assert_not_awaited()
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert_nothing_written(ports)
+
+
+async def test_an_approved_payment_spends_no_decline() -> None:
+    order = make_order(ALICE)
+    ports = Ports(ALICE, order)
+
+    await ports.pay()(pay_request(order))
+
+    rules = [call.args[0] for call in ports.limiter.hit.await_args_list]
+    assert rules == [RateLimitRule.PAY_ORDER_PER_USER]
 
 
 @pytest.mark.parametrize(
@@ -470,6 +525,9 @@ async def test_pay_order_replay_returns_the_stored_response_without_charging() -
     assert (result.response, result.replayed) == (stored, True)
     ports.orders.get.assert_not_awaited()
     ports.payments.charge.assert_not_awaited()
+    # A replay is not an attempt: it counts against no limit.
+    ports.limiter.hit.assert_not_awaited()
+    ports.limiter.check.assert_not_awaited()
     assert_nothing_written(ports)
 
 

@@ -16,6 +16,7 @@ from app.bootstrap.settings import (
     load_settings,
 )
 from app.bootstrap.worker.broker import broker_url
+from app.shared.application.rate_limit import RateLimitRule
 
 GOOD_SECRET = "s" * MIN_SECRET_LENGTH
 
@@ -134,6 +135,17 @@ def test_invalid_value_is_refused_naming_its_variable(
     env: pytest.MonkeyPatch, variable: str, value: str
 ) -> None:
     env.setenv(variable, value)
+    with pytest.raises(SettingsError, match=variable):
+        load_settings()
+
+
+@pytest.mark.parametrize("rule", list(RateLimitRule), ids=str)
+def test_every_rate_limit_rule_has_a_setting_in_the_limits_notation(
+    env: pytest.MonkeyPatch, rule: RateLimitRule
+) -> None:
+    # The limiter looks each rule up by name: a rule without its setting fails at its first hit.
+    variable = f"APP_RATE_LIMIT_{rule.value.upper()}"
+    env.setenv(variable, "often")
     with pytest.raises(SettingsError, match=variable):
         load_settings()
 

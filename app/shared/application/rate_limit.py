@@ -15,6 +15,8 @@ class RateLimitRule(StrEnum):
     WRONG_PASSWORD_PER_USER = "wrong_password_per_user"  # noqa: S105 - wrong current passwords  # nosec B105
     PLACE_ORDER_PER_ADDRESS = "place_order_per_address"
     LIST_PRODUCTS_PER_ADDRESS = "list_products_per_address"  # anonymous callers only
+    PAY_ORDER_PER_USER = "pay_order_per_user"
+    DECLINED_PAYMENT_PER_USER = "declined_payment_per_user"  # checked before, counted after
 
 
 class RateLimiter(Protocol):
@@ -23,6 +25,14 @@ class RateLimiter(Protocol):
 
         Fails open: if the counter store is unreachable the attempt is allowed (and counted as
         such in the metrics), since refusing every log-in during a Redis outage is worse.
+        """
+        ...
+
+    async def check(self, rule: RateLimitRule, key: str) -> None:
+        """Raise RateLimitedError as ``hit`` would once the budget is spent, counting nothing.
+
+        For rules that count an outcome known only afterwards (a declined payment): check
+        before acting, ``hit`` once the outcome is known. Fails open like ``hit``.
         """
         ...
 

@@ -58,6 +58,12 @@ class LimitsRateLimiter:
         await self.hit(rule, f"{scope}|{client_network(address, self._ipv6_prefix)}")
 
     async def hit(self, rule: RateLimitRule, key: str) -> None:
+        await self._apply(rule, key, count=True)
+
+    async def check(self, rule: RateLimitRule, key: str) -> None:
+        await self._apply(rule, key, count=False)
+
+    async def _apply(self, rule: RateLimitRule, key: str, *, count: bool) -> None:
         item = self._rules[rule]
         if not self._enabled:
             return
@@ -67,9 +73,13 @@ class LimitsRateLimiter:
             # Its own short deadline: a slow Redis must not hold every log-in for the client's
             # full timeout and retries before failing open.
             async with asyncio.timeout(self._timeout):
-                if await self._limiter.hit(item, rule.value, safe_key):
+                if count and await self._limiter.hit(item, rule.value, safe_key):
                     return
-                reset_at, _ = await self._limiter.get_window_stats(item, rule.value, safe_key)
+                reset_at, remaining = await self._limiter.get_window_stats(
+                    item, rule.value, safe_key
+                )
+                if not count and remaining > 0:
+                    return
         except Exception:  # noqa: BLE001 - fail open, loudly
             RATE_LIMIT_FAILURES.labels(rule.value).inc()
             _log.warning("rate_limit_unavailable", rule=rule.value, exc_info=True)

@@ -16,6 +16,7 @@ from app.ordering.domain.value_objects import OrderId
 from app.shared.application.actor import ActorProvider
 from app.shared.application.idempotency import IdempotencyStore
 from app.shared.application.ports import Clock, TransactionManager
+from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 
 OPERATION: Final = "ordering.pay_order"
 # What the gateway says is checked before it is shown or stored (OWASP API10): a decline reason
@@ -39,7 +40,11 @@ PayOrderResponse = Idempotent[OrderSnapshot]
 class PayOrder:
     """The customer pays their own pending order by card. A declined card raises
     PaymentDeclinedError (402) with the gateway's reason and leaves the order pending. With an
-    Idempotency-Key, a retry of a successful payment gets the first response and is not charged."""
+    Idempotency-Key, a retry of a successful payment gets the first response and is not charged.
+
+    Payment attempts are rate limited per customer, and so are declined payments (429): once a
+    customer's declines are spent, no attempt reaches the gateway until the oldest leaves the
+    window, so an account cannot be used to test which stolen card numbers are live."""
 
     def __init__(
         self,
@@ -47,6 +52,7 @@ class PayOrder:
         orders: OrderRepository,
         payments: PaymentGateway,
         idempotency: IdempotencyStore,
+        limiter: RateLimiter,
         transaction: TransactionManager,
         clock: Clock,
     ) -> None:
@@ -54,6 +60,7 @@ class PayOrder:
         self._orders = orders
         self._payments = payments
         self._idempotency = idempotency
+        self._limiter = limiter
         self._transaction = transaction
         self._clock = clock
 
@@ -70,14 +77,20 @@ class PayOrder:
         )
         if stored is not None:
             return Idempotent(cast("OrderSnapshot", stored), replayed=True)
+        # Counted after the replay check (a replay charges nothing) and before any row lock.
+        customer = str(actor.user_id)
+        await self._limiter.hit(RateLimitRule.PAY_ORDER_PER_USER, customer)
 
         order_id = OrderId(request.order_id)
         order = visible_order(actor, await self._orders.get(order_id, for_update=True), order_id)
         ensure_owner(actor, order)
         # Refuse before charging: a paid, cancelled or expired order must never take money.
         order.ensure_can(OrderAction.PAY)
+        # Under the order's row lock: attempts on one order see each other's declines.
+        await self._limiter.check(RateLimitRule.DECLINED_PAYMENT_PER_USER, customer)
         result = await self._payments.charge(order.id_, order.total, request.card_number)
         if not result.approved:
+            await self._limiter.hit(RateLimitRule.DECLINED_PAYMENT_PER_USER, customer)
             # Raising rolls the unit of work back, the key's claim included: a declined attempt
             # took no money, so retrying with the same key (e.g. after topping up) is allowed.
             raise PaymentDeclinedError("The payment was declined.", reason=_reason(result))

@@ -17,5 +17,8 @@ class PaymentResult:
 class PaymentGateway(Protocol):
     async def charge(self, order_id: OrderId, amount: Money, card_number: str) -> PaymentResult:
         """Charge the card once per order: real gateways take ``order_id`` as their own
-        idempotency key, so a retried charge after a lost response is not taken twice."""
+        idempotency key, so a retried charge after a lost response is not taken twice.
+
+        The customer sees a decline's reason: report the codes meant for the merchant (a lost or
+        stolen card, suspected fraud) as "card_declined", since they help a card tester most."""
         ...

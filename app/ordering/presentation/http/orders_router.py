@@ -166,7 +166,7 @@ async def get_order(order_id: UUID, interactor: FromDishka[GetOrder]) -> OrderOu
     return OrderOut.model_validate(await interactor(GetOrderRequest(order_id=order_id)))
 
 
-@router.post("/{order_id}/pay", responses=problems(401, 402, 403, 404, 409, 503))
+@router.post("/{order_id}/pay", responses=problems(401, 402, 403, 404, 409, 429, 503))
 async def pay_order(
     order_id: UUID,
     body: PayOrderBody,
@@ -175,8 +175,10 @@ async def pay_order(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderOut:
     """Pay your pending order by card. 402 `payment_declined` (with a `reason` code) leaves the
-    order pending; 409 when the order no longer awaits payment; 503 `payment_gateway_error` when
-    the gateway's answer cannot be recorded (retry later with the same key)."""
+    order pending; 409 when the order no longer awaits payment; 429 when paying too often or
+    after too many declined payments (5 an hour by default), per account: the order stays
+    pending; 503 `payment_gateway_error` when the gateway's answer cannot be recorded (retry
+    later with the same key)."""
     result = await interactor(
         PayOrderRequest(
             order_id=order_id, card_number=body.card_number, idempotency_key=idempotency_key
