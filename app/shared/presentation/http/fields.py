@@ -9,8 +9,12 @@ case folded, inner runs of white space collapsed), so the patterns admit exactly
 normalises to a valid value: white space around, either case. tests/unit/test_http_fields.py
 holds each pattern against its value object, both ways, with generated text.
 
-The patterns are Python ``re`` (what schemathesis and Hypothesis generate from): ``\\s`` is
-``str.isspace``, the white space ``str.strip`` and ``str.split`` remove.
+The patterns mean the same in Python's ``re`` (what schemathesis and Hypothesis generate from)
+and in the Rust and ECMAScript dialects that JSON Schema validators use (schemathesis decides
+with one whether a case is valid). So ``\\s``, ``\\d`` and ``\\w``, whose meanings differ between
+them, are spelled out as classes; white space is what ``str.strip`` and ``str.split`` remove. A
+lone surrogate (``"\\ud800"``) never reaches these rules: Pydantic refuses it in a string field
+with a length bound (``string_unicode``), and each text field has one.
 """
 
 from __future__ import annotations
@@ -31,9 +35,16 @@ def _either_case(word: str) -> str:
     return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else c for c in word)
 
 
+# White space as str.isspace() sees it (\x1c to \x1f included, which Rust's \s leaves out).
+_SPACES: Final = r"\t\n\x0b\x0c\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+SPACE: Final = f"[{_SPACES}]"
+VISIBLE: Final = f"[^{_SPACES}]"
+ANY: Final = r"[\s\S]"
+
+
 def trimmed(core: str) -> str:
     """A pattern for ``core`` with any white space around it (``str.strip``)."""
-    return rf"^\s*{core}\s*$"
+    return f"^{SPACE}*{core}{SPACE}*$"
 
 
 # Identity: Username (3 to 32 of a-z, 0-9 and single inner '.', '_' or '-'), folded to lower case.
@@ -53,15 +64,15 @@ SKU: Final = trimmed(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){2,31}")
 CURRENCY: Final = trimmed(
     "(?:" + "|".join(_either_case(code) for code in sorted(MINOR_UNITS)) + ")"
 )
-# Text a person types: no control character other than white space, no lone surrogate half (it
-# cannot be stored), and something besides white space.
-_TEXT_CHAR: Final = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]"
-TEXT: Final = rf"^(?=[\s\S]*\S){_TEXT_CHAR}*$"
+# Text a person types: no control character other than white space, and something besides white
+# space. (Lone surrogates, which cannot be stored either, never get this far: see above.)
+_TEXT_CHAR: Final = r"[^\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]"
+TEXT: Final = f"^(?={ANY}*{VISIBLE}){_TEXT_CHAR}*$"
 # Text of three characters at least once white space is collapsed (a stock change's reason):
 # three visible ones, or two words ("a b").
-TEXT_3: Final = rf"^(?=(?:\s*\S){{3}}|\s*\S+\s+\S){_TEXT_CHAR}*$"
+TEXT_3: Final = f"^(?=(?:{SPACE}*{VISIBLE}){{3}}|{SPACE}*{VISIBLE}+{SPACE}+{VISIBLE}){_TEXT_CHAR}*$"
 # A new password: not only white space.
-NOT_BLANK: Final = r"^(?=[\s\S]*\S)[\s\S]*$"
+NOT_BLANK: Final = f"^(?={ANY}*{VISIBLE}){ANY}*$"
 NO_NUL: Final = r"^[^\x00]*$"
 
 
