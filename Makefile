@@ -96,8 +96,9 @@ FUZZ_EXAMPLES ?= 100
 fuzz: $(SYNCED) ## schemathesis (every check) against FUZZ_HOST (make run's API), as seed-demo's admin; exit 1 on any failure
 	$(BIN)/python -m tests.contract.fuzz --host $(FUZZ_HOST) --examples $(FUZZ_EXAMPLES)
 
-bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency; the API against a bare FastAPI app (needs wrk)
+bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency; the pool's metrics; the API against a bare FastAPI app (needs wrk)
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay
+	$(BIN)/python -m loadtests.benchmarks.pool_checkout
 	$(BIN)/python -m loadtests.benchmarks.http_vs_bare
 
 FAULTS_SECONDS ?= 20

@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from celery.signals import task_postrun, task_prerun, task_retry, worker_init
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    multiprocess,
+    start_http_server,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
 from structlog.stdlib import get_logger
 
@@ -64,7 +72,7 @@ def install_task_metrics(metrics_port: int) -> None:
             return
         registry = CollectorRegistry()
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+            LiveProcessesCollector(registry)  # type: ignore[no-untyped-call]
         try:
             start_http_server(metrics_port, registry=registry)
         except OSError:  # port taken: run without metrics rather than not at all
@@ -74,6 +82,32 @@ def install_task_metrics(metrics_port: int) -> None:
     task_postrun.connect(postrun, weak=False)
     task_retry.connect(retried, weak=False)
     worker_init.connect(serve, weak=False)
+
+
+class LiveProcessesCollector(MultiProcessCollector):
+    """The merged view, without the ``live*`` gauges of pool processes that have gone.
+
+    gunicorn's master marks a worker dead when it exits; Celery's main process has no such hook,
+    and it replaces a pool process that dies or passes its hard time limit. Left alone, a dead
+    process's connections in use would be summed for ever: its files go before each scrape.
+    """
+
+    def collect(self) -> Any:  # noqa: ANN401 - prometheus_client's metric families
+        for path in Path(self._path).glob("gauge_live*_*.db"):
+            pid = int(path.stem.rpartition("_")[2])
+            if not _alive(pid):
+                multiprocess.mark_process_dead(pid, self._path)  # type: ignore[no-untyped-call]
+        return super().collect()  # type: ignore[no-untyped-call]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process now has that pid: ours is gone
+        return False
+    return True
 
 
 def observe_queues(celery: Any, queues: tuple[str, ...]) -> None:  # noqa: ANN401 - Celery

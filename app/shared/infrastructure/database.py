@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import registry
 
+from app.shared.infrastructure.pool_metrics import MeteredPool
+
 # Constraint names are stable and predictable, so an IntegrityError can be mapped back to the
 # domain rule it protects (see ConstraintErrors) and Alembic migrations stay reviewable.
 NAMING_CONVENTION = {
@@ -90,6 +92,7 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     }
     return create_async_engine(
         url,
+        poolclass=MeteredPool,  # SQLAlchemy's own, with saturation and wait metrics
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
