@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 from dishka import Provider, make_async_container
 from dishka.integrations.fastapi import FastapiProvider
 from fastapi import FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from opentelemetry.sdk.trace.export import SpanExporter
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -28,6 +27,7 @@ from app.identity.presentation.http import auth_router, users_router
 from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
 from app.shared.infrastructure.readiness import ReadinessChecker
+from app.shared.presentation.http.cors import StrictCORSMiddleware
 from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
 from app.shared.presentation.http.openapi import operation_id, with_body_problems
 from app.shared.presentation.http.problems import (
@@ -124,7 +124,7 @@ def create_app(
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.http.trusted_proxies)
     if settings.http.cors_origins:
         app.add_middleware(
-            CORSMiddleware,
+            StrictCORSMiddleware,
             allow_origins=settings.http.cors_origins,
             allow_credentials=True,
             allow_methods=["*"],
