@@ -15,13 +15,15 @@ import jsonschema_rs
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from app.catalog.domain.product import ensure_price
 from app.catalog.domain.value_objects import ProductName, Sku, StockChangeReason
 from app.catalog.presentation.http.schemas import (
     AdjustStockBody,
     CreateProductBody,
     EditDetailsBody,
+    PriceBody,
     RestockBody,
 )
 from app.identity.domain.value_objects import Email, RawPassword, Username
@@ -135,8 +137,6 @@ def test_a_reason_of_two_words_is_three_characters(raw: str) -> None:
 
 
 def test_json_integers_take_2_0_but_not_2_5_strings_or_booleans() -> None:
-    from pydantic import TypeAdapter, ValidationError  # noqa: PLC0415
-
     adapter = TypeAdapter(fields.JsonInt)
     assert adapter.validate_python(2.0) == 2
     assert adapter.validate_json("2.0") == 2
@@ -144,3 +144,52 @@ def test_json_integers_take_2_0_but_not_2_5_strings_or_booleans() -> None:
         with pytest.raises(ValidationError):
             adapter.validate_python(bad)
     assert adapter.json_schema() == {"type": "integer"}
+
+
+def _price_accepted(raw: str) -> bool:
+    """What PUT .../price does with an amount: Pydantic's pattern, then Money and the price rule."""
+    try:
+        body = PriceBody.model_validate({"amount": raw, "currency": "EUR"})
+        ensure_price(Money.of(body.amount, body.currency))
+    except (ValidationError, InvalidValueError):
+        return False
+    return True
+
+
+@example(raw="0")
+@example(raw="0.00")
+@example(raw="0.01")
+@example(raw="00012.5")
+@example(raw="9999999999.99")
+@example(raw="1e3")
+@example(raw="\u0661")  # an Arabic-Indic 1: a digit to Python, Rust and Decimal
+@SETTINGS
+@given(
+    raw=st.one_of(
+        st.from_regex(fields.AMOUNT, fullmatch=True),
+        st.text(alphabet="0123456789.-+e \u0661", max_size=14),
+    )
+)
+def test_a_price_is_accepted_exactly_when_its_schema_allows_it(raw: str) -> None:
+    schema = PriceBody.model_json_schema()["properties"]["amount"]
+    assert jsonschema_rs.validator_for(schema).is_valid(raw) == _price_accepted(raw), raw
+
+
+@example(raw="0")
+@example(raw="0.000001")
+@example(raw="12.50")
+@example(raw="1e3")
+@example(raw="NaN")
+@example(raw=" 5")
+@example(raw="\u00b2")
+@SETTINGS
+@given(raw=st.text(alphabet="0123456789.-+eEaNn \u00b2\u0661", max_size=14))
+def test_a_decimal_query_is_read_exactly_when_its_schema_allows_it(raw: str) -> None:
+    adapter = TypeAdapter(fields.DecimalText)
+    try:
+        read = adapter.validate_python(raw)
+    except ValidationError:
+        read = None
+    allowed = jsonschema_rs.validator_for(adapter.json_schema()).is_valid(raw)
+    assert (read is not None) == allowed, raw
+    assert read is None or read == Decimal(raw)

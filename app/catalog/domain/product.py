@@ -58,7 +58,7 @@ class Product(AggregateRoot):
         stock_on_hand: int,
         at: datetime,
     ) -> Product:
-        _ensure_price(price)
+        ensure_price(price)
         if not 0 <= stock_on_hand <= MAX_STOCK:
             raise InvalidStockChangeError(f"Initial stock is 0 to {MAX_STOCK}.")
         product = cls(
@@ -92,7 +92,7 @@ class Product(AggregateRoot):
         self.record(ProductDetailsEdited(aggregate_id=self.id_, occurred_at=at, name=name.value))
 
     def change_price(self, price: Money, *, at: datetime) -> None:
-        _ensure_price(price)
+        ensure_price(price)
         old = self.price
         self.price = price
         self.updated_at = at
@@ -153,6 +153,7 @@ class Product(AggregateRoot):
         return hash(self.id_)
 
 
-def _ensure_price(price: Money) -> None:
+def ensure_price(price: Money) -> None:
+    """A price is more than zero (an amount of money may be zero, a price may not)."""
     if not price.is_positive:
         raise InvalidMoneyError("A price is greater than zero.")

@@ -1,7 +1,6 @@
 """HTTP routes. No `from __future__ import annotations` here: FastAPI reads the annotations of
 Dishka's injection wrapper, which cannot resolve postponed (string) annotations."""
 
-from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
@@ -55,6 +54,7 @@ from app.catalog.presentation.http.security import bearer_scheme
 from app.shared.application.actor import ActorProvider
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
+from app.shared.presentation.http.fields import DecimalText
 from app.shared.presentation.http.openapi import problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
@@ -86,8 +86,8 @@ async def list_products(  # noqa: PLR0913 - one parameter per documented filter
     actors: FromDishka[ActorProvider],
     limiter: FromDishka[RateLimiter],
     q: Annotated[str | None, Query(max_length=100, pattern=_NO_NUL)] = None,
-    min_price: Annotated[Decimal | None, Query(ge=0, le=Decimal("1e10"))] = None,
-    max_price: Annotated[Decimal | None, Query(ge=0, le=Decimal("1e10"))] = None,
+    min_price: Annotated[DecimalText | None, Query()] = None,
+    max_price: Annotated[DecimalText | None, Query()] = None,
     currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
     in_stock: bool | None = None,
     status_: Annotated[

@@ -10,8 +10,10 @@ from pydantic import BaseModel, Field
 from app.catalog.domain.product import MAX_STOCK
 from app.catalog.domain.value_objects import Description, ProductName
 from app.shared.presentation.http.fields import (
+    AMOUNT,
     CURRENCY,
     NO_NUL,
+    NOT_ZERO,
     SKU,
     TEXT,
     TEXT_3,
@@ -19,8 +21,9 @@ from app.shared.presentation.http.fields import (
     documented,
 )
 
-AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
-_AMOUNT_DESCRIPTION = "Decimal string; at most the currency's decimal places (none for JPY, KRW)."
+_PRICE_DESCRIPTION = (
+    "Decimal string above zero; at most the currency's decimal places (none for JPY, KRW)."
+)
 
 
 class CreateProductBody(BaseModel):
@@ -34,7 +37,10 @@ class CreateProductBody(BaseModel):
         default="", max_length=Description.MAX_LENGTH, json_schema_extra=documented(NO_NUL)
     )
     price_amount: str = Field(
-        pattern=AMOUNT_PATTERN, description=_AMOUNT_DESCRIPTION, examples=["12.50"]
+        pattern=AMOUNT,
+        json_schema_extra=NOT_ZERO,
+        description=_PRICE_DESCRIPTION,
+        examples=["12.50"],
     )
     currency: str = Field(json_schema_extra=documented(CURRENCY), examples=["EUR"])
     stock_on_hand: JsonInt = Field(default=0, ge=0, le=MAX_STOCK)
@@ -48,7 +54,12 @@ class EditDetailsBody(BaseModel):
 
 
 class PriceBody(BaseModel):
-    amount: str = Field(pattern=AMOUNT_PATTERN, description=_AMOUNT_DESCRIPTION, examples=["9.99"])
+    amount: str = Field(
+        pattern=AMOUNT,
+        json_schema_extra=NOT_ZERO,
+        description=_PRICE_DESCRIPTION,
+        examples=["9.99"],
+    )
     currency: str = Field(json_schema_extra=documented(CURRENCY))
 
 

@@ -19,9 +19,11 @@ with a length bound (``string_unicode``), and each text field has one.
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Annotated, Any, Final
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PlainValidator, WithJsonSchema
 
 from app.shared.domain.money import MINOR_UNITS
 
@@ -74,6 +76,13 @@ TEXT_3: Final = f"^(?=(?:{SPACE}*{VISIBLE}){{3}}|{SPACE}*{VISIBLE}+{SPACE}+{VISI
 # A new password: not only white space.
 NOT_BLANK: Final = f"^(?={ANY}*{VISIBLE}){ANY}*$"
 NO_NUL: Final = r"^[^\x00]*$"
+# An amount of money as it travels: ASCII digits (Python, Rust and Decimal take other scripts'
+# digits as \d, ECMAScript does not), at most 10 before the point and 2 after it.
+AMOUNT: Final = r"^[0-9]{1,10}(?:\.[0-9]{1,2})?$"
+# A price is also more than zero, said with "not": Pydantic's regex engine has no look-ahead.
+NOT_ZERO: Final[dict[str, Any]] = {"not": {"pattern": r"^[0.]*$"}}
+# A bound on amounts (a price filter): as AMOUNT, at any precision.
+DECIMAL: Final = r"^[0-9]{1,10}(?:\.[0-9]+)?$"
 
 
 def _integral(value: Any) -> Any:  # noqa: ANN401 - whatever JSON brought
@@ -85,3 +94,16 @@ def _integral(value: Any) -> Any:  # noqa: ANN401 - whatever JSON brought
 
 # A JSON integer: strict (no strings, no booleans), but 2.0 counts, as JSON Schema says.
 JsonInt = Annotated[int, BeforeValidator(_integral), Field(strict=True)]
+
+
+def _decimal_text(value: Any) -> Decimal:  # noqa: ANN401 - whatever the query string brought
+    if isinstance(value, str) and re.fullmatch(DECIMAL, value):
+        return Decimal(value)
+    raise ValueError("a decimal such as 12.50, with up to 10 digits before the point")
+
+
+# A decimal in a query string, as DECIMAL says: not "1e3", "NaN", " 5" or "²", which Decimal
+# would otherwise read (or fail on with an error the schema did not announce).
+DecimalText = Annotated[
+    Decimal, PlainValidator(_decimal_text), WithJsonSchema({"type": "string", "pattern": DECIMAL})
+]
