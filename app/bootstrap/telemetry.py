@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from fastapi import FastAPI
-from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.resources import SERVICE_NAME, OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import (
     BatchSpanProcessor,
@@ -45,6 +45,18 @@ def _exporter_from_env() -> SpanExporter:
     return OTLPSpanExporter()
 
 
+def resource_from_env(default_service_name: str) -> Resource:
+    """``OTEL_RESOURCE_ATTRIBUTES`` and ``OTEL_SERVICE_NAME`` as the SDK reads them, with
+    ``default_service_name`` only when neither names the service.
+
+    ``Resource.create(attributes)`` lets its argument win over the environment, so the service
+    names the chart sets per component (``OTEL_SERVICE_NAME``) were ignored before this.
+    """
+    if OTELResourceDetector().detect().attributes.get(SERVICE_NAME):
+        return Resource.create()
+    return Resource.create({SERVICE_NAME: default_service_name})
+
+
 class Tracing:
     """Owns the tracer provider of one process; ``None`` provider means tracing is off."""
 
@@ -59,8 +71,7 @@ class Tracing:
     def from_env(cls, service_name: str, exporter: SpanExporter | None = None) -> Tracing:
         if exporter is None and not tracing_requested():
             return cls(None)
-        resource = Resource.create({"service.name": service_name})  # OTEL_SERVICE_NAME wins
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=resource_from_env(service_name))
         processor: SpanProcessor = (
             SimpleSpanProcessor(exporter)
             if exporter is not None
