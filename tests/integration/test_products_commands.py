@@ -308,9 +308,13 @@ async def test_restock_errors(client: httpx.AsyncClient, team: Staffing) -> None
         ({"quantity": 1, "reason": ""}, "invalid_stock_change"),
         ({"quantity": 1, "reason": "x" * 201}, "validation_error"),
         ({"quantity": 1, "reason": "ab"}, "invalid_stock_change"),
-        ({"quantity": 1_000_000, "reason": "Too much"}, "invalid_stock_change"),  # above max
     ):
         assert_problem(await client.post(url, json=body, headers=team.staff.headers), 422, code)
+    # Valid input that the current stock cannot take: a conflict, as going below zero is.
+    too_much = {"quantity": 1_000_000, "reason": "Too much"}
+    refused = await client.post(url, json=too_much, headers=team.staff.headers)
+    assert_problem(refused, 409, "stock_limit_exceeded")
+    assert refused.json()["stock_on_hand"] == 1
     assert (await get_product(client, product_id))["stock_on_hand"] == 1
 
 

@@ -16,6 +16,7 @@ from app.catalog.domain.errors import (
     InvalidStockChangeError,
     ProductNotFoundError,
     SkuTakenError,
+    StockLimitError,
 )
 from app.catalog.domain.events import (
     ProductArchived,
@@ -286,8 +287,9 @@ def test_a_zero_stock_change_is_refused() -> None:
 def test_stock_never_exceeds_the_maximum() -> None:
     product = make_product(stock=MAX_STOCK - 1)
     product.adjust_stock(1, reason=REASON, at=T0)
-    with pytest.raises(InvalidStockChangeError):
+    with pytest.raises(StockLimitError) as refused:
         product.adjust_stock(1, reason=REASON, at=T0)
+    assert refused.value.context == {"stock_on_hand": MAX_STOCK, "max_stock": MAX_STOCK}
     assert product.stock_on_hand == MAX_STOCK
 
 

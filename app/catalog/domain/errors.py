@@ -25,6 +25,13 @@ class InsufficientStockError(ConflictError):
     code = "insufficient_stock"
 
 
+class StockLimitError(ConflictError):
+    """A change the stock on hand cannot take: a conflict with the current stock, as going below
+    zero is, and not bad input: the same request succeeds on a product with less stock."""
+
+    code = "stock_limit_exceeded"
+
+
 class SkuTakenError(ConflictError):
     code = "sku_taken"
 

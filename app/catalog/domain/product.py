@@ -9,6 +9,7 @@ from app.catalog.domain.errors import (
     InsufficientStockError,
     InvalidProductTransitionError,
     InvalidStockChangeError,
+    StockLimitError,
 )
 from app.catalog.domain.events import (
     ProductArchived,
@@ -115,7 +116,11 @@ class Product(AggregateRoot):
                 "Stock cannot go below zero.", stock_on_hand=self.stock_on_hand
             )
         if self.stock_on_hand + delta > MAX_STOCK:
-            raise InvalidStockChangeError(f"Stock is at most {MAX_STOCK}.")
+            raise StockLimitError(
+                f"Stock is at most {MAX_STOCK}.",
+                stock_on_hand=self.stock_on_hand,
+                max_stock=MAX_STOCK,
+            )
         self.stock_on_hand += delta
         self.updated_at = at
         self.record(

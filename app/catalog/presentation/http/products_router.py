@@ -179,7 +179,8 @@ async def change_product_price(
 async def restock_product(
     product_id: UUID, body: RestockBody, interactor: FromDishka[RestockProduct]
 ) -> StockLevelOut:
-    """Staff: receive goods (a positive quantity, with a reason)."""
+    """Staff: receive goods (a positive quantity, with a reason); stock never goes above
+    1,000,000 (409 `stock_limit_exceeded`)."""
     result = await interactor(
         RestockProductRequest(product_id=product_id, quantity=body.quantity, reason=body.reason)
     )
@@ -194,7 +195,8 @@ async def restock_product(
 async def adjust_product_stock(
     product_id: UUID, body: AdjustStockBody, interactor: FromDishka[AdjustProductStock]
 ) -> StockLevelOut:
-    """Staff: correct stock either way, with a reason; it never goes below zero (409)."""
+    """Staff: correct stock either way, with a reason; it never goes below zero (409
+    `insufficient_stock`) nor above 1,000,000 (409 `stock_limit_exceeded`)."""
     result = await interactor(
         AdjustProductStockRequest(product_id=product_id, delta=body.delta, reason=body.reason)
     )
