@@ -7,6 +7,7 @@ import dataclasses
 import socket
 
 import httpx
+from prometheus_client import REGISTRY
 
 from app.bootstrap.settings import DatabaseSettings, RedisSettings, Settings
 from tests.integration.conftest import ClientFactory
@@ -33,6 +34,10 @@ def _with_dead_database(settings: Settings) -> Settings:
     return dataclasses.replace(settings, db=db)
 
 
+def _redis_errors(use: str) -> float:
+    return REGISTRY.get_sample_value("redis_errors_total", {"use": use}) or 0.0
+
+
 def _assert_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -45,8 +50,12 @@ async def test_log_in_is_503_with_retry_after_when_redis_is_down(
 ) -> None:
     await sign_up(client, "nored")
     dead = await make_client(_with_dead_redis(settings))
+    before = {use: _redis_errors(use) for use in ("rate_limit", "sessions")}
     response = await dead.post("/api/v1/auth/login", json={"login": "nored", "password": PASSWORD})
     _assert_unavailable(response)
+    # The limits let the log-in through (counted), the session could not be opened (counted).
+    assert _redis_errors("rate_limit") > before["rate_limit"]
+    assert _redis_errors("sessions") == before["sessions"] + 1
 
 
 async def test_sign_up_is_503_when_postgres_refuses_connections(
@@ -64,7 +73,9 @@ async def test_readiness_names_the_failed_dependency(
     make_client: ClientFactory, settings: Settings, client: httpx.AsyncClient
 ) -> None:
     healthy = await client.get("/health/ready")
+    readiness_errors = _redis_errors("readiness")
     no_redis = await (await make_client(_with_dead_redis(settings))).get("/health/ready")
+    assert _redis_errors("readiness") == readiness_errors + 1
     no_db = await (await make_client(_with_dead_database(settings))).get("/health/ready")
     assert healthy.status_code == 200
     assert healthy.json()["checks"] == {"postgres": "ok", "redis": "ok", "schema": "ok"}

@@ -15,6 +15,7 @@ from app.identity.domain.value_objects import UserId
 from app.shared.application.errors import RateLimitedError
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.infrastructure.rate_limiter import RATE_LIMIT_FAILURES, RATE_LIMITED, client_network
+from app.shared.infrastructure.redis import RedisErrors
 
 RULE: Final = "login_backoff"  # the label of the rate-limit metrics
 
@@ -51,6 +52,9 @@ class RedisLoginThrottle:
         self._ipv6_prefix = ipv6_prefix
         self._timeout = operation_timeout
         self._failed = redis.register_script(_FAILED)
+        self._errors = RedisErrors("rate_limit")
+        RATE_LIMITED.labels(RULE)  # both series from 0
+        RATE_LIMIT_FAILURES.labels(RULE)
 
     @staticmethod
     def _failures_key(user_id: UserId) -> str:
@@ -74,6 +78,7 @@ class RedisLoginThrottle:
                     return
         except Exception:  # noqa: BLE001 - fail open, loudly
             RATE_LIMIT_FAILURES.labels(RULE).inc()
+            self._errors.count()
             _log.warning("login_throttle_unavailable", exc_info=True)
             return
         backoff = min(2 ** min(int(count) - self._free - 1, 30), self._max_backoff)
@@ -96,6 +101,7 @@ class RedisLoginThrottle:
                 )
         except Exception:  # noqa: BLE001 - fail open, loudly
             RATE_LIMIT_FAILURES.labels(RULE).inc()
+            self._errors.count()
             _log.warning("login_throttle_unavailable", exc_info=True)
 
     async def succeeded(self, user_id: UserId, address: str) -> None:
@@ -109,4 +115,5 @@ class RedisLoginThrottle:
                     await pipe.execute()
         except Exception:  # noqa: BLE001 - the log-in itself succeeded
             RATE_LIMIT_FAILURES.labels(RULE).inc()
+            self._errors.count()
             _log.warning("login_throttle_unavailable", exc_info=True)

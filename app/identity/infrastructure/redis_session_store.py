@@ -28,6 +28,7 @@ from app.identity.application.ports.auth import (
     SessionId,
 )
 from app.identity.domain.value_objects import UserId
+from app.shared.infrastructure.redis import RedisErrors
 
 _PREFIX: Final = "identity"
 
@@ -75,6 +76,7 @@ class RedisSessionStore:
         self._max_age = max_age_seconds
         self._rotate = redis.register_script(_ROTATE)
         self._renew = redis.register_script(_RENEW)
+        self._errors = RedisErrors("sessions")
 
     @staticmethod
     def _session_key(session_id: str) -> str:
@@ -92,24 +94,25 @@ class RedisSessionStore:
         session_id = SessionId(secrets.token_urlsafe(18))
         secret = secrets.token_urlsafe(32)
         key = self._session_key(session_id)
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hset(
-                key,
-                items=[
-                    "user",
-                    str(user_id),
-                    "refresh",
-                    _digest(secret),
-                    "created",
-                    int(time.time()),
-                    "cv",
-                    credentials_version,
-                ],
-            )
-            pipe.expire(key, self._ttl)
-            pipe.sadd(self._user_key(user_id), session_id)
-            pipe.expire(self._user_key(user_id), self._max_age)
-            await pipe.execute()
+        with self._errors:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                pipe.hset(
+                    key,
+                    items=[
+                        "user",
+                        str(user_id),
+                        "refresh",
+                        _digest(secret),
+                        "created",
+                        int(time.time()),
+                        "cv",
+                        credentials_version,
+                    ],
+                )
+                pipe.expire(key, self._ttl)
+                pipe.sadd(self._user_key(user_id), session_id)
+                pipe.expire(self._user_key(user_id), self._max_age)
+                await pipe.execute()
         return OpenedSession(session_id=session_id, refresh_token=f"{session_id}.{secret}")
 
     async def rotate(self, refresh_token: str) -> RotatedSession:
@@ -117,10 +120,17 @@ class RedisSessionStore:
         if not session_id or not secret:
             raise SessionRevokedError("The refresh token is not valid.")
         new_secret = secrets.token_urlsafe(32)
-        outcome = await self._rotate(
-            keys=[self._session_key(session_id), self._used_key(session_id)],
-            args=[_digest(secret), _digest(new_secret), self._ttl, self._max_age, int(time.time())],
-        )
+        with self._errors:
+            outcome = await self._rotate(
+                keys=[self._session_key(session_id), self._used_key(session_id)],
+                args=[
+                    _digest(secret),
+                    _digest(new_secret),
+                    self._ttl,
+                    self._max_age,
+                    int(time.time()),
+                ],
+            )
         if outcome == "reused":
             raise SessionRevokedError(
                 "This refresh token was already used; the session has been revoked."
@@ -136,23 +146,30 @@ class RedisSessionStore:
         )
 
     async def credentials_version(self, session: AuthenticatedSession) -> int | None:
-        owner, version = await self._redis.hmget(
-            self._session_key(session.session_id), "user", "cv"
-        )
+        with self._errors:
+            owner, version = await self._redis.hmget(
+                self._session_key(session.session_id), "user", "cv"
+            )
         if owner is None or not hmac.compare_digest(str(owner), str(session.user_id)):
             return None
         return int(version) if version is not None else 1  # opened before versions existed
 
     async def renew(self, session_id: SessionId, *, credentials_version: int) -> None:
-        await self._renew(keys=[self._session_key(session_id)], args=[credentials_version])
+        with self._errors:
+            await self._renew(keys=[self._session_key(session_id)], args=[credentials_version])
 
     async def revoke(self, session_id: SessionId) -> None:
-        owner = await self._redis.hget(self._session_key(session_id), "user")
-        await self._redis.delete(self._session_key(session_id), self._used_key(session_id))
-        if owner is not None:
-            await self._redis.srem(self._user_key(str(owner)), session_id)
+        with self._errors:
+            owner = await self._redis.hget(self._session_key(session_id), "user")
+            await self._redis.delete(self._session_key(session_id), self._used_key(session_id))
+            if owner is not None:
+                await self._redis.srem(self._user_key(str(owner)), session_id)
 
     async def prune(self) -> int:
+        with self._errors:
+            return await self._prune()
+
+    async def _prune(self) -> int:
         pruned = 0
         async for index in self._redis.scan_iter(match=f"{_PREFIX}:user-sessions:*", count=500):
             session_ids = [str(sid) for sid in await self._redis.smembers(index)]
@@ -168,6 +185,10 @@ class RedisSessionStore:
         return pruned
 
     async def revoke_all(self, user_id: UserId, *, keep: SessionId | None = None) -> int:
+        with self._errors:
+            return await self._revoke_all(user_id, keep)
+
+    async def _revoke_all(self, user_id: UserId, keep: SessionId | None) -> int:
         index = self._user_key(user_id)
         session_ids = [str(sid) for sid in await self._redis.smembers(index) if sid != keep]
         if not session_ids:

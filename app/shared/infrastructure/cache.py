@@ -29,6 +29,8 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from structlog.stdlib import get_logger
 
+from app.shared.infrastructure.redis import RedisErrors
+
 T = TypeVar("T")
 # The cache's own Redis client (APP_CACHE_REDIS_URL), or the application's when it has none.
 CacheRedis = NewType("CacheRedis", Redis)
@@ -42,6 +44,9 @@ CACHE_ERRORS = Counter(
     "cache_errors_total", "Redis errors the cache absorbed (reads fell back to the database).",
     ["operation"],
 )  # fmt: skip
+
+# What the cache asks Redis, as cache_errors_total labels them.
+_OPERATIONS = ("get", "lock", "set", "unlock", "bump")
 
 _log = get_logger(__name__)
 _MISSING = object()
@@ -72,6 +77,9 @@ class VersionedCache:
         # the same MGET; bounded, since product ids (scopes) come from URLs.
         self._seen: OrderedDict[str, str] = OrderedDict()
         self._near = near or NearCache(0.0, 1)
+        self._errors = RedisErrors("cache")
+        for operation in _OPERATIONS:  # every series from 0, before any error
+            CACHE_ERRORS.labels(operation)
 
     @property
     def available(self) -> bool:
@@ -208,6 +216,7 @@ class VersionedCache:
 
     def _trip(self, operation: str, *, until: float) -> None:
         CACHE_ERRORS.labels(operation).inc()
+        self._errors.count()
         if until > self._open_until:
             self._open_until = until
             _log.warning(

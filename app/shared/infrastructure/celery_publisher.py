@@ -15,6 +15,7 @@ from opentelemetry import context, propagate
 from structlog.stdlib import get_logger
 
 from app.shared.infrastructure.outbox_relay import OutboxMessage
+from app.shared.infrastructure.redis import RedisErrors
 
 _log = get_logger(__name__)
 
@@ -42,6 +43,7 @@ class CeleryEventPublisher:
         self._celery = celery
         self._handlers = handlers
         self._timeout = timeout
+        self._errors = RedisErrors("broker")
 
     async def __call__(self, messages: Sequence[OutboxMessage]) -> int:
         return await asyncio.to_thread(self._publish, messages)
@@ -55,6 +57,7 @@ class CeleryEventPublisher:
                     self._send(producer, message)
                     published += 1
         except Exception:  # noqa: BLE001 - the rest stays in the outbox for the next sweep
+            self._errors.count()
             _log.warning("celery_publish_failed", published=published, exc_info=True)
         return published
 

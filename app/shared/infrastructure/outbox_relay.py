@@ -66,6 +66,9 @@ class OutboxRelay:
         self._session_factory = session_factory
         self._publish = publish
         self._batch_size = batch_size
+        for path in ("fast", "sweep"):  # both series from 0, wherever this relay runs
+            RELAYED.labels(path)
+            RELAY_FAILURES.labels(path)
 
     async def relay_events(self, event_ids: Sequence[UUID]) -> int:
         """Fast path: just these events (committed a moment ago by this process).

@@ -18,6 +18,7 @@ from structlog.stdlib import get_logger
 
 from app.shared.application.errors import RateLimitedError
 from app.shared.application.rate_limit import RateLimitRule
+from app.shared.infrastructure.redis import RedisErrors
 
 RATE_LIMITED = Counter("rate_limit_rejections_total", "Requests refused by a limit.", ["rule"])
 RATE_LIMIT_FAILURES = Counter(
@@ -53,6 +54,10 @@ class LimitsRateLimiter:
         self._enabled = enabled
         self._timeout = operation_timeout
         self._ipv6_prefix = ipv6_prefix
+        self._errors = RedisErrors("rate_limit")
+        for rule in rules:  # every series from 0, before the first refusal or failure
+            RATE_LIMITED.labels(rule.value)
+            RATE_LIMIT_FAILURES.labels(rule.value)
 
     async def hit_address(self, rule: RateLimitRule, address: str, *, scope: str = "") -> None:
         await self.hit(rule, f"{scope}|{client_network(address, self._ipv6_prefix)}")
@@ -82,6 +87,7 @@ class LimitsRateLimiter:
                     return
         except Exception:  # noqa: BLE001 - fail open, loudly
             RATE_LIMIT_FAILURES.labels(rule.value).inc()
+            self._errors.count()
             _log.warning("rate_limit_unavailable", rule=rule.value, exc_info=True)
             return
         RATE_LIMITED.labels(rule.value).inc()

@@ -10,6 +10,8 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.shared.infrastructure.redis import RedisErrors
+
 SchemaProbe = Callable[[], Awaitable[bool]]
 """True when the database's schema is not behind this code (the composition root knows how)."""
 
@@ -28,6 +30,7 @@ class ReadinessChecker:
         self._timeout = timeout
         self._schema = schema
         self._schema_passed = False
+        self._redis_errors = RedisErrors("readiness")
 
     async def check(self) -> dict[str, str]:
         """Check name -> "ok", "behind" (schema), "timeout" or the error's type; all run
@@ -36,7 +39,10 @@ class ReadinessChecker:
         results = await asyncio.gather(
             *(self._run(self._checks[name]) for name in names), return_exceptions=False
         )
-        return dict(zip(names, results, strict=True))
+        checked = dict(zip(names, results, strict=True))
+        if checked["redis"] != "ok":  # a timeout included, which _ping_redis never sees
+            self._redis_errors.count()
+        return checked
 
     async def _run(self, check: Callable[[], Awaitable[str]]) -> str:
         try:
