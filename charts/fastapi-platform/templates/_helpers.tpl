@@ -310,30 +310,59 @@ imagePullSecrets:
 {{- end -}}
 
 {{/* OpenTelemetry: one service name per component, Kubernetes resource attributes from the
-     downward API. */}}
+     downward API (expanded by the kubelet: the K8S_* variables come first), the sampler with the
+     component's overrides (api.tracing, worker.tracing). "container" names the container when it
+     is not the component. The SDK decodes attribute values with percent-decoding, so values with
+     "," or "%" are refused by the schema rather than escaped here. */}}
 {{- define "fp.env.tracing" -}}
 {{- $t := .root.Values.tracing -}}
+{{- $own := dig "tracing" dict (index .root.Values .component | default dict) -}}
+{{- $name := include "fp.name" .root -}}
+{{- $sampler := $own.sampler | default $t.sampler -}}
+{{- $samplerArg := $own.samplerArg | default $t.samplerArg | toString -}}
+{{- $attributes := list
+      (printf "service.namespace=%s" $name)
+      (printf "service.version=%s" .root.Chart.AppVersion)
+      (printf "deployment.environment=%s" .root.Values.environment)
+      (printf "deployment.environment.name=%s" .root.Values.environment)
+      "k8s.namespace.name=$(K8S_NAMESPACE_NAME)"
+      "k8s.pod.name=$(K8S_POD_NAME)"
+      "k8s.pod.uid=$(K8S_POD_UID)"
+      "k8s.node.name=$(K8S_NODE_NAME)"
+      (printf "k8s.container.name=%s" (.container | default .component)) -}}
+{{- range $key, $value := $t.resourceAttributes }}
+{{- $attributes = append $attributes (printf "%s=%s" $key (toString $value)) }}
+{{- end }}
 - name: K8S_POD_NAME
   valueFrom: {fieldRef: {fieldPath: metadata.name}}
+- name: K8S_POD_UID
+  valueFrom: {fieldRef: {fieldPath: metadata.uid}}
 - name: K8S_NAMESPACE_NAME
   valueFrom: {fieldRef: {fieldPath: metadata.namespace}}
 - name: K8S_NODE_NAME
   valueFrom: {fieldRef: {fieldPath: spec.nodeName}}
 - name: OTEL_SERVICE_NAME
-  value: {{ printf "%s-%s" (include "fp.name" .root) .component | quote }}
+  value: {{ $own.serviceName | default (printf "%s-%s" $name .component) | quote }}
 - name: OTEL_RESOURCE_ATTRIBUTES
-  value: {{ printf "service.namespace=%s,service.version=%s,deployment.environment=%s,k8s.namespace.name=$(K8S_NAMESPACE_NAME),k8s.pod.name=$(K8S_POD_NAME),k8s.node.name=$(K8S_NODE_NAME)" (include "fp.name" .root) .root.Chart.AppVersion .root.Values.environment | quote }}
+  value: {{ join "," $attributes | quote }}
 {{- if $t.enabled }}
+{{- $endpoint := required "tracing.endpoint is required when tracing.enabled" $t.endpoint }}
+{{- if regexMatch "/v1/traces/?$" $endpoint }}
+{{- fail (printf "tracing.endpoint is the OTLP base URL: the SDK appends /v1/traces (got %s)" $endpoint) }}
+{{- end }}
+{{- if and (hasSuffix "traceidratio" $sampler) (not (regexMatch "^(0|1|0?\\.[0-9]+|1\\.0*)$" $samplerArg)) }}
+{{- fail (printf "%s: samplerArg must be a ratio from 0 to 1 for %s (got %q)" .component $sampler $samplerArg) }}
+{{- end }}
 - name: OTEL_TRACES_EXPORTER
   value: otlp
 - name: OTEL_EXPORTER_OTLP_ENDPOINT
-  value: {{ required "tracing.endpoint is required when tracing.enabled" $t.endpoint | quote }}
+  value: {{ $endpoint | quote }}
 - name: OTEL_EXPORTER_OTLP_PROTOCOL
   value: http/protobuf
 - name: OTEL_TRACES_SAMPLER
-  value: {{ $t.sampler | quote }}
+  value: {{ $sampler | quote }}
 - name: OTEL_TRACES_SAMPLER_ARG
-  value: {{ $t.samplerArg | quote }}
+  value: {{ $samplerArg | quote }}
 {{- else }}
 - name: OTEL_SDK_DISABLED
   value: "true"
