@@ -82,10 +82,6 @@ ROUTE = re.compile(r"^((?:GET|POST|PUT|PATCH|DELETE)(?:/(?:GET|POST|PUT|PATCH|DE
 # Drift found when this test was written, each fixed by the commit that removes it from here.
 KNOWN_DRIFT: frozenset[str] = frozenset({
     "`SqlaProductReader.to_view()`",
-    "send_sign_up_notice.py", "cancel_order_export.py", "fail_order_export.py",
-    "hand_over_order_export.py", "roll_up_daily_sales.py", "start_order_export.py",
-    "write_export_chunk.py", "daily_sales.py", "download_order_export.py",
-    "get_order_export.py", "list_order_exports.py",
     "OrderExportContinued", "OrderExportRequested", "SignUpWithTakenEmail",
     "`provide_all(PlaceOrder, PayOrder,", "`provide_all(SendOrderConfirmation,",
     "AlreadyRequeuedError", "DeadLetterNotFoundError", "ExportExpiredError", "ExportFinishedError",
