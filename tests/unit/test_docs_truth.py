@@ -82,11 +82,7 @@ ROUTE = re.compile(r"^((?:GET|POST|PUT|PATCH|DELETE)(?:/(?:GET|POST|PUT|PATCH|DE
 # Drift found when this test was written, each fixed by the commit that removes it from here.
 KNOWN_DRIFT: frozenset[str] = frozenset({
     "`SqlaProductReader.to_view()`",
-    "OrderExportContinued", "OrderExportRequested", "SignUpWithTakenEmail",
     "`provide_all(PlaceOrder, PayOrder,", "`provide_all(SendOrderConfirmation,",
-    "AlreadyRequeuedError", "DeadLetterNotFoundError", "ExportExpiredError", "ExportFinishedError",
-    "ExportNotFoundError", "ExportNotReadyError", "GoneError", "TooManyExportsError",
-    "TooManyPendingOrdersError", "TooManyPendingUnitsError", "TooManyUnitsOfProductError",
 })  # fmt: skip
 
 
