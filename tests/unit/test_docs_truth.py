@@ -81,7 +81,6 @@ ROUTE = re.compile(r"^((?:GET|POST|PUT|PATCH|DELETE)(?:/(?:GET|POST|PUT|PATCH|DE
 
 # Drift found when this test was written, each fixed by the commit that removes it from here.
 KNOWN_DRIFT: frozenset[str] = frozenset({
-    "`SqlaProductReader.to_view()`",
     "`provide_all(PlaceOrder, PayOrder,", "`provide_all(SendOrderConfirmation,",
 })  # fmt: skip
 
