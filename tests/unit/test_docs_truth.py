@@ -60,13 +60,14 @@ THIRD_PARTY = frozenset({
     "DishkaRoute", "FastapiProvider", "provide", "provide_all", "setup_dishka",
     # Celery, OpenTelemetry, Prometheus, Jinja, limits, Locust
     "CeleryInstrumentor", "SoftTimeLimitExceeded", "ExportTraceServiceRequest",
-    "MultiProcessCollector", "MultiProcessValue", "labels", "PackageLoader", "StrictUndefined",
+    "MultiProcessCollector", "MultiProcessValue", "labels", "set_exemplar", "PackageLoader",
+    "StrictUndefined",
     "MovingWindowRateLimiter", "FastHttpUser", "LoadTestShape",
     # Kubernetes field values
     "ClusterIP", "IfNotPresent", "LoadBalancer", "NodePort", "RuntimeDefault", "ScheduleAnyway",
     # an HTTP header; SQL and PromQL functions (SQL types in capitals are never read as names)
     "RateLimit", "date_trunc", "hashtext", "numeric", "pg_sleep", "timezone", "varchar",
-    "increase",
+    "increase", "absent",
 })  # fmt: skip
 
 CAMEL = re.compile(r"^[A-Z][a-z0-9]+(?:[A-Z][A-Za-z0-9]*)+$")
