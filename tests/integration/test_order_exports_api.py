@@ -385,6 +385,8 @@ async def test_a_range_of_exactly_366_days_is_accepted(
         pytest.param({"first_day": "2025-13-01", "last_day": LAST_DAY}, id="month-13"),
         pytest.param({"first_day": "2025-02-29", "last_day": LAST_DAY}, id="no-such-day"),
         pytest.param({"first_day": "1st of June", "last_day": LAST_DAY}, id="words"),
+        pytest.param({"first_day": 0, "last_day": 86400}, id="seconds-since-1970"),
+        pytest.param({"first_day": "2025-06-01T00:00:00", "last_day": LAST_DAY}, id="a-moment"),
         pytest.param({"first_day": FIRST_DAY, "last_day": "2025-06-02junk"}, id="trailing-junk"),
         pytest.param({"first_day": None, "last_day": LAST_DAY}, id="null"),
         pytest.param({"first_day": [FIRST_DAY], "last_day": LAST_DAY}, id="list"),

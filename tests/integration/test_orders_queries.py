@@ -223,6 +223,10 @@ async def test_search_refuses_a_backwards_range_and_bad_values(
         assert_problem(response, 422, "invalid_date_range")
     for params in (
         {"created_from": "yesterday"},
+        # Numbers are not seconds since 1970 here: "20240101" was 1970-08-23T06:15:01Z.
+        {"created_to": "0.5"},
+        {"created_from": "20240101"},
+        {"created_from": "2024-03-10"},  # a day is not a moment
         {"customer_id": "not-a-uuid"},
         {"status": "lost"},
     ):
@@ -341,7 +345,13 @@ async def test_the_sales_summary_range_is_checked(
         SALES, params={"from": "2024-01-01", "to": "2024-12-31"}, headers=headers
     )
     assert widest.status_code == 200, widest.text  # 366 days (a leap year)
-    for params in ({"from": "2024-01-01"}, {"to": "2024-01-01"}, {"from": "x", "to": "2024-01-01"}):
+    for params in (
+        {"from": "2024-01-01"},
+        {"to": "2024-01-01"},
+        {"from": "x", "to": "2024-01-01"},
+        {"from": "0", "to": "86400"},  # not days since 1970
+        {"from": "2024-01-01T00:00:00", "to": "2024-01-02"},
+    ):
         assert_problem(
             await client.get(SALES, params=params, headers=headers), 422, "validation_error"
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import jsonschema_rs
@@ -193,3 +194,40 @@ def test_a_decimal_query_is_read_exactly_when_its_schema_allows_it(raw: str) -> 
     allowed = jsonschema_rs.validator_for(adapter.json_schema()).is_valid(raw)
     assert (read is not None) == allowed, raw
     assert read is None or read == Decimal(raw)
+
+
+# RFC 3339 offsets: whole minutes, up to 14 hours either way.
+OFFSETS = st.integers(-14 * 60, 14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["0", "0.5", "1700000000", "20240101", 86400, 0.5, "2024-01-01", "2024-01-01 10:00:00Z", ""],
+)
+def test_a_moment_is_text_with_a_date_and_a_time_never_seconds(raw: object) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(fields.IsoDateTime).validate_python(raw)
+
+
+@pytest.mark.parametrize(
+    "raw", ["0", "86400", 86400, "20240101", "2024-01-01T00:00:00", "2024-1-1"]
+)
+def test_a_day_is_an_iso_date_never_seconds(raw: object) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(fields.IsoDate).validate_python(raw)
+
+
+@SETTINGS
+@given(
+    moment=st.datetimes(timezones=st.none() | OFFSETS).map(lambda moment: moment.replace(fold=0)),
+    day=st.dates(),
+)
+def test_what_the_formats_allow_is_read_as_written(moment: datetime, day: date) -> None:
+    # The schema says "date-time" (an offset is optional here: UTC without one) and "date".
+    assert TypeAdapter(fields.IsoDateTime).validate_python(moment.isoformat()) == moment
+    assert TypeAdapter(fields.IsoDate).validate_python(day.isoformat()) == day
+    assert TypeAdapter(fields.IsoDateTime).json_schema() == {
+        "type": "string",
+        "format": "date-time",
+    }
+    assert TypeAdapter(fields.IsoDate).json_schema() == {"type": "string", "format": "date"}

@@ -2,7 +2,6 @@
 reads the annotations of Dishka's injection wrapper, which cannot resolve postponed (string)
 annotations."""
 
-from datetime import date, datetime
 from typing import Annotated, Final
 from uuid import UUID
 
@@ -38,6 +37,7 @@ from app.ordering.presentation.http.schemas import (
 from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
+from app.shared.presentation.http.fields import IsoDate, IsoDateTime
 from app.shared.presentation.http.openapi import problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
@@ -116,9 +116,11 @@ async def search_orders(
     interactor: FromDishka[SearchOrders],
     status_: Annotated[OrderStatus | None, Query(alias="status")] = None,
     created_from: Annotated[
-        datetime | None, Query(description="Inclusive; UTC if no offset")
+        IsoDateTime | None, Query(description="Inclusive; UTC if no offset")
     ] = None,
-    created_to: Annotated[datetime | None, Query(description="Exclusive; UTC if no offset")] = None,
+    created_to: Annotated[
+        IsoDateTime | None, Query(description="Exclusive; UTC if no offset")
+    ] = None,
     customer_id: UUID | None = None,
     limit: Limit = 20,
     cursor: Cursor = None,
@@ -140,8 +142,8 @@ async def search_orders(
 @router.get("/sales-summary", responses=problems(401, 403))
 async def sales_summary(
     interactor: FromDishka[SalesSummary],
-    first_day: Annotated[date, Query(alias="from", description="First UTC day, inclusive")],
-    last_day: Annotated[date, Query(alias="to", description="Last UTC day, inclusive")],
+    first_day: Annotated[IsoDate, Query(alias="from", description="First UTC day, inclusive")],
+    last_day: Annotated[IsoDate, Query(alias="to", description="Last UTC day, inclusive")],
 ) -> SalesSummaryOut:
     """Admins: orders and revenue per UTC day, status and currency (at most 366 days)."""
     summary = await interactor(SalesSummaryRequest(first_day=first_day, last_day=last_day))
@@ -151,8 +153,8 @@ async def sales_summary(
 @router.get("/daily-sales", responses=problems(401, 403))
 async def daily_sales(
     interactor: FromDishka[DailySales],
-    first_day: Annotated[date, Query(alias="from", description="First UTC day, inclusive")],
-    last_day: Annotated[date, Query(alias="to", description="Last UTC day, inclusive")],
+    first_day: Annotated[IsoDate, Query(alias="from", description="First UTC day, inclusive")],
+    last_day: Annotated[IsoDate, Query(alias="to", description="Last UTC day, inclusive")],
 ) -> list[DailySalesOut]:
     """Admins: per UTC day and currency, orders placed, payments taken and refunds due, as rolled
     up by the periodic job (every `APP_CELERY_SALES_ROLLUP_SECONDS`; at most 366 days)."""

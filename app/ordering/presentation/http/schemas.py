@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.ordering.domain.value_objects import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
-from app.shared.presentation.http.fields import JsonInt
+from app.shared.presentation.http.fields import IsoDate, JsonInt
 
 AMOUNT_DESCRIPTION = "Decimal amount as a string in the currency's scale, e.g. '12.50'."
 
@@ -114,8 +114,8 @@ class StartExportBody(BaseModel):
         json_schema_extra={"examples": [{"first_day": "2026-11-01", "last_day": "2026-11-30"}]}
     )
 
-    first_day: date = Field(description="First UTC day of placement, inclusive")
-    last_day: date = Field(description="Last UTC day of placement, inclusive (366 days at most)")
+    first_day: IsoDate = Field(description="First UTC day of placement, inclusive")
+    last_day: IsoDate = Field(description="Last UTC day of placement, inclusive (366 days at most)")
 
 
 class OrderExportOut(BaseModel):

@@ -20,6 +20,7 @@ with a length bound (``string_unicode``), and each text field has one.
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final
 
@@ -100,6 +101,29 @@ def _decimal_text(value: Any) -> Decimal:  # noqa: ANN401 - whatever the query s
     if isinstance(value, str) and re.fullmatch(DECIMAL, value):
         return Decimal(value)
     raise ValueError("a decimal such as 12.50, with up to 10 digits before the point")
+
+
+# A calendar day and a moment as JSON Schema's "date" and "date-time" formats spell them, not as
+# the numbers of seconds Pydantic would also read ("20240101" was 1970-08-23T06:15:01Z). A moment
+# may leave out its offset (then it is UTC) or its seconds; the rest is Pydantic's to parse.
+_FULL_DATE: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_DATE_TIME_START: Final = rf"{_FULL_DATE}[Tt][0-9]{{2}}:[0-9]{{2}}"
+
+
+def _date_text(value: Any) -> Any:  # noqa: ANN401 - whatever JSON or the query string brought
+    if isinstance(value, date) or (isinstance(value, str) and re.fullmatch(_FULL_DATE, value)):
+        return value
+    raise ValueError("a date such as 2026-11-30")
+
+
+def _date_time_text(value: Any) -> Any:  # noqa: ANN401 - whatever JSON or the query string brought
+    if isinstance(value, date) or (isinstance(value, str) and re.match(_DATE_TIME_START, value)):
+        return value
+    raise ValueError("a date and time such as 2026-11-30T12:00:00Z (UTC when without an offset)")
+
+
+IsoDate = Annotated[date, BeforeValidator(_date_text)]
+IsoDateTime = Annotated[datetime, BeforeValidator(_date_time_text)]
 
 
 # A decimal in a query string, as DECIMAL says: not "1e3", "NaN", " 5" or "²", which Decimal
