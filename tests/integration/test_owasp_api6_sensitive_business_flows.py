@@ -2,7 +2,7 @@
 flows worth automating against the shop (hoarding stock, charging twice, testing stolen cards).
 
 Already proven elsewhere: test_orders_hoarding.py (a customer holds at most 3 unpaid orders, 50
-units, 10 of one product: 409 too_many_pending_orders, too_many_pending_units, 422
+units, 10 of one product: 409 too_many_pending_orders, too_many_pending_units,
 too_many_units_of_product; orders per address across accounts: 429), test_orders_place.py
 (orders per customer: 429), test_orders_idempotency.py (one order and one charge per
 Idempotency-Key, even for 20 concurrent requests; keys per customer; a declined payment does not

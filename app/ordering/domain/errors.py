@@ -71,5 +71,8 @@ class TooManyPendingUnitsError(ConflictError):
     code = "too_many_pending_units"
 
 
-class TooManyUnitsOfProductError(InvalidValueError):
+class TooManyUnitsOfProductError(ConflictError):
+    """A customer's bound, as the pending bounds are: the same request is valid from staff, and
+    the schema (which cannot know who asks, nor the operator's setting) allows 1000 units."""
+
     code = "too_many_units_of_product"

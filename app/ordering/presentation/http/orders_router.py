@@ -78,7 +78,8 @@ async def place_order(
     limiter: FromDishka[RateLimiter],
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> OrderOut:
-    """Order 1 to 50 products (1 to 1000 of each; customers at most 10 of one product, 422
+    """Order 1 to 50 products (1 to 1000 of each, a product listed twice counting once with the
+    sum: more is 422 `invalid_quantity`; customers at most 10 of one product, 409
     `too_many_units_of_product`). Stock is reserved at once and the order awaits payment; prices
     are those of the moment. 409 `out_of_stock` or `product_unavailable` when a product cannot be
     reserved (then nothing is); 409 `too_many_pending_orders` or `too_many_pending_units` when a

@@ -32,7 +32,8 @@ class PlaceOrderBody(BaseModel):
     lines: list[OrderLineIn] = Field(
         min_length=1,
         max_length=MAX_LINES,
-        description="One entry per product; a product listed twice is merged into one line.",
+        description="One entry per product; a product listed twice is merged into one line, "
+        "which holds 1 to 1000 units in all.",
     )
 
 
