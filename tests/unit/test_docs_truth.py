@@ -82,18 +82,11 @@ FILE_NAME = re.compile(r"^[\w-]+\.py$")
 ROUTE = re.compile(r"^((?:GET|POST|PUT|PATCH|DELETE)(?:/(?:GET|POST|PUT|PATCH|DELETE))*) (\S+)")
 
 
-# Drift found when this test was written, each fixed by the commit that removes it from here.
-KNOWN_DRIFT: frozenset[str] = frozenset({
-    "`provide_all(PlaceOrder, PayOrder,", "`provide_all(SendOrderConfirmation,",
-})  # fmt: skip
-
-
 def _report(title: str, problems: Sequence[object]) -> None:
     """Fail with every problem on a line of its own."""
     __tracebackhide__ = True
-    left = [str(p) for p in problems if not any(known in str(p) for known in KNOWN_DRIFT)]
-    if left:
-        raise AssertionError("\n".join([title, *(f"  {p}" for p in left)]))
+    if problems:
+        raise AssertionError("\n".join([title, *(f"  {p}" for p in problems)]))
 
 
 @dataclass(frozen=True)
