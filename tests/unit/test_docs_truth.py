@@ -67,6 +67,7 @@ THIRD_PARTY = frozenset({
     "MovingWindowRateLimiter", "FastHttpUser", "LoadTestShape",
     # Kubernetes field values
     "ClusterIP", "IfNotPresent", "LoadBalancer", "NodePort", "RuntimeDefault", "ScheduleAnyway",
+    "CrashLoopBackOff",
     # an HTTP header; SQL and PromQL functions (SQL types in capitals are never read as names)
     "RateLimit", "date_trunc", "hashtext", "numeric", "pg_sleep", "timezone", "varchar",
     "increase", "absent",
