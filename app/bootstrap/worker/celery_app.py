@@ -10,7 +10,11 @@ Delivery guarantees, chosen on purpose (docs/11-async-tasks.md):
 
 from __future__ import annotations
 
+import time
+from typing import Any, Final
+
 from celery import Celery
+from celery.signals import before_task_publish
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import broker_url
@@ -28,6 +32,16 @@ TASK_ROUTES = {**NOTIFICATION_ROUTES, **ORDERING_ROUTES, **MAINTENANCE_ROUTES}
 # The default queue and every queue a route names: what a worker consumes unless told otherwise,
 # and what the queue-length metrics watch. Derived, so a new route cannot be left unconsumed.
 QUEUES = ("default", *sorted({route["queue"] for route in TASK_ROUTES.values()}))
+# Each task message's header with the time it was sent (Unix seconds): the age of a queue's
+# oldest message is then how long the queue makes a task wait (the worker's metrics).
+SENT_AT: Final = "sent_at"
+
+
+def stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:  # noqa: ANN401
+    """Every message any process sends (the API's relay, a retry, beat, a re-queued dead
+    letter) is stamped as it leaves, a retry afresh."""
+    if headers is not None:
+        headers[SENT_AT] = time.time()
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -61,4 +75,6 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
         timezone="UTC",
     )
+    # Celery's signals are per process, not per app: connected once, whoever asks first.
+    before_task_publish.connect(stamp_sent_at, weak=False, dispatch_uid=SENT_AT)
     return celery

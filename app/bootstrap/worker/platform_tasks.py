@@ -18,7 +18,7 @@ from app.shared.infrastructure.idempotency import idempotency_table
 from app.shared.infrastructure.inbox import processed_events_table
 from app.shared.infrastructure.outbox import outbox_table
 from app.shared.infrastructure.outbox_relay import OutboxRelay
-from app.shared.presentation.tasks import TaskRunner, exclusive, retrying
+from app.shared.presentation.tasks import TaskRunner, exclusive, job_succeeded, retrying
 
 RELAY_OUTBOX: Final = "platform.relay_outbox"
 PURGE: Final = "platform.purge"
@@ -51,6 +51,7 @@ def register_platform_tasks(
 
         relayed = run(work)
         observe_queues(celery, QUEUES)
+        job_succeeded(RELAY_OUTBOX)
         return relayed
 
     @celery.task(name=PURGE, **retrying(max_retries))  # type: ignore[untyped-decorator]

@@ -30,8 +30,15 @@ def install_probes(celery: Celery, *, heartbeat: Path, ready: Path, interval: fl
             self._timer_ref: Any = None
 
         def start(self, worker: Any) -> None:  # noqa: ANN401
-            _touch(heartbeat)
-            self._timer_ref = worker.timer.call_repeatedly(interval, _touch, (heartbeat,))
+            # Here, not at the top: worker-check imports this module and needs no metrics.
+            from app.bootstrap.worker.metrics import heartbeat as metric  # noqa: PLC0415
+
+            def beat() -> None:
+                _touch(heartbeat)
+                metric()
+
+            beat()
+            self._timer_ref = worker.timer.call_repeatedly(interval, beat)
 
         def stop(self, _worker: Any) -> None:  # noqa: ANN401
             if self._timer_ref is not None:

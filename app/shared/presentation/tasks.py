@@ -7,12 +7,22 @@ from typing import Any, Final, Protocol, TypeVar
 
 import asyncpg
 from dishka import AsyncContainer
+from prometheus_client import Gauge
 from redis import exceptions as redis_errors
 from sqlalchemy import exc as sqla_errors
 
 from app.shared.application.jobs import JobLock
 
 T = TypeVar("T")
+
+# The last success of each periodic job in this worker: the latest of its pool processes', dead
+# ones included (a timestamp only goes up, whoever wrote it).
+JOB_LAST_SUCCESS = Gauge(
+    "periodic_job_last_success_timestamp_seconds",
+    "When each periodic job last ran to completion (Unix time).",
+    ["job"],
+    multiprocess_mode="max",
+)
 
 # Worth another try later (with backoff): the world was briefly unavailable. Everything else
 # (a domain error, a bug) is permanent: retrying would fail the same way.
@@ -74,9 +84,9 @@ def exclusive(
         return await lock.acquire(job, interval_seconds * 0.9)
 
     if not run(claim):
-        return None
+        return None  # another process holds this interval's run: not a success of ours
     try:
-        return body()
+        result = body()
     except Exception:
 
         async def release(scope: AsyncContainer) -> None:
@@ -84,6 +94,13 @@ def exclusive(
 
         run(release)
         raise
+    job_succeeded(job)
+    return result
+
+
+def job_succeeded(job: str) -> None:
+    """A periodic job ran to completion: ``periodic_job_last_success_timestamp_seconds``."""
+    JOB_LAST_SUCCESS.labels(job).set_to_current_time()
 
 
 def retrying(
