@@ -10,7 +10,10 @@ Checked here, without services:
 - every project identifier a page names in backticks exists in app/, tests/ or loadtests/:
   ``CamelCase`` names (two humps or more, unless a third-party name on the allow-list below),
   ``Class.attr`` (the class, and the attribute on it or a base), ``snake_case()`` calls
-  (functions and methods), ``app.<package>...`` module paths and ``path.py:name``.
+  (functions and methods), ``app.<package>...`` module paths and ``path.py:name``;
+- the lists chapters keep complete instead of counting: chapter 02's entrypoints, tree and
+  use-case index, chapter 03's events and errors, chapter 06's OpenAPI tags, chapter 07's tables,
+  chapter 08's tables that are not mapped, and every ``provide_all(...)`` quoted in full.
 
 Text in fenced code blocks is not read: it shows code, shell sessions and output, which name
 third-party APIs freely. The README's settings table has its own test (test_readme_settings.py).
