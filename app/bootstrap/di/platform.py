@@ -16,6 +16,7 @@ from app.bootstrap.worker.celery_app import create_celery
 from app.bootstrap.worker.routes import EVENT_HANDLERS
 from app.catalog.infrastructure.constraints import CATALOG_CONSTRAINT_ERRORS
 from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
+from app.ordering.infrastructure.order_metrics import OrderEventMetrics
 from app.shared.application.idempotency import IdempotencyStore
 from app.shared.application.inbox import EventInbox
 from app.shared.application.jobs import JobLock
@@ -40,7 +41,11 @@ from app.shared.infrastructure.outbox_relay import OutboxRelay
 from app.shared.infrastructure.rate_limiter import LimitsRateLimiter
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.infrastructure.redis import create_redis
-from app.shared.infrastructure.transaction import ConstraintErrors, SqlaTransactionManager
+from app.shared.infrastructure.transaction import (
+    CommittedEventObservers,
+    ConstraintErrors,
+    SqlaTransactionManager,
+)
 
 
 class PlatformProvider(Provider):
@@ -101,6 +106,11 @@ class PlatformProvider(Provider):
     def constraint_errors(self) -> ConstraintErrors:
         # Each bounded context contributes the constraints it names.
         return {**IDENTITY_CONSTRAINT_ERRORS, **CATALOG_CONSTRAINT_ERRORS}
+
+    @provide(scope=Scope.APP)
+    def committed_event_observers(self) -> CommittedEventObservers:
+        # Each bounded context may count its own committed events (ordering: business metrics).
+        return (OrderEventMetrics(),)
 
     @provide(scope=Scope.APP)
     def readiness(self, engine: AsyncEngine, redis: Redis, settings: Settings) -> ReadinessChecker:
@@ -187,8 +197,9 @@ class PlatformProvider(Provider):
         session: AsyncSession,
         constraint_errors: ConstraintErrors,
         fast_path: OutboxFastPath,
+        observers: CommittedEventObservers,
     ) -> SqlaTransactionManager:
-        return SqlaTransactionManager(session, constraint_errors, fast_path)
+        return SqlaTransactionManager(session, constraint_errors, fast_path, observers)
 
     transaction_port = alias(source=SqlaTransactionManager, provides=TransactionManager)
 

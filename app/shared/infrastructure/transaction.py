@@ -1,13 +1,14 @@
 """The SQLAlchemy unit of work.
 
 On commit it writes the domain events of every aggregate it saw to the outbox, in the same
-transaction. It translates named-constraint violations into domain errors and stale versions
-(optimistic locking) into ConcurrentModificationError.
+transaction, and once the commit has succeeded hands them to the observers (each context's
+business metrics). It translates named-constraint violations into domain errors and stale
+versions (optimistic locking) into ConcurrentModificationError.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,10 @@ from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 # Constraint name -> factory of the domain error that the constraint enforces.
 ConstraintErrors = Mapping[str, Callable[[], DomainError]]
 AfterCommit = Callable[[], Awaitable[None]]
+# Told of the events of each successful commit, once: a rolled-back or failed commit tells nothing,
+# and a retried command's events are new events of a new commit. Quick and synchronous (a metric).
+CommittedEvents = Callable[[Sequence[DomainEvent]], None]
+CommittedEventObservers = Sequence[CommittedEvents]
 
 _log = get_logger(__name__)
 
@@ -40,10 +45,12 @@ class SqlaTransactionManager:
         session: AsyncSession,
         constraint_errors: ConstraintErrors,
         fast_path: OutboxFastPath | None = None,
+        observers: CommittedEventObservers = (),
     ) -> None:
         self._session = session
         self._constraint_errors = constraint_errors
         self._fast_path = fast_path
+        self._observers = observers
         self._after_commit: dict[str, AfterCommit] = {}
         self._events: list[DomainEvent] = []
 
@@ -88,6 +95,11 @@ class SqlaTransactionManager:
             raise
         finally:
             callbacks, self._after_commit = self._after_commit, {}
+        for observer in self._observers if events else ():
+            try:
+                observer(events)
+            except Exception:  # noqa: BLE001 - the commit stands; the observer's failure is logged
+                _log.warning("committed_events_observer_failed", exc_info=True)
         for name, callback in callbacks.items():
             try:
                 await callback()
