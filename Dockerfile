@@ -76,7 +76,8 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PYTHONFAULTHANDLER=1 \
-    APP_VERSION=${VERSION}
+    APP_VERSION=${VERSION} \
+    APP_REVISION=${REVISION}
 
 # Owned by root and read-only to the app; the processes write only under /tmp (probes, beat's
 # schedule, Prometheus' multiprocess files): the chart mounts an emptyDir there.

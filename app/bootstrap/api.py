@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.bootstrap import health
+from app.bootstrap.build_info import publish_build_info
 from app.bootstrap.di.catalog import CatalogProviderSet
 from app.bootstrap.di.identity import IdentityProviderSet
 from app.bootstrap.di.operations import OperationsProviderSet
@@ -63,6 +64,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        publish_build_info(settings.app)
         # Reads the migrations' heads now, at start-up, rather than on the first probe.
         await container.get(ReadinessChecker)
         # Everything built so far lives as long as the process: out of the collector's sight,

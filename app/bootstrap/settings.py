@@ -49,6 +49,8 @@ class AppSettings(_Section):
     env: Environment = "production"
     name: str = "fastapi-platform"
     version: str = "0.1.0"
+    # The source revision of the build (the image's REVISION build argument).
+    revision: str = "unknown"
     readiness_timeout: PositiveFloat = 2.0
 
 

@@ -37,6 +37,7 @@ def test_the_api_image_stays_under_250_mb_and_every_image_is_labelled(images: Im
         labels = config.get("Labels") or {}
         assert labels["org.opencontainers.image.version"] == "0.1.0-test", target
         assert labels["org.opencontainers.image.revision"] == "0" * 40, target
+        assert f"APP_REVISION={'0' * 40}" in config["Env"], target  # fastapi_platform_build_info
         assert labels["org.opencontainers.image.source"].startswith("file://"), target
         assert config["User"] == f"{USER}:{USER}", target
         assert config["Entrypoint"] == ["/opt/venv/bin/python", "-m", "app"], target

@@ -20,6 +20,7 @@ from celery.signals import (
     worker_process_shutdown,
 )
 
+from app.bootstrap.build_info import publish_build_info
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from app.bootstrap.worker.platform_tasks import PURGE, RELAY_OUTBOX, register_platform_tasks
@@ -40,6 +41,8 @@ def create_worker_celery(settings: Settings) -> Celery:
     config = settings.celery
     celery = create_celery(settings)
     runtime = WorkerRuntime(settings)
+    # In the main process, which serves the metrics (beat writes it nowhere).
+    publish_build_info(settings.app)
 
     def start(**_: Any) -> None:  # noqa: ANN401 - Celery signal arguments
         runtime.start()
