@@ -627,7 +627,13 @@ def test_the_prod_overlay_adds_what_the_chart_has_no_value_for(
     }
     assert not [d for d in documents if d["kind"] == "StatefulSet"]
     kinds = {d["kind"] for d in documents}
-    assert {"Ingress", "ServiceMonitor", "PodMonitor", "HorizontalPodAutoscaler"} <= kinds
+    assert {
+        "Ingress",
+        "ServiceMonitor",
+        "PodMonitor",
+        "PrometheusRule",
+        "HorizontalPodAutoscaler",
+    } <= kinds
     for name in ("fastapi-platform-api", "fastapi-platform-worker"):
         assert _by_name(documents, "Deployment", name)["spec"]["minReadySeconds"] == 10
     for document in documents:
