@@ -18,7 +18,8 @@ from app.bootstrap.settings import ServerSettings, load_section
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]
-    """uvicorn with uvloop and httptools, lifespan on (the container is closed on shutdown)."""
+    """uvicorn with uvloop and httptools, lifespan on (the container is closed on shutdown); a
+    request httptools cannot parse is answered with a problem (http_protocol.py)."""
 
     def init_process(self) -> None:
         _metric_values_keyed_by_this_worker()
@@ -26,7 +27,8 @@ class Worker(UvicornWorker):  # type: ignore[misc]
 
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - uvicorn-worker's own hook
         "loop": "uvloop",
-        "http": "httptools",
+        # By name: imported in the worker, after fork, as the app is.
+        "http": "app.bootstrap.http_protocol:ProblemHttpToolsProtocol",
         "lifespan": "on",
         "access_log": False,
         "server_header": False,

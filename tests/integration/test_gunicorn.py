@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +65,33 @@ def test_metrics_and_docs_are_not_on_the_public_port(server: Served) -> None:
         response = httpx.get(f"{server.base}{path}")
         assert response.status_code == 404, (path, response.text)
     assert "http_requests_total" in httpx.get(f"{server.metrics}/metrics").text
+
+
+@pytest.mark.parametrize("value", [b"a\x01b", b"a\x7fb"])
+def test_a_request_http_forbids_is_answered_with_a_problem(server: Served, value: bytes) -> None:
+    """httptools refuses it before the app runs; uvicorn's own answer was a text/plain line."""
+    port = int(server.base.rsplit(":", 1)[1])
+    request = (
+        b"POST /api/v1/orders?page=2 HTTP/1.1\r\nHost: api\r\nIdempotency-Key: " + value
+        + b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )  # fmt: skip
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65_536):  # the server closes the connection
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.lower().split(": ", 1) for line in lines)
+    assert status_line == "HTTP/1.1 400 Bad Request"
+    assert headers["content-type"] == "application/problem+json"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["connection"] == "close"
+    problem = json.loads(body)
+    assert problem["status"] == 400
+    assert (problem["code"], problem["instance"]) == ("bad_request", "/api/v1/orders")
+    # The server goes on serving.
+    assert httpx.get(f"{server.base}/health/live", timeout=5).status_code == 200
 
 
 def test_stops_gracefully_on_sigterm(server: Served) -> None:

@@ -196,9 +196,19 @@ async def test_invalid_idempotency_keys_are_refused(
             headers={**shop.alice.headers, "Idempotency-Key": key},
         )
         assert_problem(response, 422, "validation_error")
+    # Visible ASCII and the spaces between: not a tab inside, nor a Latin-1 byte.
+    alice = [(name.encode(), value.encode()) for name, value in shop.alice.headers.items()]
+    for raw in (b"a\tb", b"caf\xe9"):
+        response = await client.post(
+            ORDERS, json=order_body((product, 1)), headers=[*alice, (b"Idempotency-Key", raw)]
+        )
+        assert_problem(response, 422, "invalid_idempotency_key")
     longest = await place(client, shop.alice, (product, 1), key="x" * 255)
     assert longest.status_code == 201, longest.text
     assert await stock_of(client, database_url, product) == 9
+    spaced = await place(client, shop.alice, (product, 1), key="key 1")  # spaces between
+    assert spaced.status_code == 201, spaced.text
+    assert await stock_of(client, database_url, product) == 8
 
 
 # --- paying ----------------------------------------------------------------------------------

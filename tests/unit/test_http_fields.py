@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from uuid import UUID
 
 import jsonschema_rs
 import pytest
@@ -28,6 +29,7 @@ from app.catalog.presentation.http.schemas import (
     RestockBody,
 )
 from app.identity.domain.value_objects import Email, RawPassword, Username
+from app.shared.application.idempotency import IdempotencyKey
 from app.shared.domain.errors import InvalidValueError
 from app.shared.domain.money import Money
 from app.shared.presentation.http import fields
@@ -51,6 +53,14 @@ CASES: list[tuple[str, str, Parse]] = [
     ("product name", fields.TEXT, lambda raw: ProductName.parse(raw[: ProductName.MAX_LENGTH])),
     ("stock reason", fields.TEXT_3, lambda raw: StockChangeReason.parse(raw[:200])),
     ("new password", fields.NOT_BLANK, _new_password),
+    # Its length is Pydantic's too (the header's maxLength).
+    (
+        "idempotency key",
+        fields.IDEMPOTENCY_KEY,
+        lambda raw: IdempotencyKey.for_request(
+            owner=UUID(int=1), operation="test", key=raw[:255], request={}
+        ),
+    ),
 ]
 # No lone surrogate: Pydantic refuses one before any value object sees it (tested below).
 TRICKY = st.sampled_from(

@@ -38,9 +38,17 @@ class IdempotencyKey:
     def for_request(
         cls, *, owner: UUID, operation: str, key: str, request: Mapping[str, Any]
     ) -> IdempotencyKey:
-        if not 1 <= len(key) <= cls.MAX_LENGTH or not key.isprintable():
+        """A key is 1 to 255 visible ASCII characters and the spaces between them: what an HTTP
+        header carries safely (a server may refuse control characters, reads other bytes as
+        Latin-1, and drops white space around a value)."""
+        if (
+            not 1 <= len(key) <= cls.MAX_LENGTH
+            or not all(" " <= char <= "~" for char in key)
+            or " " in (key[0], key[-1])
+        ):
             raise InvalidIdempotencyKeyError(
-                f"An Idempotency-Key has 1 to {cls.MAX_LENGTH} printable characters."
+                f"An Idempotency-Key has 1 to {cls.MAX_LENGTH} visible ASCII characters, with "
+                "spaces between them if any."
             )
         canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
         digest = hashlib.sha256(f"{operation}\n{canonical}".encode()).hexdigest()

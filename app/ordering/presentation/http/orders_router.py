@@ -37,7 +37,12 @@ from app.ordering.presentation.http.schemas import (
 from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
-from app.shared.presentation.http.fields import IsoDate, IsoDateTime
+from app.shared.presentation.http.fields import (
+    IDEMPOTENCY_KEY,
+    IsoDate,
+    IsoDateTime,
+    documented,
+)
 from app.shared.presentation.http.openapi import problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
@@ -55,8 +60,10 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        description="Any unique string (e.g. a UUID). A retry with the same key and body gets "
-        "the first response, marked with `Idempotent-Replayed: true`, without acting twice.",
+        json_schema_extra=documented(IDEMPOTENCY_KEY),
+        description="Any unique string of visible ASCII characters (e.g. a UUID). A retry with "
+        "the same key and body gets the first response, marked with `Idempotent-Replayed: true`, "
+        "without acting twice.",
     ),
 ]
 Limit = Annotated[int, Query(ge=1, le=100)]

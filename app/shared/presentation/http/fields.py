@@ -77,6 +77,8 @@ TEXT_3: Final = f"^(?=(?:{SPACE}*{VISIBLE}){{3}}|{SPACE}*{VISIBLE}+{SPACE}+{VISI
 # A new password: not only white space.
 NOT_BLANK: Final = f"^(?={ANY}*{VISIBLE}){ANY}*$"
 NO_NUL: Final = r"^[^\x00]*$"
+# An Idempotency-Key (IdempotencyKey.for_request): visible ASCII, with spaces between.
+IDEMPOTENCY_KEY: Final = r"^[!-~](?:[ -~]*[!-~])?$"
 # An amount of money as it travels: ASCII digits (Python, Rust and Decimal take other scripts'
 # digits as \d, ECMAScript does not), at most 10 before the point and 2 after it.
 AMOUNT: Final = r"^[0-9]{1,10}(?:\.[0-9]{1,2})?$"
