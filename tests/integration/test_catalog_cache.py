@@ -27,8 +27,8 @@ from tests.integration.conftest import ClientFactory
 from tests.integration.support import Staffing, assert_problem, staffing
 
 # Single-product reads are cached per product, under the "catalog:product" kind.
-HITS = {"namespace": "catalog:product", "outcome": "hit"}
-MISSES = {"namespace": "catalog:product", "outcome": "miss"}
+HITS = {"kind": "catalog:product", "outcome": "hit"}
+MISSES = {"kind": "catalog:product", "outcome": "miss"}
 
 
 @pytest.fixture
@@ -325,7 +325,7 @@ async def test_with_a_near_cache_the_writer_reads_its_write_and_others_may_lag_u
     for client in (a, b):
         await get_product(client, product_id)  # a copy in each process
     near_hits = await metric(
-        b, "cache_lookups_total", namespace="catalog:product", outcome="near_hit"
+        b, "cache_lookups_total", kind="catalog:product", outcome="near_hit"
     )
     response = await a.patch(f"{PRODUCTS}/{product_id}", json={"name": "Teapot"}, headers=staff)
     assert response.status_code == 204, response.text
@@ -334,6 +334,6 @@ async def test_with_a_near_cache_the_writer_reads_its_write_and_others_may_lag_u
     # Redis round trip; without a near cache it reads the new version (the test above).
     assert (await get_product(b, product_id))["name"] == "Kettle"
     assert (
-        await metric(b, "cache_lookups_total", namespace="catalog:product", outcome="near_hit")
+        await metric(b, "cache_lookups_total", kind="catalog:product", outcome="near_hit")
         == near_hits + 1
     )

@@ -56,13 +56,13 @@ async def test_the_listings_everyone_shares_are_still_cached(
     client: httpx.AsyncClient, team: Staffing, redis: Redis
 ) -> None:
     await create_product(client, team.staff.headers)
-    hits = await metric(client, "cache_lookups_total", namespace="catalog:products", outcome="hit")
+    hits = await metric(client, "cache_lookups_total", kind="catalog:products", outcome="hit")
     for params in ({}, {"in_stock": "true", "sort": "-price", "limit": "50"}):
         first = await client.get(PRODUCTS, params=params)
         again = await client.get(PRODUCTS, params=params)
         assert first.json() == again.json()
     assert await _listing_entries(redis) == 2
-    after = await metric(client, "cache_lookups_total", namespace="catalog:products", outcome="hit")
+    after = await metric(client, "cache_lookups_total", kind="catalog:products", outcome="hit")
     assert after == hits + 2
 
 

@@ -227,7 +227,7 @@ async def test_every_documented_metric_is_served_as_documented_and_nothing_else(
 
     def worker_ready(served: Exposition) -> bool:
         return all(
-            served.value("periodic_job_last_success_timestamp_seconds", job=job)
+            served.value("periodic_job_last_success_timestamp_seconds", task=job)
             for job in (EXPIRE, RELAY)
         ) and bool(served.value("order_events_total", event="expired"))
 
@@ -257,7 +257,7 @@ async def test_every_documented_metric_is_served_as_documented_and_nothing_else(
     assert heartbeat is not None
     assert heartbeat >= metered_worker.started
     for job in (EXPIRE, RELAY):
-        last = served_worker.value("periodic_job_last_success_timestamp_seconds", job=job)
+        last = served_worker.value("periodic_job_last_success_timestamp_seconds", task=job)
         assert last is not None
         assert last >= metered_worker.started
     for queue in QUEUES:

@@ -178,7 +178,7 @@ def test_each_periodic_job_is_late_after_twice_its_default_interval() -> None:
     limits = {
         job: float(seconds)
         for seconds, job in re.findall(
-            r'label_replace\(vector\((\d+)\), "exported_job", "([^"]+)"', rule["expr"]
+            r'label_replace\(vector\((\d+)\), "task", "([^"]+)"', rule["expr"]
         )
     }
     fields = CelerySettings.model_fields

@@ -52,7 +52,7 @@ class _Runner:
 
 
 def _last_success(job: str) -> float | None:
-    return REGISTRY.get_sample_value("periodic_job_last_success_timestamp_seconds", {"job": job})
+    return REGISTRY.get_sample_value("periodic_job_last_success_timestamp_seconds", {"task": job})
 
 
 def test_a_run_to_completion_records_its_time() -> None:

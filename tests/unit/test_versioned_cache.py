@@ -114,7 +114,7 @@ async def read(
 
 def lookups(outcome: str, ns: str = NS) -> float:
     return (
-        REGISTRY.get_sample_value("cache_lookups_total", {"namespace": ns, "outcome": outcome})
+        REGISTRY.get_sample_value("cache_lookups_total", {"kind": ns, "outcome": outcome})
         or 0.0
     )
 

@@ -38,7 +38,7 @@ CacheRedis = NewType("CacheRedis", Redis)
 CACHE_LOOKUPS = Counter(
     "cache_lookups_total",
     "Cache lookups by kind of entry and outcome.",
-    ["namespace", "outcome"],
+    ["kind", "outcome"],
 )
 CACHE_ERRORS = Counter(
     "cache_errors_total", "Redis errors the cache absorbed (reads fell back to the database).",

@@ -20,7 +20,8 @@ T = TypeVar("T")
 JOB_LAST_SUCCESS = Gauge(
     "periodic_job_last_success_timestamp_seconds",
     "When each periodic job last ran to completion (Unix time).",
-    ["job"],
+    # "task", not "job": a scrape keeps the target's job label and would rename this one.
+    ["task"],
     multiprocess_mode="max",
 )
 
