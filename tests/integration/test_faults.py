@@ -131,11 +131,6 @@ async def test_with_redis_stopped_the_catalog_answers_and_sessions_fail_closed(
     }
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open bug: the worker can die on the broker's restart (kombu AttributeError "
-    "'NoneType' object has no attribute 'hostname' on reconnect); docs/13-testing.md",
-)
 async def test_orders_placed_while_the_broker_is_down_all_succeed_and_are_delivered_once(
     platform: Platform,
 ) -> None:

@@ -17,7 +17,7 @@ from celery import Celery
 from celery.signals import before_task_publish
 
 from app.bootstrap.settings import Settings
-from app.bootstrap.worker.broker import broker_url
+from app.bootstrap.worker.broker import broker_url, guard_detached_redis_channels
 from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
 from app.ordering.presentation.export_tasks import TASK_ROUTES as ORDERING_ROUTES
 from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, ROLL_UP_DAILY_SALES
@@ -45,6 +45,7 @@ def stamp_sent_at(headers: dict[str, Any] | None = None, **_: Any) -> None:  # n
 
 
 def create_celery(settings: Settings) -> Celery:
+    guard_detached_redis_channels()  # a kombu bug that killed the worker on a broker restart
     config = settings.celery
     celery = Celery(settings.app.name, set_as_current=False)
     celery.conf.update(

@@ -8,6 +8,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from app.bootstrap.settings import CelerySettings, load_section, load_settings
 
@@ -29,7 +30,7 @@ def run_worker(args: argparse.Namespace) -> int:
     # then are handed back to the broker (acks_late) instead of holding the pod indefinitely.
     os.environ.setdefault("REMAP_SIGTERM", "SIGQUIT")
     from celery.platforms import EX_FAILURE  # noqa: PLC0415
-    from celery.signals import worker_shutting_down  # noqa: PLC0415
+    from celery.signals import worker_init, worker_shutting_down  # noqa: PLC0415
 
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
     from app.bootstrap.worker.celery_app import QUEUES  # noqa: PLC0415
@@ -41,12 +42,17 @@ def run_worker(args: argparse.Namespace) -> int:
         args.metrics_port if args.metrics_port >= 0 else settings.celery.metrics_port
     )
     asked_to_stop: list[str] = []
+    workers: list[Any] = []
 
     def shutting_down(sig: str = "", **_: object) -> None:
         asked_to_stop.append(sig)
 
-    # weak=False: a closure; Celery would otherwise drop it at once.
+    def started(sender: Any = None, **_: object) -> None:  # noqa: ANN401 - the WorkController
+        workers.append(sender)
+
+    # weak=False: closures; Celery would otherwise drop them at once.
     worker_shutting_down.connect(shutting_down, weak=False)
+    worker_init.connect(started, weak=False)
     try:
         celery.worker_main(
             [
@@ -70,7 +76,13 @@ def run_worker(args: argparse.Namespace) -> int:
         # must now fail.
         for probe in (settings.celery.ready_file, settings.celery.heartbeat_file):
             Path(probe).unlink(missing_ok=True)
-    return 0
+    # worker_main() drops the worker's exit code (Celery.start() returns it, worker_main() does
+    # not): a worker stopped by an "Unrecoverable error" (a broker error it does not retry, say)
+    # exited 0, which supervisors read as a requested stop. Take it from the worker itself.
+    code = workers[-1].exitcode if workers else None
+    if code is None or (asked_to_stop and code == EX_FAILURE):
+        return 0
+    return code if isinstance(code, int) else EX_FAILURE
 
 
 def check_worker(args: argparse.Namespace) -> int:
