@@ -324,9 +324,7 @@ async def test_with_a_near_cache_the_writer_reads_its_write_and_others_may_lag_u
     product_id = await create_product(a, staff, name="Kettle")
     for client in (a, b):
         await get_product(client, product_id)  # a copy in each process
-    near_hits = await metric(
-        b, "cache_lookups_total", kind="catalog:product", outcome="near_hit"
-    )
+    near_hits = await metric(b, "cache_lookups_total", kind="catalog:product", outcome="near_hit")
     response = await a.patch(f"{PRODUCTS}/{product_id}", json={"name": "Teapot"}, headers=staff)
     assert response.status_code == 204, response.text
     assert (await get_product(a, product_id))["name"] == "Teapot"  # this process dropped its copy

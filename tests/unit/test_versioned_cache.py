@@ -113,10 +113,7 @@ async def read(
 
 
 def lookups(outcome: str, ns: str = NS) -> float:
-    return (
-        REGISTRY.get_sample_value("cache_lookups_total", {"kind": ns, "outcome": outcome})
-        or 0.0
-    )
+    return REGISTRY.get_sample_value("cache_lookups_total", {"kind": ns, "outcome": outcome}) or 0.0
 
 
 def errors(operation: str) -> float:
