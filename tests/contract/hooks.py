@@ -10,10 +10,18 @@ this module as tests/contract/schemathesis.toml says).
   or the e-mail address; a product listed on two lines of an order is one line of their summed
   quantity, 1000 at most. Each is a rule between two fields, which JSON Schema cannot state:
   cases that break one are dropped here, and tests/integration cover their 422s.
+- An Idempotency-Key names one request: the same key with another request is a 422
+  idempotency_key_reused, as the IETF draft on the header says. A client retries a request with
+  its key and picks a new key for a new request, so a valid key a case carries is replaced by a
+  digest of the request: the same request replays, another gets another key
+  (tests/integration/test_orders_idempotency.py covers the 422).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -21,7 +29,9 @@ from typing import Any
 import schemathesis
 
 from app.ordering.domain.value_objects import MAX_QUANTITY
+from app.shared.application.idempotency import IdempotencyKey
 from app.shared.domain.money import MINOR_UNITS
+from app.shared.presentation.http.fields import IDEMPOTENCY_KEY
 
 MAX_RANGE_DAYS = 366
 RANGES = (("from", "to"), ("created_from", "created_to"), ("first_day", "last_day"))
@@ -103,3 +113,20 @@ def filter_body(context: schemathesis.HookContext, body: Any) -> bool:
         and _unrelated_password(body)
         and _merged_lines_in_bounds(body)
     )
+
+
+@schemathesis.hook
+def map_case(
+    context: schemathesis.HookContext, case: schemathesis.Case[Any]
+) -> schemathesis.Case[Any]:
+    key = case.headers.get("Idempotency-Key") if case.headers else None
+    valid = (
+        isinstance(key, str)
+        and len(key) <= IdempotencyKey.MAX_LENGTH
+        and re.fullmatch(IDEMPOTENCY_KEY, key) is not None
+    )
+    if valid:  # an invalid key is the case's point: it stays
+        request = [case.method, case.path, case.path_parameters, case.query, case.body]
+        text = json.dumps(request, sort_keys=True, default=repr)
+        case.headers["Idempotency-Key"] = hashlib.sha256(text.encode()).hexdigest()
+    return case
