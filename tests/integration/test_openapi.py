@@ -87,3 +87,34 @@ async def test_docs_are_served_by_default_only_in_development(
         assert (await client.get(path)).status_code == (200 if served else 404), path
     # Metrics have a port of their own unless asked for here (see test_gunicorn.py).
     assert (await client.get("/metrics")).status_code == 404
+
+
+async def test_each_create_links_to_the_operations_on_what_it_made(
+    client: httpx.AsyncClient,
+) -> None:
+    """Links name real operations and parameters: schemathesis's stateful phase follows them."""
+    spec = (await client.get("/openapi.json")).json()
+    operations = {
+        operation["operationId"]: operation
+        for path in spec["paths"].values()
+        for operation in path.values()
+    }
+    linked = {
+        operation["operationId"]: response["links"]
+        for operation in operations.values()
+        for response in operation["responses"].values()
+        if "links" in response
+    }
+    assert set(linked) == {
+        "users-sign_up",
+        "products-create_product",
+        "orders-place_order",
+        "order-exports-start_export",
+    }
+    for source, targets in linked.items():
+        for name, link in targets.items():
+            target = operations[link["operationId"]]
+            path_parameters = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+            assert set(link["parameters"]) <= path_parameters, (source, name)
+            assert set(link["parameters"].values()) == {"$response.body#/id"}, (source, name)
+    assert "orders-pay_order" in linked["orders-place_order"]

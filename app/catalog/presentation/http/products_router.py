@@ -55,7 +55,7 @@ from app.shared.application.actor import ActorProvider
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.fields import DecimalText
-from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/products", tags=["products"])
@@ -66,7 +66,21 @@ _NO_NUL = r"^[^\x00]*$"
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
-    responses=problems(401, 403, 409),
+    responses={
+        **problems(401, 403, 409),
+        **links(
+            201,
+            "product_id",
+            "$response.body#/id",
+            "products-get_product",
+            "products-edit_product_details",
+            "products-change_product_price",
+            "products-restock_product",
+            "products-adjust_product_stock",
+            "products-archive_product",
+            "products-reactivate_product",
+        ),
+    },
     dependencies=_staff,
 )
 async def create_product(

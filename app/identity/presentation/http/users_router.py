@@ -35,14 +35,30 @@ from app.identity.presentation.http.schemas import (
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
 from app.shared.presentation.http.client import client_address
-from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/users", tags=["users"])
 _authenticated = [Depends(oauth2_scheme)]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(409, 429, 503))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **problems(409, 429, 503),
+        **links(
+            201,
+            "user_id",
+            "$response.body#/id",
+            "users-get_user",
+            "users-grant_role",
+            "users-revoke_role",
+            "users-deactivate_user",
+            "users-activate_user",
+        ),
+    },
+)
 async def sign_up(
     body: SignUpBody,
     request: Request,

@@ -37,7 +37,7 @@ from app.ordering.presentation.http.schemas import (
     StartExportBody,
 )
 from app.ordering.presentation.http.security import oauth2_scheme
-from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
 PREFIX: Final = "/api/v1/order-exports"
@@ -63,7 +63,21 @@ def _out(view: OrderExportView) -> OrderExportOut:
     )
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, responses=problems(401, 403, 409))
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={
+        **problems(401, 403, 409),
+        **links(
+            202,
+            "export_id",
+            "$response.body#/id",
+            "order-exports-get_export",
+            "order-exports-cancel_export",
+            "order-exports-download_export",
+        ),
+    },
+)
 async def start_export(
     body: StartExportBody, response: Response, interactor: FromDishka[StartOrderExport]
 ) -> OrderExportOut:

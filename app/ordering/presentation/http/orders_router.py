@@ -43,7 +43,7 @@ from app.shared.presentation.http.fields import (
     IsoDateTime,
     documented,
 )
-from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
 REPLAYED_HEADER: Final = "Idempotent-Replayed"
@@ -76,7 +76,23 @@ def _order_out(result: Idempotent[OrderSnapshot], response: Response) -> OrderOu
     return OrderOut.model_validate(result.response)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=problems(401, 409, 422, 429))
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **problems(401, 409, 422, 429),
+        **links(
+            201,
+            "order_id",
+            "$response.body#/id",
+            "orders-get_order",
+            "orders-pay_order",
+            "orders-cancel_order",
+            "orders-ship_order",
+            "orders-deliver_order",
+        ),
+    },
+)
 async def place_order(
     body: PlaceOrderBody,
     request: Request,

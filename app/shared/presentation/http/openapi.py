@@ -37,6 +37,22 @@ def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def links(
+    status: int, parameter: str, expression: str, *operation_ids: str
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from an operation's ``status`` answer to the operations that take what it
+    returned as ``parameter`` (a runtime expression, ``$response.body#/id``): a client, or
+    schemathesis's stateful phase, follows a create to the reads and commands of what it made."""
+    return {
+        status: {
+            "links": {
+                operation_id: {"operationId": operation_id, "parameters": {parameter: expression}}
+                for operation_id in operation_ids
+            }
+        }
+    }
+
+
 # What any operation with a request body may answer before its own code runs: a body that is not
 # JSON (or not a form, for the log-in), and a body over APP_HTTP_MAX_BODY_BYTES.
 BODY_PROBLEMS: Final = (HTTPStatus.BAD_REQUEST, HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
