@@ -85,6 +85,20 @@ async def test_oauth2_password_form_issues_tokens(client: httpx.AsyncClient) -> 
     assert (await me(client, body)).status_code == 200
 
 
+async def test_oauth2_password_form_takes_swaggers_fields_and_the_log_ins_rules(
+    client: httpx.AsyncClient,
+) -> None:
+    await sign_up(client, "alice")
+    swagger = {"grant_type": "password", "username": "alice", "password": PASSWORD, "scope": ""}
+
+    sent = await client.post("/api/v1/auth/token", data={**swagger, "client_id": "swagger"})
+
+    assert sent.status_code == 200, sent.text
+    for wrong in ({"grant_type": "client_credentials"}, {"password": ""}, {"username": "x" * 321}):
+        refused = await client.post("/api/v1/auth/token", data={**swagger, **wrong})
+        assert_problem(refused, 422, "validation_error")
+
+
 async def test_oauth2_password_form_rejects_a_wrong_password(client: httpx.AsyncClient) -> None:
     await sign_up(client, "alice")
 

@@ -4,8 +4,7 @@ Dishka's injection wrapper, which cannot resolve postponed (string) annotations.
 from typing import Annotated
 
 from dishka.integrations.fastapi import FromDishka
-from fastapi import Depends, Request, Response, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import Depends, Form, Request, Response, status
 
 from app.identity.application.commands.log_in import LogIn, LogInRequest
 from app.identity.application.commands.log_out import LogOut
@@ -28,6 +27,7 @@ from app.identity.presentation.http.schemas import (
     OAuth2TokenOut,
     RefreshBody,
     RevokedSessionsOut,
+    TokenForm,
     TokenOut,
 )
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
@@ -81,7 +81,7 @@ async def log_in(
 
 @router.post("/token", responses=problems(401, 429, 503))
 async def issue_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    form: Annotated[TokenForm, Form()],
     request: Request,
     interactor: FromDishka[LogIn],
     limiter: FromDishka[RateLimiter],

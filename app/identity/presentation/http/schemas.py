@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -47,6 +48,23 @@ class LogInBody(BaseModel):
         default=False,
         description="Set HttpOnly cookies instead of returning the tokens (browser clients).",
     )
+
+
+# The log-in's rules in the form: FastAPI's OAuth2PasswordRequestForm let the schema allow an
+# empty username or password, which the server refuses (an empty form field is a missing one).
+class TokenForm(BaseModel):
+    """The OAuth2 password grant's form (RFC 6749, 4.3.2), as Swagger UI's Authorize button
+    posts it."""
+
+    # A form has no null: absent fields take these defaults.
+    grant_type: Literal["password"] = "password"
+    username: str = Field(min_length=1, max_length=320, description="Username or e-mail address")
+    password: str = Field(
+        min_length=1, max_length=1024, json_schema_extra={"format": "password"}, repr=False
+    )
+    scope: str = ""
+    client_id: str = ""
+    client_secret: str = Field(default="", json_schema_extra={"format": "password"}, repr=False)
 
 
 class RefreshBody(BaseModel):
