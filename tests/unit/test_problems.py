@@ -39,7 +39,12 @@ from app.shared.domain.errors import (
     InvalidValueError,
     NotFoundError,
 )
-from app.shared.presentation.http.problems import _domain_error, _is_unavailable, status_for
+from app.shared.presentation.http.problems import (
+    _domain_error,
+    _driver_error,
+    _is_unavailable,
+    status_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -168,3 +173,30 @@ async def test_an_errors_context_never_overrides_the_members_every_problem_has()
     assert response.status_code == body["status"] == 409
     assert body["code"] == "conflict"
     assert body["current_status"] == "queued"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.exceptions.CharacterNotInRepertoireError('invalid byte sequence for "UTF8": 0x00'),
+        asyncpg.exceptions.UntranslatableCharacterError("no equivalent in the encoding"),
+    ],
+)
+async def test_text_postgresql_cannot_store_is_a_422_from_a_raw_read_too(
+    error: asyncpg.PostgresError,
+) -> None:
+    # The readers query through asyncpg, not SQLAlchemy: a NUL reached one as a 500.
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": []})
+    response = await _driver_error(request, error)
+    body = json.loads(bytes(response.body))
+    assert (response.status_code, body["code"]) == (422, "invalid_text")
+    assert "0x00" not in body["detail"]
+
+
+async def test_any_other_raw_driver_error_is_a_500_that_quotes_nothing() -> None:
+    # Its log record is test_sql_errors_hide_values.py's business.
+    error = asyncpg.exceptions.InvalidTextRepresentationError('invalid input: "secret@example.com"')
+    request = Request({"type": "http", "method": "GET", "path": "/x", "headers": []})
+    response = await _driver_error(request, error)
+    assert response.status_code == 500
+    assert "secret@example.com" not in bytes(response.body).decode()

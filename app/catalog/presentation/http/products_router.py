@@ -102,7 +102,10 @@ async def list_products(  # noqa: PLR0913 - one parameter per documented filter
     q: Annotated[str | None, Query(max_length=100, pattern=_NO_NUL)] = None,
     min_price: Annotated[DecimalText | None, Query()] = None,
     max_price: Annotated[DecimalText | None, Query()] = None,
-    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    # Three ASCII letters, either case: a NUL went through to PostgreSQL, which refused it (500).
+    currency: Annotated[
+        str | None, Query(pattern=r"^[A-Za-z]{3}$", description="ISO 4217 code, either case")
+    ] = None,
     in_stock: bool | None = None,
     status_: Annotated[
         ProductStatus | None,

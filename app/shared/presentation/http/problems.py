@@ -177,15 +177,37 @@ async def _unavailable(request: Request, error: Exception) -> JSONResponse:
 UNSTORABLE_TEXT: Final = frozenset({"22021", "22P05"})
 
 
+def _invalid_text(request: Request) -> JSONResponse:
+    return problem(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        code="invalid_text",
+        detail="The request contains characters that cannot be stored (such as NUL).",
+        request=request,
+    )
+
+
+async def _driver_error(request: Request, error: Exception) -> JSONResponse:
+    """A raw asyncpg error (the readers send SQL through asyncpg, not SQLAlchemy): as a
+    DBAPIError is, without the message, which may quote values."""
+    assert isinstance(error, asyncpg.PostgresError)  # noqa: S101 - registered for it only
+    if error.sqlstate in UNSTORABLE_TEXT:
+        return _invalid_text(request)
+    if _is_unavailable(error):
+        return await _unavailable(request, error)
+    _log.error(
+        "unhandled_database_error",
+        path=request.url.path,
+        error_type=type(error).__name__,
+        sqlstate=error.sqlstate,
+        stack="".join(traceback.format_tb(error.__traceback__)),
+    )
+    return _internal_error(request)
+
+
 async def _database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, sqla_errors.DBAPIError)  # noqa: S101
     if getattr(error.orig, "sqlstate", None) in UNSTORABLE_TEXT:
-        return problem(
-            HTTPStatus.UNPROCESSABLE_ENTITY,
-            code="invalid_text",
-            detail="The request contains characters that cannot be stored (such as NUL).",
-            request=request,
-        )
+        return _invalid_text(request)
     if _is_unavailable(error):
         return await _unavailable(request, error)
     # The driver's and PostgreSQL's messages quote values (the input that failed to parse, a
@@ -269,5 +291,6 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sqla_errors.DBAPIError, _database_error)
+    app.add_exception_handler(asyncpg.PostgresError, _driver_error)
     for error_type in UNAVAILABLE_ERRORS:
         app.add_exception_handler(error_type, _unavailable)
