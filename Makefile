@@ -93,8 +93,9 @@ owasp: $(SYNCED) ## run the tests that replay attacks of the OWASP API Security 
 
 FUZZ_HOST ?= http://127.0.0.1:8000
 FUZZ_EXAMPLES ?= 100
-fuzz: $(SYNCED) ## schemathesis (every check) against FUZZ_HOST (make run's API), as seed-demo's admin; exit 1 on any failure
-	$(BIN)/python -m tests.contract.fuzz --host $(FUZZ_HOST) --examples $(FUZZ_EXAMPLES)
+FUZZ_SEED ?=
+fuzz: $(SYNCED) ## schemathesis (every check) against FUZZ_HOST (make run's API), as seed-demo's admin (FUZZ_LOGIN); FUZZ_SEED repeats a run; exit 1 on any failure
+	$(BIN)/python -m tests.contract.fuzz --host $(FUZZ_HOST) --examples $(FUZZ_EXAMPLES) $(if $(FUZZ_SEED),--seed $(FUZZ_SEED))
 
 bench: $(SYNCED) ## print benchmark figures: outbox relay throughput and latency; the pool's metrics; the API against a bare FastAPI app (needs wrk)
 	$(BIN)/python -m loadtests.benchmarks.outbox_relay
