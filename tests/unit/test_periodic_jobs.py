@@ -31,10 +31,11 @@ class _Lock:
         self.free = free
         self.released = False
 
-    async def acquire(self, _job: str, _ttl_seconds: float) -> bool:
-        return self.free
+    async def acquire(self, _job: str, _ttl_seconds: float) -> str | None:
+        return "token" if self.free else None
 
-    async def release(self, _job: str) -> None:
+    async def release(self, _job: str, token: str) -> None:
+        assert token == "token"
         self.released = True
 
 

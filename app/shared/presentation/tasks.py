@@ -80,18 +80,19 @@ def exclusive(
     (TTL 0.9 x the interval) or None. A failed run gives its claim back, so the retry Celery
     schedules can run before the next interval."""
 
-    async def claim(scope: AsyncContainer) -> bool:
+    async def claim(scope: AsyncContainer) -> str | None:
         lock: JobLock = await scope.get(JobLock)
         return await lock.acquire(job, interval_seconds * 0.9)
 
-    if not run(claim):
+    token = run(claim)
+    if token is None:
         return None  # another process holds this interval's run: not a success of ours
     try:
         result = body()
     except Exception:
 
         async def release(scope: AsyncContainer) -> None:
-            await (await scope.get(JobLock)).release(job)
+            await (await scope.get(JobLock)).release(job, token)
 
         run(release)
         raise
