@@ -29,7 +29,11 @@ from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.cors import StrictCORSMiddleware
-from app.shared.presentation.http.metrics import ObservabilityMiddleware, metrics_endpoint
+from app.shared.presentation.http.metrics import (
+    ObservabilityMiddleware,
+    flush_request_metrics,
+    metrics_endpoint,
+)
 from app.shared.presentation.http.openapi import operation_id, with_body_problems
 from app.shared.presentation.http.problems import (
     UnhandledErrorMiddleware,
@@ -72,6 +76,7 @@ def create_app(
         gc.collect()
         gc.freeze()
         yield
+        flush_request_metrics()
         await container.close()
         tracing.shutdown()
 

@@ -51,11 +51,19 @@ def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(server: 
             # A fresh connection each time spreads requests over both workers.
             response = httpx.get(f"{base}/health/live", headers={"Connection": "close"})
             assert response.status_code == 200
-        for _ in range(4):
-            metrics = httpx.get(f"{metrics_base}/metrics", headers={"Connection": "close"}).text
-            # Whichever worker answers, it reports the sum over all workers.
-            assert _counter(metrics, "/health/live", "200") == 40
-            assert _counter(metrics, "/api/v1/users/me", "200") == 1
+        # gunicorn's master merges the workers' files; each worker writes its counts within a
+        # second (ObservabilityMiddleware's tally), so the sum is awaited, then must hold.
+        deadline = time.monotonic() + 30
+        while _counter(_scrape(metrics_base), "/health/live", "200") < 40:
+            assert time.monotonic() < deadline, _scrape(metrics_base)[-2000:]
+            time.sleep(0.2)
+        metrics = _scrape(metrics_base)
+        assert _counter(metrics, "/health/live", "200") == 40
+        assert _counter(metrics, "/api/v1/users/me", "200") == 1
+
+
+def _scrape(metrics_base: str) -> str:
+    return httpx.get(f"{metrics_base}/metrics", headers={"Connection": "close"}).text
 
 
 @pytest.mark.owasp("API8", "API9")
@@ -64,7 +72,11 @@ def test_metrics_and_docs_are_not_on_the_public_port(server: Served) -> None:
     for path in ("/metrics", "/docs", "/redoc", "/openapi.json"):
         response = httpx.get(f"{server.base}{path}")
         assert response.status_code == 404, (path, response.text)
-    assert "http_requests_total" in httpx.get(f"{server.metrics}/metrics").text
+    # The 404s above reach the metrics port's merge within a second (the workers' tally).
+    deadline = time.monotonic() + 30
+    while "http_requests_total" not in _scrape(server.metrics):
+        assert time.monotonic() < deadline, _scrape(server.metrics)[-2000:]
+        time.sleep(0.2)
 
 
 @pytest.mark.parametrize("value", [b"a\x01b", b"a\x7fb"])
