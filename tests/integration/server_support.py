@@ -34,6 +34,23 @@ class Served(NamedTuple):
 
 @contextmanager
 def serve_api(settings: Settings, tmp_path: Path, **env: str) -> Iterator[Served]:
+    with serve_code(settings, tmp_path, env) as served:
+        yield served
+
+
+@contextmanager
+def serve_code(
+    settings: Settings,
+    tmp_path: Path,
+    env: dict[str, str],
+    *,
+    python: str = sys.executable,
+    cwd: Path | None = None,
+    log: Path | None = None,
+) -> Iterator[Served]:
+    """serve_api for other code: ``python`` and ``cwd`` (and PYTHONPATH in ``env``) choose it,
+    as the previous release's (release_support.py); ``log`` keeps the server's output, shown
+    when it does not become ready."""
     port, metrics_port = free_port(), free_port()
     environment = {
         **os.environ,
@@ -51,13 +68,15 @@ def serve_api(settings: Settings, tmp_path: Path, **env: str) -> Iterator[Served
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         **env,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "app", "api"],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own process group: teardown stops workers too
-    )
+    with (log or Path(os.devnull)).open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - the interpreter the test chose
+            [python, "-m", "app", "api"],
+            env=environment,
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: teardown stops workers too
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while True:
@@ -68,7 +87,8 @@ def serve_api(settings: Settings, tmp_path: Path, **env: str) -> Iterator[Served
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             os.killpg(process.pid, signal.SIGKILL)
-            pytest.fail("gunicorn did not become ready")
+            told = log.read_text(errors="replace")[-3000:] if log is not None else ""
+            pytest.fail(f"gunicorn did not become ready\n{told}")
         time.sleep(0.2)
     try:
         yield Served(base, f"http://127.0.0.1:{metrics_port}", process)
