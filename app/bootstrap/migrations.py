@@ -17,6 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.bootstrap.settings import DatabaseSettings
+from app.migrations.timeouts import MigrationTimeoutError
 from app.shared.infrastructure.database import create_engine
 
 
@@ -55,7 +56,10 @@ def make_revision(message: str, database_url: str | None = None) -> None:
 def migrate_when_ready(database_url: str, revision: str = "head", *, wait: float) -> None:
     """Wait (bounded) for the database, then upgrade: what a migration Job needs."""
     asyncio.run(wait_for_database(database_url, wait))
-    upgrade(database_url, revision)
+    try:
+        upgrade(database_url, revision)
+    except MigrationTimeoutError as error:  # exit 1 with the revision and the blocker named
+        raise SystemExit(str(error)) from error
 
 
 async def wait_for_database(url: str, wait_seconds: float) -> None:

@@ -90,6 +90,21 @@ class DatabaseSettings(_Section):
         raise ValueError(msg)
 
 
+class MigrationSettings(_Section):
+    """Limits of every schema migration (app/migrations/env.py), so one never queues traffic
+    behind it: a revision may set its own (``set_timeouts`` in app/migrations/timeouts.py)."""
+
+    model_config = SettingsConfigDict(env_prefix="APP_DB_MIGRATION_")
+
+    # A DDL statement waiting for its lock blocks every query that comes after it on that
+    # table: give up soon, retry, and fail with the blocker named rather than queue traffic.
+    lock_timeout_ms: PositiveInt = 5_000
+    statement_timeout_ms: PositiveInt = 300_000
+    lock_retries: Annotated[int, Field(ge=0)] = 3
+    # Before retry n: retry_delay_seconds * 2**(n-1), at most 30 s.
+    retry_delay_seconds: PositiveFloat = 2.0
+
+
 class RedisSettings(_Section):
     model_config = SettingsConfigDict(env_prefix="APP_REDIS_")
 

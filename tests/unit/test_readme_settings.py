@@ -10,7 +10,7 @@ from app.bootstrap import settings as settings_module
 
 
 def _variables_in_code() -> set[str]:
-    models = [settings_module.ServerSettings] + [
+    models = [settings_module.ServerSettings, settings_module.MigrationSettings] + [
         getattr(settings_module, str(section.type))
         for section in dataclasses.fields(settings_module.Settings)
     ]
