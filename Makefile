@@ -9,7 +9,8 @@ BIN := $(VENV)/bin
 UV := $(shell command -v uv 2>/dev/null || echo $(BIN)/uv)
 REQUIREMENTS := requirements/dev.txt
 SYNCED := $(VENV)/.synced
-# semgrep lives in a venv of its own: its pins (OpenTelemetry, click...) clash with the app's.
+# semgrep lives in a venv of its own: its pins (OpenTelemetry, click...) clash with the app's;
+# squawk (the migration linter, a static binary) shares it.
 LINT_TOOLS := .local/lint-tools/venv
 LINT_TOOLS_SYNCED := $(LINT_TOOLS)/.synced
 SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 $(LINT_TOOLS)/bin/semgrep
@@ -35,7 +36,7 @@ $(LINT_TOOLS_SYNCED): requirements/lint-tools.txt | $(BIN)/python $(if $(findstr
 	$(UV) pip sync --quiet --python $(LINT_TOOLS)/bin/python --require-hashes requirements/lint-tools.txt
 	@touch $@
 
-install: $(SYNCED) $(LINT_TOOLS_SYNCED) ## create the venvs and install the pinned requirements (semgrep in .local/lint-tools)
+install: $(SYNCED) $(LINT_TOOLS_SYNCED) ## create the venvs and install the pinned requirements (semgrep and squawk in .local/lint-tools)
 
 run: $(SYNCED) ## start the platform (embedded PostgreSQL and Redis unless APP_DB_URL/APP_REDIS_URL are set)
 	$(BIN)/python -m app dev
@@ -50,7 +51,7 @@ images-test: $(SYNCED) ## build the four images and run them against the host's 
 chart-test: $(SYNCED) ## lint, render, validate and run the Helm chart (helm, kubectl, kubernetes-validate, checkov installed on demand)
 	CHART_TEST=1 $(BIN)/pytest tests/chart -p no:cacheprovider $(PYTEST_ARGS)
 
-lint: $(SYNCED) $(LINT_TOOLS_SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, bandit, semgrep, hadolint, actionlint
+lint: $(SYNCED) $(LINT_TOOLS_SYNCED) ## ruff (format check + lint), mypy --strict, import-linter, bandit, semgrep, hadolint, actionlint, squawk over each migration's SQL
 	$(BIN)/ruff format --check app tests loadtests
 	$(BIN)/ruff check app tests loadtests
 	$(BIN)/mypy
@@ -59,6 +60,7 @@ lint: $(SYNCED) $(LINT_TOOLS_SYNCED) ## ruff (format check + lint), mypy --stric
 	$(SEMGREP) scan --metrics off --error --quiet --no-git-ignore --config .semgrep/rules.yml app loadtests
 	$(BIN)/hadolint --failure-threshold error Dockerfile
 	$(BIN)/actionlint .github/workflows/ci.yml
+	$(BIN)/python -m tests.migration_lint --squawk $(LINT_TOOLS)/bin/squawk
 
 fmt: $(SYNCED) ## format and autofix
 	$(BIN)/ruff format app tests loadtests

@@ -48,7 +48,7 @@ def set_timeouts(
 ) -> None:
     """This revision's own limits in place of the environment's, until the revision ends (the
     environment sets its defaults again after each revision). Call it first in ``upgrade()``
-    (or ``downgrade()``); it also writes the SETs into ``--sql`` output."""
+    (or ``downgrade()``); ``--sql`` output shows it as ``SELECT set_config(...)``."""
     for name, value in (
         ("lock_timeout", lock_timeout_ms),
         ("statement_timeout", statement_timeout_ms),
@@ -58,7 +58,12 @@ def set_timeouts(
         if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
             msg = f"{name}_ms must be a positive number of milliseconds, not {value!r}"
             raise ValueError(msg)
-        op.execute(f"SET {name} = '{value}ms'")
+        # set_config(..., false) is SET for the session, with the value bound, not spliced in.
+        op.execute(
+            text("SELECT set_config(:name, :value, false)").bindparams(
+                name=name, value=f"{value}ms"
+            )
+        )
 
 
 def retry_delay(attempt: int, first: float) -> float:

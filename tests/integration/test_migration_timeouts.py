@@ -283,3 +283,48 @@ def test_set_timeouts_refuses_a_value_that_is_not_positive_milliseconds(
 
     with pytest.raises(ValueError, match="lock_timeout_ms must be a positive number"):
         command.upgrade(_config(empty_database_url, tmp_path), "head")
+
+
+def test_an_index_built_concurrently_is_retried_after_a_lock_timeout_and_ends_valid(
+    empty_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CREATE INDEX CONCURRENTLY waits for every transaction that has seen the table; a lock
+    timeout there leaves an INVALID index behind, outside any transaction. Chapter 07's pattern
+    (drop it CONCURRENTLY IF EXISTS first, in a revision of its own) makes the retry succeed."""
+    monkeypatch.setenv("APP_DB_MIGRATION_LOCK_TIMEOUT_MS", "300")
+    monkeypatch.setenv("APP_DB_MIGRATION_LOCK_RETRIES", "5")
+    monkeypatch.setenv("APP_DB_MIGRATION_RETRY_DELAY_SECONDS", "0.05")
+    _revision(tmp_path, "0001", None, 'op.execute("CREATE TABLE t (id integer PRIMARY KEY)")')
+    _revision(
+        tmp_path,
+        "0002",
+        "0001",
+        """
+        with op.get_context().autocommit_block():
+            op.drop_index("ix_t_id", table_name="t", postgresql_concurrently=True, if_exists=True)
+            op.create_index(
+                "ix_t_id", "t", ["id"], postgresql_concurrently=True, if_not_exists=True
+            )
+        """,
+    )
+    config = _config(empty_database_url, tmp_path)
+    command.upgrade(config, "0001")
+    logger = logging.getLogger("app.migrations")
+
+    with Blocker(empty_database_url) as blocker:
+        handler = RetryLog(on_retry=blocker.release)
+        logger.addHandler(handler)
+        try:
+            command.upgrade(config, "head")
+        finally:
+            logger.removeHandler(handler)
+
+    assert "CREATE INDEX CONCURRENTLY" in handler.messages[0]
+    indexes = _fetch(
+        empty_database_url,
+        "SELECT indisvalid FROM pg_index WHERE indexrelid = 'ix_t_id'::regclass",
+    )
+    assert [row["indisvalid"] for row in indexes] == [True]
+    assert [row["version_num"] for row in _fetch(empty_database_url, "TABLE alembic_version")] == [
+        "0002"
+    ]
