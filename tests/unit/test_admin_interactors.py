@@ -29,7 +29,6 @@ from app.identity.application.ports.auth import (
 from app.identity.application.ports.user_reader import (
     Caller,
     UserFilter,
-    UserPage,
     UserReader,
     UserSort,
     UserView,
@@ -42,6 +41,7 @@ from app.identity.domain.errors import UserNotFoundError
 from app.identity.domain.user import User
 from app.identity.domain.value_objects import Email, PasswordHash, UserId, Username, UserStatus
 from app.shared.application.errors import AuthorizationError
+from app.shared.application.pagination import Page
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.domain.role import Role
 
@@ -360,7 +360,7 @@ def view_of(user: User) -> UserView:
 )
 async def test_list_users_clamps_limit_to_1_through_100(requested: int, passed: int) -> None:
     world = World(make_user("alice", Role.ADMIN))
-    world.reader.list.return_value = UserPage(items=[], next_cursor=None)
+    world.reader.list.return_value = Page(items=[], next_cursor=None)
     request = ListUsersRequest(
         filter_=UserFilter(role=Role.STAFF),
         sort=UserSort.USERNAME,

@@ -17,7 +17,6 @@ from app.operations.application.commands.requeue_dead_letter import (
 )
 from app.operations.application.errors import AlreadyRequeuedError, DeadLetterNotFoundError
 from app.operations.application.ports.dead_letters import (
-    DeadLetterPage,
     DeadLetterStore,
     DeadLetterView,
     FailedTask,
@@ -29,6 +28,7 @@ from app.operations.application.queries.list_dead_letters import (
 )
 from app.shared.application.actor import Actor, ActorProvider
 from app.shared.application.errors import AuthenticationError, AuthorizationError
+from app.shared.application.pagination import Page
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.domain.errors import ConflictError, NotFoundError
 from app.shared.domain.role import Role
@@ -73,7 +73,7 @@ class Ports:
         self.act_as(Role.ADMIN)
         self.clock.now.return_value = NOW
         self.store.get.return_value = make_view()
-        self.store.list.return_value = DeadLetterPage(items=[make_view()], next_cursor="c-2")
+        self.store.list.return_value = Page(items=[make_view()], next_cursor="c-2")
         self.store.record.return_value = DEAD_LETTER_ID
         self.queue.send.return_value = "task-new"
         for name in ("actors", "store", "queue", "transaction"):

@@ -12,7 +12,15 @@ import pytest
 
 from app.identity.application.ports.user_reader import UserSort
 from app.shared.application.errors import InvalidCursorError
-from app.shared.infrastructure.keyset import datetime_key, decode_cursor, encode_cursor, text_key
+from app.shared.infrastructure.keyset import (
+    Keyset,
+    SqlParams,
+    datetime_key,
+    decode_cursor,
+    encode_cursor,
+    page_sql,
+    text_key,
+)
 
 LAST_ID = UUID("0b6a4d5e-6c1f-4f0e-9d55-3b1fd1f4a2c7")
 
@@ -148,3 +156,46 @@ def test_forged_cursor_with_wrong_shape_is_rejected(payload: object) -> None:
 def test_forged_cursor_with_non_string_id_is_rejected(last_id: object) -> None:
     with pytest.raises(InvalidCursorError):
         _decode_cursor(raw_cursor(["username", "alice", last_id]), UserSort.USERNAME)
+
+
+NEWEST = Keyset("tests:-created_at", "created_at", datetime_key, descending=True)
+
+
+def _rows(count: int) -> list[dict[str, object]]:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    return [{"id": uuid4(), "created_at": start - timedelta(minutes=n)} for n in range(count)]
+
+
+def test_a_page_with_one_row_more_ends_with_the_cursor_of_its_last_item() -> None:
+    rows = _rows(4)
+    page = NEWEST.page(rows, 3, lambda row: row["id"])
+    assert page["items"] == [row["id"] for row in rows[:3]]
+    assert page["next_cursor"] is not None
+    position = NEWEST.position(page["next_cursor"])
+    assert position == (rows[2]["created_at"], rows[2]["id"])
+
+
+@pytest.mark.parametrize("count", [0, 2, 3])
+def test_a_page_without_a_row_more_is_the_last(count: int) -> None:
+    page = NEWEST.page(_rows(count), 3, lambda row: row["id"])
+    assert len(page["items"]) == count
+    assert page["next_cursor"] is None
+
+
+def test_a_keyset_refuses_the_cursor_of_another_listing() -> None:
+    other = Keyset("tests:created_at", "created_at", datetime_key)
+    cursor = encode_cursor("tests:created_at", datetime(2026, 1, 1, tzinfo=UTC), LAST_ID)
+    assert other.position(cursor) is not None
+    assert NEWEST.position(None) is None
+    with pytest.raises(InvalidCursorError):
+        NEWEST.position(cursor)
+
+
+def test_the_sql_text_page_orders_by_key_then_id_and_fetches_one_row_more() -> None:
+    params = SqlParams()
+    params.where(f"status = {params('active')}")
+    by_name = Keyset("name", "name", text_key, key_type="varchar")
+    assert page_sql("SELECT id, name FROM products", params, by_name, limit=20) == (
+        "SELECT id, name FROM products WHERE status = $1 ORDER BY name ASC, id ASC LIMIT $2"
+    )
+    assert params.values == ["active", 21]

@@ -35,7 +35,6 @@ from app.ordering.application.export_view import export_view
 from app.ordering.application.ports.order_exports import (
     ExportRange,
     ExportRow,
-    OrderExportPage,
     OrderExportView,
 )
 from app.ordering.application.queries.download_order_export import (
@@ -72,6 +71,7 @@ from app.ordering.domain.order_export import (
 )
 from app.shared.application.actor import Actor
 from app.shared.application.errors import AuthorizationError
+from app.shared.application.pagination import Page
 from app.shared.domain.role import Role
 
 REQUESTED = datetime(2024, 7, 1, 9, 0, tzinfo=UTC)
@@ -264,7 +264,7 @@ class FakeReader:
 
     async def search(
         self, *, requested_by: UUID | None, limit: int, cursor: str | None
-    ) -> OrderExportPage:
+    ) -> Page[OrderExportView]:
         """Newest first, ``limit`` at most; cursors are the SQL reader's business."""
         assert cursor is None
         exports = sorted(
@@ -272,7 +272,7 @@ class FakeReader:
             key=lambda e: e.requested_at,
             reverse=True,
         )
-        return OrderExportPage(items=[export_view(e) for e in exports[:limit]], next_cursor=None)
+        return Page(items=[export_view(e) for e in exports[:limit]], next_cursor=None)
 
 
 class FakeTransaction:

@@ -27,8 +27,8 @@ from app.ordering.application.errors import (
 )
 from app.ordering.application.ports.order_reader import (
     OrderFilter,
-    OrderPage,
     OrderReader,
+    OrderSummaryView,
     OrderView,
 )
 from app.ordering.application.ports.order_repository import OrderRepository
@@ -54,6 +54,7 @@ from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.shared.application.actor import Actor, ActorProvider
 from app.shared.application.errors import AuthorizationError, RateLimitedError
 from app.shared.application.idempotency import IdempotencyKey, IdempotencyStore
+from app.shared.application.pagination import Page
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.application.stock import (
@@ -769,7 +770,7 @@ async def test_reading_a_missing_order_is_not_found() -> None:
 @pytest.mark.parametrize(("asked", "used"), [(0, 1), (20, 20), (500, 100)])
 async def test_my_orders_are_only_mine_and_the_limit_is_clamped(asked: int, used: int) -> None:
     ports = Ports(ALICE)
-    page = OrderPage(items=[], next_cursor=None)
+    page: Page[OrderSummaryView] = Page(items=[], next_cursor=None)
     ports.reader.search.return_value = page
 
     result = await ListMyOrders(ports.actors, ports.reader)(
@@ -795,7 +796,7 @@ async def test_customers_cannot_search_all_orders() -> None:
 
 async def test_staff_search_with_times_read_as_utc() -> None:
     ports = Ports(STAFF)
-    ports.reader.search.return_value = OrderPage(items=[], next_cursor=None)
+    ports.reader.search.return_value = Page(items=[], next_cursor=None)
     customer = uuid4()
 
     await SearchOrders(ports.actors, ports.reader)(

@@ -9,13 +9,13 @@ from typing import Any, Final, cast
 
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
-    ProductPage,
     ProductSort,
     ProductView,
 )
 from app.catalog.domain.value_objects import ProductId
 from app.catalog.infrastructure.cache_keys import LISTINGS, PRODUCT
 from app.catalog.infrastructure.sqla_product_reader import SqlaProductReader
+from app.shared.application.pagination import Page
 from app.shared.infrastructure.cache import VersionedCache
 
 _DATES = ("created_at", "updated_at")
@@ -49,8 +49,8 @@ def _decode_view(data: Any) -> ProductView | None:  # noqa: ANN401 - JSON
     return cast("ProductView", {**data, **dates})
 
 
-def _decode_page(data: Any) -> ProductPage:  # noqa: ANN401 - JSON
-    return ProductPage(
+def _decode_page(data: Any) -> Page[ProductView]:  # noqa: ANN401 - JSON
+    return Page(
         items=[view for item in data["items"] if (view := _decode_view(item)) is not None],
         next_cursor=data["next_cursor"],
     )
@@ -84,8 +84,8 @@ class CachedProductReader:
 
     async def list(
         self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
-    ) -> ProductPage:
-        def load() -> Awaitable[ProductPage]:
+    ) -> Page[ProductView]:
+        def load() -> Awaitable[Page[ProductView]]:
             return self._reader.list(filter_=filter_, sort=sort, limit=limit, cursor=cursor)
 
         if not worth_caching(filter_, limit, cursor):

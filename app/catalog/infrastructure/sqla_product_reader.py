@@ -8,27 +8,24 @@ Core's CPU on top of the round trip. Column names are ``products_table``'s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
-    ProductPage,
     ProductSort,
     ProductView,
 )
 from app.catalog.domain.value_objects import ProductId
+from app.shared.application.pagination import Page
 from app.shared.domain.money import format_amount
 from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
     SqlParams,
-    after_sql,
+    by_sort,
     datetime_key,
     decimal_key,
-    decode_cursor,
     escape_like,
-    next_cursor,
-    page_sql,
+    sql_page,
     text_key,
 )
 
@@ -36,15 +33,15 @@ _SELECT_VIEW = (
     "SELECT id, sku, name, description, price_amount, price_currency, stock_on_hand, status, "
     "version, created_at, updated_at FROM products"
 )
-# sort -> (key column, its PostgreSQL type for the cursor's parameter, descending, key parser)
-_ORDER: dict[ProductSort, tuple[str, str, bool, Callable[[str], object]]] = {
-    ProductSort.NAME: ("name", "varchar", False, text_key),
-    ProductSort.NAME_DESC: ("name", "varchar", True, text_key),
-    ProductSort.PRICE: ("price_amount", "numeric", False, decimal_key),
-    ProductSort.PRICE_DESC: ("price_amount", "numeric", True, decimal_key),
-    ProductSort.NEWEST: ("created_at", "timestamptz", True, datetime_key),
-    ProductSort.OLDEST: ("created_at", "timestamptz", False, datetime_key),
-}
+# Sort -> key column, its parser, descending, its PostgreSQL type (for the cursor's parameter).
+_ORDER = by_sort(
+    (ProductSort.NAME, "name", text_key, False, "varchar"),
+    (ProductSort.NAME_DESC, "name", text_key, True, "varchar"),
+    (ProductSort.PRICE, "price_amount", decimal_key, False, "numeric"),
+    (ProductSort.PRICE_DESC, "price_amount", decimal_key, True, "numeric"),
+    (ProductSort.NEWEST, "created_at", datetime_key, True, "timestamptz"),
+    (ProductSort.OLDEST, "created_at", datetime_key, False, "timestamptz"),
+)
 
 
 class SqlaProductReader:
@@ -61,41 +58,37 @@ class SqlaProductReader:
 
     async def list(
         self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
-    ) -> ProductPage:
-        key, key_type, descending, parse_key = _ORDER[sort]
-        param = SqlParams()
-        conditions = _conditions(filter_, param)
-        if cursor is not None:
-            position = decode_cursor(cursor, sort.value, parse_key)
-            conditions.append(
-                after_sql(key, key_type, position, descending=descending, params=param)
-            )
-        sql = page_sql(
-            _SELECT_VIEW, conditions, key=key, descending=descending, limit=limit, params=param
+    ) -> Page[ProductView]:
+        params = _filtered(filter_)
+        return await sql_page(
+            self._reads.fetch,
+            _SELECT_VIEW,
+            params,
+            _ORDER[sort],
+            limit=limit,
+            cursor=cursor,
+            to_item=to_view,
         )
-        rows = await self._reads.fetch(sql, *param.values)
-        items = [to_view(row) for row in rows[:limit]]
-        return ProductPage(items=items, next_cursor=next_cursor(rows, limit, sort.value, key))
 
 
-def _conditions(filter_: ProductFilter, param: SqlParams) -> list[str]:
-    conditions: list[str] = []
+def _filtered(filter_: ProductFilter) -> SqlParams:
+    param = SqlParams()
     if filter_.status is not None:
-        conditions.append(f"status = {param(filter_.status.value)}")
+        param.where(f"status = {param(filter_.status.value)}")
     if filter_.text:
         pattern = param(f"%{escape_like(filter_.text.strip())}%")
-        conditions.append(f"(name ILIKE {pattern} ESCAPE '\\' OR sku ILIKE {pattern} ESCAPE '\\')")
+        param.where(f"(name ILIKE {pattern} ESCAPE '\\' OR sku ILIKE {pattern} ESCAPE '\\')")
     if filter_.currency:
-        conditions.append(f"price_currency = {param(filter_.currency.upper())}")
+        param.where(f"price_currency = {param(filter_.currency.upper())}")
     if filter_.min_price is not None:
-        conditions.append(f"price_amount >= {param(filter_.min_price, 'numeric')}")
+        param.where(f"price_amount >= {param(filter_.min_price, 'numeric')}")
     if filter_.max_price is not None:
-        conditions.append(f"price_amount <= {param(filter_.max_price, 'numeric')}")
+        param.where(f"price_amount <= {param(filter_.max_price, 'numeric')}")
     if filter_.in_stock is True:
-        conditions.append("stock_on_hand > 0")
+        param.where("stock_on_hand > 0")
     elif filter_.in_stock is False:
-        conditions.append("stock_on_hand = 0")
-    return conditions
+        param.where("stock_on_hand = 0")
+    return param
 
 
 def to_view(row: Any) -> ProductView:  # noqa: ANN401 - an asyncpg Record

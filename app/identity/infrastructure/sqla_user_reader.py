@@ -12,33 +12,31 @@ from typing import Any
 from app.identity.application.ports.user_reader import (
     Caller,
     UserFilter,
-    UserPage,
     UserSort,
     UserView,
 )
 from app.identity.domain.value_objects import UserId, UserStatus
+from app.shared.application.pagination import Page
 from app.shared.domain.role import Role
 from app.shared.infrastructure.database import ReadConnections
 from app.shared.infrastructure.keyset import (
     SqlParams,
-    after_sql,
+    by_sort,
     datetime_key,
-    decode_cursor,
     escape_like,
-    next_cursor,
-    page_sql,
+    sql_page,
     text_key,
 )
 
 _SELECT_VIEW = "SELECT id, username, email, role, status, created_at, updated_at FROM users"
 _CALLER = "SELECT role, status, credentials_version FROM users WHERE id = $1"
-# Sort -> key column, its PostgreSQL type (for the cursor's parameter), descending.
-_ORDER = {
-    UserSort.USERNAME: ("username", "varchar", False),
-    UserSort.USERNAME_DESC: ("username", "varchar", True),
-    UserSort.CREATED_AT: ("created_at", "timestamptz", False),
-    UserSort.CREATED_AT_DESC: ("created_at", "timestamptz", True),
-}
+# Sort -> key column, its parser, descending, its PostgreSQL type (for the cursor's parameter).
+_ORDER = by_sort(
+    (UserSort.USERNAME, "username", text_key, False, "varchar"),
+    (UserSort.USERNAME_DESC, "username", text_key, True, "varchar"),
+    (UserSort.CREATED_AT, "created_at", datetime_key, False, "timestamptz"),
+    (UserSort.CREATED_AT_DESC, "created_at", datetime_key, True, "timestamptz"),
+)
 
 
 class SqlaUserReader:
@@ -58,31 +56,26 @@ class SqlaUserReader:
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
-    ) -> UserPage:
+    ) -> Page[UserView]:
         param = SqlParams()
-        conditions: list[str] = []
         if filter_.role is not None:
-            conditions.append(f"role = {param(filter_.role.value)}")
+            param.where(f"role = {param(filter_.role.value)}")
         if filter_.status is not None:
-            conditions.append(f"status = {param(filter_.status.value)}")
+            param.where(f"status = {param(filter_.status.value)}")
         if filter_.search:
             pattern = param(f"%{escape_like(filter_.search.strip().lower())}%")
-            conditions.append(
+            param.where(
                 f"(username LIKE {pattern} ESCAPE '\\' OR email LIKE {pattern} ESCAPE '\\')"
             )
-        key, key_type, descending = _ORDER[sort]
-        if cursor is not None:
-            parse_key = datetime_key if key == "created_at" else text_key
-            position = decode_cursor(cursor, sort.value, parse_key)
-            conditions.append(
-                after_sql(key, key_type, position, descending=descending, params=param)
-            )
-        sql = page_sql(
-            _SELECT_VIEW, conditions, key=key, descending=descending, limit=limit, params=param
+        return await sql_page(
+            self._reads.fetch,
+            _SELECT_VIEW,
+            param,
+            _ORDER[sort],
+            limit=limit,
+            cursor=cursor,
+            to_item=_to_view,
         )
-        rows = await self._reads.fetch(sql, *param.values)
-        items = [_to_view(row) for row in rows[:limit]]
-        return UserPage(items=items, next_cursor=next_cursor(rows, limit, sort.value, key))
 
 
 def _to_view(row: Any) -> UserView:  # noqa: ANN401 - an asyncpg Record

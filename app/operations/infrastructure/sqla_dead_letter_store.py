@@ -8,12 +8,13 @@ from uuid import UUID
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.operations.application.ports.dead_letters import DeadLetterPage, DeadLetterView, FailedTask
+from app.operations.application.ports.dead_letters import DeadLetterView, FailedTask
 from app.operations.infrastructure.tables import dead_letters_table
-from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
+from app.shared.application.pagination import Page
+from app.shared.infrastructure.keyset import Keyset, core_page, datetime_key
 
 _d = dead_letters_table.c
-_CURSOR = "newest"
+_NEWEST = Keyset("newest", "failed_at", datetime_key, descending=True)
 MAX_MESSAGE = 2000
 
 
@@ -44,27 +45,15 @@ class SqlaDeadLetterStore:
         row = (await self._session.execute(statement)).mappings().first()
         return None if row is None else _view(row)
 
-    async def list(self, *, pending_only: bool, limit: int, cursor: str | None) -> DeadLetterPage:
+    async def list(
+        self, *, pending_only: bool, limit: int, cursor: str | None
+    ) -> Page[DeadLetterView]:
         statement = select(dead_letters_table)
         if pending_only:
             statement = statement.where(_d.requeued_at.is_(None))
-        if cursor is not None:
-            position = decode_cursor(cursor, _CURSOR, datetime_key)
-            statement = statement.where(after(_d.failed_at, _d.id, position, descending=True))
-        rows = (
-            (
-                await self._session.execute(
-                    statement.order_by(_d.failed_at.desc(), _d.id.desc()).limit(limit + 1)
-                )
-            )
-            .mappings()
-            .all()
+        return await core_page(
+            self._session.execute, statement, _NEWEST, limit=limit, cursor=cursor, to_item=_view
         )
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(_CURSOR, last["failed_at"], last["id"])
-        return DeadLetterPage(items=[_view(row) for row in rows[:limit]], next_cursor=next_cursor)
 
     async def mark_requeued(self, dead_letter_id: UUID, *, task_id: str, at: datetime) -> None:
         await self._session.execute(

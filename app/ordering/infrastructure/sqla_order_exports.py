@@ -6,17 +6,20 @@ from collections.abc import AsyncIterator
 from typing import Any, Final
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.ordering.application.ports.order_exports import OrderExportPage, OrderExportView
+from app.ordering.application.ports.order_exports import OrderExportView
 from app.ordering.domain.order_export import ExportId, ExportStatus, OrderExport, progress_percent
 from app.ordering.infrastructure.tables import order_export_chunks_table, order_exports_table
-from app.shared.infrastructure.keyset import after, datetime_key, decode_cursor, encode_cursor
+from app.shared.application.pagination import Page
+from app.shared.infrastructure.keyset import Keyset, core_page, datetime_key
 
 _e = order_exports_table.c
 _chunks = order_export_chunks_table.c
-_CURSOR_KIND: Final = "order-exports:-requested_at"
+_NEWEST: Final = Keyset(
+    "order-exports:-requested_at", "requested_at", datetime_key, descending=True
+)
 # The first key of the two-key advisory locks taken here (the second: the requester).
 _LOCK_SPACE: Final = 0x6F65  # "oe", order exports
 
@@ -96,25 +99,13 @@ class SqlaOrderExportReader:
 
     async def search(
         self, *, requested_by: UUID | None, limit: int, cursor: str | None
-    ) -> OrderExportPage:
-        conditions: list[ColumnElement[bool]] = []
+    ) -> Page[OrderExportView]:
+        statement = select(order_exports_table)
         if requested_by is not None:
-            conditions.append(_e.requested_by == requested_by)
-        if cursor is not None:
-            position = decode_cursor(cursor, _CURSOR_KIND, datetime_key)
-            conditions.append(after(_e.requested_at, _e.id, position, descending=True))
-        statement = (
-            select(order_exports_table)
-            .where(*conditions)
-            .order_by(_e.requested_at.desc(), _e.id.desc())
-            .limit(limit + 1)
+            statement = statement.where(_e.requested_by == requested_by)
+        return await core_page(
+            self._session.execute, statement, _NEWEST, limit=limit, cursor=cursor, to_item=_view
         )
-        rows = (await self._session.execute(statement)).mappings().all()
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(_CURSOR_KIND, last["requested_at"], last["id"])
-        return OrderExportPage(items=[_view(row) for row in rows[:limit]], next_cursor=next_cursor)
 
 
 def _view(row: Any) -> OrderExportView:  # noqa: ANN401 - a SQLAlchemy RowMapping

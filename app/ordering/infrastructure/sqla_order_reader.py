@@ -13,7 +13,6 @@ from app.ordering.application.ports.order_exports import ExportRange, ExportRow
 from app.ordering.application.ports.order_reader import (
     OrderFilter,
     OrderLineView,
-    OrderPage,
     OrderSummaryView,
     OrderView,
     SalesRow,
@@ -21,10 +20,11 @@ from app.ordering.application.ports.order_reader import (
 from app.ordering.domain.order_export import ExportPosition
 from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.ordering.infrastructure.tables import order_lines_table, orders_table
+from app.shared.application.pagination import Page
 from app.shared.domain.money import format_amount
 from app.shared.infrastructure.database import ReadConnections
+from app.shared.infrastructure.keyset import Keyset, core_page, datetime_key
 from app.shared.infrastructure.keyset import after as _after
-from app.shared.infrastructure.keyset import datetime_key, decode_cursor, encode_cursor
 
 _o = orders_table.c
 _l = order_lines_table.c
@@ -46,7 +46,7 @@ _DETAIL_COLUMNS = (
     _o.cancelled_at,
     _o.cancellation_reason,
 )
-_CURSOR_KIND: Final = "orders:-created_at"
+_NEWEST: Final = Keyset("orders:-created_at", "created_at", datetime_key, descending=True)
 
 
 class SqlaOrderReader:
@@ -81,7 +81,9 @@ class SqlaOrderReader:
             cancellation_reason=row["cancellation_reason"],
         )
 
-    async def search(self, *, filter_: OrderFilter, limit: int, cursor: str | None) -> OrderPage:
+    async def search(
+        self, *, filter_: OrderFilter, limit: int, cursor: str | None
+    ) -> Page[OrderSummaryView]:
         conditions: list[ColumnElement[bool]] = []
         if filter_.customer_id is not None:
             conditions.append(_o.customer_id == filter_.customer_id)
@@ -91,22 +93,10 @@ class SqlaOrderReader:
             conditions.append(_o.created_at >= filter_.created_from)
         if filter_.created_to is not None:
             conditions.append(_o.created_at < filter_.created_to)
-        if cursor is not None:
-            position = decode_cursor(cursor, _CURSOR_KIND, datetime_key)
-            conditions.append(_after(_o.created_at, _o.id, position, descending=True))
-        statement = (
-            select(*_SUMMARY_COLUMNS)
-            .where(*conditions)
-            .order_by(_o.created_at.desc(), _o.id.desc())
-            .limit(limit + 1)
+        statement = select(*_SUMMARY_COLUMNS).where(*conditions)
+        return await core_page(
+            self._reads.execute, statement, _NEWEST, limit=limit, cursor=cursor, to_item=_summary
         )
-        rows = (await self._reads.execute(statement)).mappings().all()
-        items = [_summary(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            last = rows[limit - 1]
-            next_cursor = encode_cursor(_CURSOR_KIND, last["created_at"], last["id"])
-        return OrderPage(items=items, next_cursor=next_cursor)
 
     async def overdue(self, *, placed_before: datetime, limit: int) -> list[OrderId]:
         statement = (

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Protocol, TypedDict
 
 from app.catalog.domain.value_objects import ProductId, ProductStatus
+from app.shared.application.pagination import Page
 
 
 class ProductView(TypedDict):
@@ -45,11 +46,6 @@ class ProductFilter:
     status: ProductStatus | None = ProductStatus.ACTIVE  # None: every status (staff only)
 
 
-class ProductPage(TypedDict):
-    items: list[ProductView]
-    next_cursor: str | None
-
-
 class ProductReader(Protocol):
     """Query-side gateway: projections, possibly served from a cache."""
 
@@ -59,4 +55,4 @@ class ProductReader(Protocol):
 
     async def list(
         self, *, filter_: ProductFilter, sort: ProductSort, limit: int, cursor: str | None
-    ) -> ProductPage: ...
+    ) -> Page[ProductView]: ...

@@ -6,12 +6,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from app.catalog.application.errors import InvalidPriceRangeError
 from app.catalog.application.ports.product_reader import (
     ProductFilter,
-    ProductPage,
     ProductReader,
     ProductSort,
+    ProductView,
 )
 from app.catalog.domain.value_objects import ProductStatus
 from app.shared.application.actor import ActorProvider, require_role
+from app.shared.application.pagination import Page
 from app.shared.domain.role import Role
 
 
@@ -32,7 +33,7 @@ class ListProducts:
         self._reader = reader
         self._actors = actors
 
-    async def __call__(self, request: ListProductsRequest) -> ProductPage:
+    async def __call__(self, request: ListProductsRequest) -> Page[ProductView]:
         filter_ = request.filter_
         if filter_.status is not ProductStatus.ACTIVE:
             actor = await self._actors.current()

@@ -20,6 +20,7 @@ from app.shared.presentation.http.fields import (
     JsonInt,
     documented,
 )
+from app.shared.presentation.http.pages import PageOut
 
 _PRICE_DESCRIPTION = (
     "Decimal string above zero; at most the currency's decimal places (none for JPY, KRW)."
@@ -102,6 +103,5 @@ class ProductOut(BaseModel):
     updated_at: datetime
 
 
-class ProductPageOut(BaseModel):
-    items: list[ProductOut]
-    next_cursor: str | None
+class ProductPageOut(PageOut[ProductOut]):
+    pass

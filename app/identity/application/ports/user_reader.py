@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Protocol, TypedDict
 
 from app.identity.domain.value_objects import UserId, UserStatus
+from app.shared.application.pagination import Page
 from app.shared.domain.role import Role
 
 
@@ -35,11 +36,6 @@ class UserFilter:
     search: str | None = None
 
 
-class UserPage(TypedDict):
-    items: list[UserView]
-    next_cursor: str | None
-
-
 @dataclass(frozen=True, slots=True)
 class Caller:
     """What authorizing a request needs of its user: no entity, one narrow row."""
@@ -58,6 +54,6 @@ class UserReader(Protocol):
 
     async def list(
         self, *, filter_: UserFilter, sort: UserSort, limit: int, cursor: str | None
-    ) -> UserPage:
+    ) -> Page[UserView]:
         """Keyset pagination; raises InvalidCursorError for a cursor this reader did not issue."""
         ...

@@ -3,8 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.identity.application.permissions import CAN_MANAGE_USERS, ActorContext, authorize
-from app.identity.application.ports.user_reader import UserFilter, UserPage, UserReader, UserSort
+from app.identity.application.ports.user_reader import UserFilter, UserReader, UserSort, UserView
 from app.shared.application.actor import ActorProvider
+from app.shared.application.pagination import Page
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,7 +25,7 @@ class ListUsers:
         self._actors = actors  # a role check needs no entity: one narrow read
         self._reader = reader
 
-    async def __call__(self, request: ListUsersRequest) -> UserPage:
+    async def __call__(self, request: ListUsersRequest) -> Page[UserView]:
         authorize(CAN_MANAGE_USERS, context=ActorContext(await self._actors.current()))
         return await self._reader.list(
             filter_=request.filter_,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.identity.domain.value_objects import RawPassword
 from app.shared.domain.role import Role
 from app.shared.presentation.http.fields import EMAIL, NOT_BLANK, USERNAME, documented
+from app.shared.presentation.http.pages import PageOut
 
 
 class SignUpBody(BaseModel):
@@ -113,6 +114,5 @@ class UserOut(BaseModel):
     updated_at: datetime
 
 
-class UserPageOut(BaseModel):
-    items: list[UserOut]
-    next_cursor: str | None
+class UserPageOut(PageOut[UserOut]):
+    pass

@@ -5,6 +5,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypedDict
 from uuid import UUID
 
+from app.shared.application.pagination import Page
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FailedTask:
@@ -29,11 +31,6 @@ class DeadLetterView(TypedDict):
     requeued_task_id: str | None
 
 
-class DeadLetterPage(TypedDict):
-    items: list[DeadLetterView]
-    next_cursor: str | None
-
-
 class DeadLetterStore(Protocol):
     async def record(self, failed: FailedTask, *, at: datetime) -> UUID: ...
 
@@ -43,7 +40,7 @@ class DeadLetterStore(Protocol):
 
     async def list(
         self, *, pending_only: bool, limit: int, cursor: str | None
-    ) -> DeadLetterPage: ...
+    ) -> Page[DeadLetterView]: ...
 
     async def mark_requeued(self, dead_letter_id: UUID, *, task_id: str, at: datetime) -> None: ...
 

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.operations.application.ports.dead_letters import DeadLetterPage, DeadLetterStore
+from app.operations.application.ports.dead_letters import DeadLetterStore, DeadLetterView
 from app.shared.application.actor import ActorProvider, require_role
+from app.shared.application.pagination import Page
 from app.shared.domain.role import Role
 
 
@@ -24,7 +25,7 @@ class ListDeadLetters:
         self._actors = actors
         self._store = store
 
-    async def __call__(self, request: ListDeadLettersRequest) -> DeadLetterPage:
+    async def __call__(self, request: ListDeadLettersRequest) -> Page[DeadLetterView]:
         require_role(await self._actors.current(), Role.ADMIN)
         return await self._store.list(
             pending_only=request.pending_only,

@@ -19,6 +19,7 @@ from app.operations.application.queries.list_dead_letters import (
     ListDeadLettersRequest,
 )
 from app.shared.presentation.http.openapi import problems
+from app.shared.presentation.http.pages import PageOut
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/admin/dead-letters", tags=["operations"])
@@ -39,9 +40,8 @@ class DeadLetterOut(BaseModel):
     requeued_task_id: str | None
 
 
-class DeadLetterPageOut(BaseModel):
-    items: list[DeadLetterOut]
-    next_cursor: str | None
+class DeadLetterPageOut(PageOut[DeadLetterOut]):
+    pass
 
 
 class RequeuedOut(BaseModel):

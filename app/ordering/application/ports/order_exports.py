@@ -9,6 +9,7 @@ from typing import Protocol, TypedDict
 from uuid import UUID
 
 from app.ordering.domain.order_export import ExportId, ExportPosition, OrderExport
+from app.shared.application.pagination import Page
 
 
 class OrderExportRepository(Protocol):
@@ -91,17 +92,12 @@ class OrderExportView(TypedDict):
     failure_reason: str | None
 
 
-class OrderExportPage(TypedDict):
-    items: list[OrderExportView]
-    next_cursor: str | None
-
-
 class OrderExportReader(Protocol):
     async def get(self, export_id: ExportId) -> OrderExportView | None: ...
 
     async def search(
         self, *, requested_by: UUID | None, limit: int, cursor: str | None
-    ) -> OrderExportPage:
+    ) -> Page[OrderExportView]:
         """Newest first, keyset pagination by (requested_at, id); only ``requested_by``'s
         exports unless it is None. InvalidCursorError for a cursor this reader did not issue."""
         ...

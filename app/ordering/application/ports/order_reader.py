@@ -6,6 +6,7 @@ from typing import Protocol, TypedDict
 from uuid import UUID
 
 from app.ordering.domain.value_objects import OrderId, OrderStatus
+from app.shared.application.pagination import Page
 
 
 class OrderLineView(TypedDict):
@@ -48,11 +49,6 @@ class OrderSummaryView(TypedDict):
     updated_at: datetime
 
 
-class OrderPage(TypedDict):
-    items: list[OrderSummaryView]
-    next_cursor: str | None
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderFilter:
     customer_id: UUID | None = None
@@ -74,7 +70,9 @@ class OrderReader(Protocol):
 
     async def get(self, order_id: OrderId) -> OrderView | None: ...
 
-    async def search(self, *, filter_: OrderFilter, limit: int, cursor: str | None) -> OrderPage:
+    async def search(
+        self, *, filter_: OrderFilter, limit: int, cursor: str | None
+    ) -> Page[OrderSummaryView]:
         """Newest first, keyset pagination by (created_at, id); raises InvalidCursorError for a
         cursor this reader did not issue."""
         ...

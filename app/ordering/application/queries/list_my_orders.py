@@ -3,9 +3,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from app.ordering.application.ports.order_reader import OrderFilter, OrderPage, OrderReader
+from app.ordering.application.ports.order_reader import OrderFilter, OrderReader, OrderSummaryView
 from app.ordering.domain.value_objects import OrderStatus
 from app.shared.application.actor import ActorProvider
+from app.shared.application.pagination import Page
 
 MAX_LIMIT: Final = 100
 
@@ -24,7 +25,7 @@ class ListMyOrders:
         self._actors = actors
         self._reader = reader
 
-    async def __call__(self, request: ListMyOrdersRequest) -> OrderPage:
+    async def __call__(self, request: ListMyOrdersRequest) -> Page[OrderSummaryView]:
         actor = await self._actors.current()
         return await self._reader.search(
             filter_=OrderFilter(customer_id=actor.user_id, status=request.status),

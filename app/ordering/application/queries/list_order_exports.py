@@ -3,8 +3,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.ordering.application.export_permissions import EXPORTS_ORDERS, SEES_ALL_EXPORTS
-from app.ordering.application.ports.order_exports import OrderExportPage, OrderExportReader
+from app.ordering.application.ports.order_exports import OrderExportReader, OrderExportView
 from app.shared.application.actor import ActorProvider, require_role
+from app.shared.application.pagination import Page
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,7 +22,7 @@ class ListOrderExports:
         self._actors = actors
         self._reader = reader
 
-    async def __call__(self, request: ListOrderExportsRequest) -> OrderExportPage:
+    async def __call__(self, request: ListOrderExportsRequest) -> Page[OrderExportView]:
         actor = await self._actors.current()
         require_role(actor, EXPORTS_ORDERS)
         requested_by = None if actor.has_role(SEES_ALL_EXPORTS) else actor.user_id

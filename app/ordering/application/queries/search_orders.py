@@ -7,9 +7,10 @@ from uuid import UUID
 
 from app.ordering.application.errors import InvalidDateRangeError
 from app.ordering.application.permissions import FULFILS_ORDERS
-from app.ordering.application.ports.order_reader import OrderFilter, OrderPage, OrderReader
+from app.ordering.application.ports.order_reader import OrderFilter, OrderReader, OrderSummaryView
 from app.ordering.domain.value_objects import OrderStatus
 from app.shared.application.actor import ActorProvider, require_role
+from app.shared.application.pagination import Page
 
 MAX_LIMIT: Final = 100
 
@@ -33,7 +34,7 @@ class SearchOrders:
         self._actors = actors
         self._reader = reader
 
-    async def __call__(self, request: SearchOrdersRequest) -> OrderPage:
+    async def __call__(self, request: SearchOrdersRequest) -> Page[OrderSummaryView]:
         require_role(await self._actors.current(), FULFILS_ORDERS)
         created_from = _utc(request.created_from)
         created_to = _utc(request.created_to)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.ordering.domain.value_objects import MAX_LINES, MAX_QUANTITY, MIN_QUANTITY, OrderStatus
 from app.shared.presentation.http.fields import IsoDate, JsonInt
+from app.shared.presentation.http.pages import PageOut
 
 AMOUNT_DESCRIPTION = "Decimal amount as a string in the currency's scale, e.g. '12.50'."
 
@@ -91,9 +92,8 @@ class OrderSummaryOut(BaseModel):
     updated_at: datetime
 
 
-class OrderPageOut(BaseModel):
-    items: list[OrderSummaryOut]
-    next_cursor: str | None
+class OrderPageOut(PageOut[OrderSummaryOut]):
+    pass
 
 
 class SalesRowOut(BaseModel):
@@ -150,6 +150,5 @@ class DailySalesOut(BaseModel):
     rolled_up_at: datetime
 
 
-class OrderExportPageOut(BaseModel):
-    items: list[OrderExportOut]
-    next_cursor: str | None
+class OrderExportPageOut(PageOut[OrderExportOut]):
+    pass
