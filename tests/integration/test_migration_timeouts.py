@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -81,11 +84,12 @@ def _config(url: str, versions: Path) -> Config:
 
 
 class Blocker:
-    """Another session with an open transaction that has read table ``t`` (ACCESS SHARE):
+    """Another session with an open transaction that has read a table (ACCESS SHARE):
     ALTER TABLE needs ACCESS EXCLUSIVE and must wait for it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, table: str = "t") -> None:
         self._url = url
+        self._table = table
         self._held = threading.Event()
         self._release = threading.Event()
         self._thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
@@ -98,7 +102,7 @@ class Blocker:
             )
             transaction = connection.transaction()
             await transaction.start()
-            await connection.fetch("SELECT * FROM t")
+            await connection.fetch(f"SELECT * FROM {self._table}")  # noqa: S608 - a test's table
             self._held.set()
             await asyncio.get_running_loop().run_in_executor(None, self._release.wait)
             await transaction.rollback()
@@ -328,3 +332,34 @@ def test_an_index_built_concurrently_is_retried_after_a_lock_timeout_and_ends_va
     assert [row["version_num"] for row in _fetch(empty_database_url, "TABLE alembic_version")] == [
         "0002"
     ]
+
+
+def test_migrate_exits_1_naming_the_revision_and_the_blocker(empty_database_url: str) -> None:
+    """The path the migration Job runs (`python -m app migrate`, the project's own revisions):
+    0008 adds a column to users while a running pod's transaction has read users."""
+    command.upgrade(alembic_config(empty_database_url), "0007")
+    env = {
+        **os.environ,
+        "APP_DB_URL": empty_database_url,
+        "APP_ENV": "test",
+        "APP_DB_MIGRATION_LOCK_TIMEOUT_MS": "200",
+        "APP_DB_MIGRATION_LOCK_RETRIES": "1",
+        "APP_DB_MIGRATION_RETRY_DELAY_SECONDS": "0.05",
+    }
+
+    with Blocker(empty_database_url, table="users"):
+        run = subprocess.run(
+            [sys.executable, "-m", "app", "migrate", "--wait", "10"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    assert "migration 0008 (users.credentials_version) gave up" in run.stderr
+    assert "after 2 attempt(s)" in run.stderr
+    assert f"({BLOCKER}, user " in run.stderr
+    assert "holds AccessShareLock on users" in run.stderr
