@@ -50,16 +50,16 @@ from app.catalog.presentation.http.schemas import (
     RestockBody,
     StockLevelOut,
 )
-from app.catalog.presentation.http.security import bearer_scheme
 from app.shared.application.actor import ActorProvider
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.fields import DecimalText
 from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/products", tags=["products"])
-_staff = [Depends(bearer_scheme)]
+_staff = [Depends(oauth2_scheme)]
 _NO_NUL = r"^[^\x00]*$"
 
 

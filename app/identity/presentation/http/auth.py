@@ -10,7 +10,6 @@ import hmac
 from dataclasses import dataclass, replace
 from typing import Final, Literal
 
-from fastapi.security import OAuth2PasswordBearer
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -120,7 +119,3 @@ def clear_auth_cookies(response: Response, policy: CookiePolicy) -> None:
         (CSRF_COOKIE, "/"),
     ):
         response.delete_cookie(name, path=path, secure=policy.secure, httponly=name != CSRF_COOKIE)
-
-
-# Declares the scheme in OpenAPI (Swagger's Authorize button); checking is IdentityProvider's job.
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)

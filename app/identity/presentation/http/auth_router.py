@@ -19,7 +19,6 @@ from app.identity.presentation.http.auth import (
     CookiePolicy,
     bearer_token,
     clear_auth_cookies,
-    oauth2_scheme,
     set_auth_cookies,
 )
 from app.identity.presentation.http.schemas import (
@@ -31,6 +30,7 @@ from app.identity.presentation.http.schemas import (
     TokenOut,
 )
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import problems
 from app.shared.presentation.http.routing import PrefixedRouter

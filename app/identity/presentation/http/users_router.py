@@ -24,7 +24,6 @@ from app.identity.application.queries.get_me import GetMe
 from app.identity.application.queries.get_user import GetUser, GetUserRequest
 from app.identity.application.queries.list_users import ListUsers, ListUsersRequest
 from app.identity.domain.value_objects import UserStatus
-from app.identity.presentation.http.auth import oauth2_scheme
 from app.identity.presentation.http.schemas import (
     ChangePasswordBody,
     CreatedOut,
@@ -34,6 +33,7 @@ from app.identity.presentation.http.schemas import (
 )
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.domain.role import Role
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter

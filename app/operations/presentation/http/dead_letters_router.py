@@ -7,7 +7,6 @@ from uuid import UUID
 
 from dishka.integrations.fastapi import FromDishka
 from fastapi import Depends, Query, status
-from fastapi.security import OAuth2PasswordBearer
 from pydantic import BaseModel
 
 from app.operations.application.commands.requeue_dead_letter import (
@@ -18,12 +17,13 @@ from app.operations.application.queries.list_dead_letters import (
     ListDeadLetters,
     ListDeadLettersRequest,
 )
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.openapi import problems
 from app.shared.presentation.http.pages import PageOut
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/admin/dead-letters", tags=["operations"])
-_bearer = [Depends(OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False))]
+_bearer = [Depends(oauth2_scheme)]
 
 
 class DeadLetterOut(BaseModel):

@@ -36,7 +36,7 @@ from app.ordering.presentation.http.schemas import (
     OrderExportPageOut,
     StartExportBody,
 )
-from app.ordering.presentation.http.security import oauth2_scheme
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.openapi import links, problems
 from app.shared.presentation.http.routing import PrefixedRouter
 

@@ -34,8 +34,8 @@ from app.ordering.presentation.http.schemas import (
     PlaceOrderBody,
     SalesSummaryOut,
 )
-from app.ordering.presentation.http.security import oauth2_scheme
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
+from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.fields import (
     IDEMPOTENCY_KEY,
