@@ -1,4 +1,4 @@
-"""The one place errors become HTTP statuses: status_for and _is_unavailable."""
+"""The one place errors become HTTP statuses: status_for, and is_transient for the 503s."""
 
 from __future__ import annotations
 
@@ -42,9 +42,9 @@ from app.shared.domain.errors import (
 from app.shared.presentation.http.problems import (
     _domain_error,
     _driver_error,
-    _is_unavailable,
     status_for,
 )
+from app.shared.presentation.transient import is_transient
 
 
 @pytest.mark.parametrize(
@@ -134,13 +134,14 @@ def wrapped(cause: BaseException) -> RuntimeError:
         sqla_errors.DBAPIError("SELECT 1", {}, Exception("gone"), connection_invalidated=True),
         asyncpg.TooManyConnectionsError("too many"),
         asyncpg.CannotConnectNowError("starting up"),
+        asyncpg.QueryCanceledError("canceling statement due to statement timeout"),
         redis_errors.ConnectionError("redis down"),
         redis_errors.TimeoutError("redis slow"),
     ],
     ids=lambda error: type(error).__name__,
 )
 def test_is_unavailable_recognises_outages(error: BaseException) -> None:
-    assert _is_unavailable(error)
+    assert is_transient(error)
 
 
 @pytest.mark.parametrize(
@@ -156,13 +157,13 @@ def test_is_unavailable_recognises_outages(error: BaseException) -> None:
     ids=lambda error: type(error).__name__,
 )
 def test_is_unavailable_rejects_code_errors(error: BaseException) -> None:
-    assert not _is_unavailable(error)
+    assert not is_transient(error)
 
 
 def test_is_unavailable_terminates_on_a_cause_cycle() -> None:
     first, second = RuntimeError("a"), RuntimeError("b")
     first.__cause__, second.__cause__ = second, first
-    assert not _is_unavailable(first)
+    assert not is_transient(first)
 
 
 async def test_an_errors_context_never_overrides_the_members_every_problem_has() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import exc as sqla_errors
 
-from app.shared.presentation.tasks import lost_connection
+from app.shared.presentation.http.problems import register_problem_handlers
+from app.shared.presentation.tasks import lost_connection, retrying
+from app.shared.presentation.transient import TRANSIENT_ERRORS
 
 
 def _wrapped(cause: BaseException, *, invalidated: bool = False) -> sqla_errors.DBAPIError:
@@ -36,3 +39,13 @@ def test_an_invalidated_connection_is_transient() -> None:
 def test_a_constraint_violation_is_not() -> None:
     assert not lost_connection(_wrapped(asyncpg.UniqueViolationError("duplicate key")))
     assert not lost_connection(ValueError("a bug"))
+
+
+def test_a_task_retries_exactly_what_the_api_answers_with_503() -> None:
+    # One definition (app/shared/presentation/transient.py): an outage for a request is an
+    # outage for a task, a statement timeout included.
+    assert retrying(3)["autoretry_for"] == TRANSIENT_ERRORS
+    assert asyncpg.QueryCanceledError in TRANSIENT_ERRORS
+    app = FastAPI()
+    register_problem_handlers(app)
+    assert set(TRANSIENT_ERRORS) <= set(app.exception_handlers)

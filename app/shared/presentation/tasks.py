@@ -8,10 +8,9 @@ from typing import Any, Final, Protocol, TypeVar
 import asyncpg
 from dishka import AsyncContainer
 from prometheus_client import Gauge
-from redis import exceptions as redis_errors
-from sqlalchemy import exc as sqla_errors
 
 from app.shared.application.jobs import JobLock
+from app.shared.presentation.transient import TRANSIENT_ERRORS, is_transient
 
 T = TypeVar("T")
 
@@ -25,28 +24,11 @@ JOB_LAST_SUCCESS = Gauge(
     multiprocess_mode="max",
 )
 
-# Worth another try later (with backoff): the world was briefly unavailable. Everything else
-# (a domain error, a bug) is permanent: retrying would fail the same way.
-TRANSIENT_ERRORS: Final[tuple[type[Exception], ...]] = (
-    OSError,
-    TimeoutError,
-    sqla_errors.OperationalError,
-    sqla_errors.InterfaceError,
-    sqla_errors.TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
-)
-
-
 # A connection the server dropped mid-operation (a restart's "terminating connection", a
 # killed backend) reaches a task as a plain SQLAlchemy DBAPIError around one of these, which
 # autoretry_for cannot see through: found on the server's restart under load (make faults),
 # where it made a confirmation a dead letter instead of a retry.
 _LOST_CONNECTION: Final[tuple[type[BaseException], ...]] = (
-    *TRANSIENT_ERRORS,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InternalClientError,
     asyncpg.AdminShutdownError,
@@ -54,17 +36,8 @@ _LOST_CONNECTION: Final[tuple[type[BaseException], ...]] = (
 
 
 def lost_connection(error: BaseException) -> bool:
-    """Whether ``error`` is, or wraps, a database connection lost mid-operation: transient."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sqla_errors.DBAPIError) and current.connection_invalidated:
-            return True
-        if current is not error and isinstance(current, _LOST_CONNECTION):
-            return True
-        current = getattr(current, "orig", None) or current.__cause__
-    return False
+    """Whether ``error`` wraps a database connection lost mid-operation: transient."""
+    return is_transient(error, also=_LOST_CONNECTION, itself=False)
 
 
 class TaskRunner(Protocol):

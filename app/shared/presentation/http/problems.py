@@ -15,7 +15,6 @@ import asyncpg
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis import exceptions as redis_errors
 from sqlalchemy import exc as sqla_errors
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -38,6 +37,7 @@ from app.shared.domain.errors import (
     NotFoundError,
 )
 from app.shared.presentation.http.routing import allowed_methods
+from app.shared.presentation.transient import TRANSIENT_ERRORS, is_transient
 
 PROBLEM_JSON: Final = "application/problem+json"
 _RESERVED_MEMBERS: Final = frozenset(
@@ -55,20 +55,6 @@ STATUS_BY_KIND: Final[tuple[tuple[type[DomainError], HTTPStatus], ...]] = (
     (ServiceBusyError, HTTPStatus.SERVICE_UNAVAILABLE),
     (RateLimitedError, HTTPStatus.TOO_MANY_REQUESTS),
     (PaymentRequiredError, HTTPStatus.PAYMENT_REQUIRED),
-)
-
-# Errors that mean "a dependency is unreachable or overloaded", not "the code is wrong".
-UNAVAILABLE_ERRORS: Final[tuple[type[Exception], ...]] = (
-    OSError,  # includes ConnectionRefusedError and TimeoutError, raw from asyncpg
-    sqla_errors.OperationalError,
-    sqla_errors.InterfaceError,
-    sqla_errors.TimeoutError,  # pool exhausted
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.QueryCanceledError,
-    redis_errors.ConnectionError,
-    redis_errors.TimeoutError,
 )
 
 _log = get_logger("app.errors")
@@ -192,7 +178,7 @@ async def _driver_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, asyncpg.PostgresError)  # noqa: S101 - registered for it only
     if error.sqlstate in UNSTORABLE_TEXT:
         return _invalid_text(request)
-    if _is_unavailable(error):
+    if is_transient(error):
         return await _unavailable(request, error)
     _log.error(
         "unhandled_database_error",
@@ -208,7 +194,7 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, sqla_errors.DBAPIError)  # noqa: S101
     if getattr(error.orig, "sqlstate", None) in UNSTORABLE_TEXT:
         return _invalid_text(request)
-    if _is_unavailable(error):
+    if is_transient(error):
         return await _unavailable(request, error)
     # The driver's and PostgreSQL's messages quote values (the input that failed to parse, a
     # duplicate key), which may be personal data or secrets: log what kind of error, which
@@ -226,7 +212,7 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-    if _is_unavailable(error):
+    if is_transient(error):
         return await _unavailable(request, error)
     _log.error("unhandled_error", exc_info=error, path=request.url.path)
     return _internal_error(request)
@@ -271,20 +257,6 @@ class UnhandledErrorMiddleware:
             await response(scope, receive, send)
 
 
-def _is_unavailable(error: BaseException) -> bool:
-    """Also look through wrappers: SQLAlchemy's DBAPIError keeps the driver error in ``orig``."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, UNAVAILABLE_ERRORS):
-            return True
-        if isinstance(current, sqla_errors.DBAPIError) and current.connection_invalidated:
-            return True
-        current = getattr(current, "orig", None) or current.__cause__
-    return False
-
-
 def register_problem_handlers(app: FastAPI) -> None:
     """Handlers for known errors; add UnhandledErrorMiddleware for everything else."""
     app.add_exception_handler(DomainError, _domain_error)
@@ -292,5 +264,5 @@ def register_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(sqla_errors.DBAPIError, _database_error)
     app.add_exception_handler(asyncpg.PostgresError, _driver_error)
-    for error_type in UNAVAILABLE_ERRORS:
+    for error_type in TRANSIENT_ERRORS:
         app.add_exception_handler(error_type, _unavailable)
