@@ -29,6 +29,7 @@ from prometheus_client import Counter
 from redis.asyncio import Redis
 from structlog.stdlib import get_logger
 
+from app.shared.infrastructure.breaker import CircuitBreaker
 from app.shared.infrastructure.redis import RedisErrors
 
 T = TypeVar("T")
@@ -53,6 +54,12 @@ _MISSING = object()
 _SEEN_NAMESPACES = 10_000
 
 
+def _monotonic() -> float:
+    # Looked up at each call, not bound once: a test moves this module's time to pass a
+    # breaker's window without waiting.
+    return time.monotonic()
+
+
 class VersionedCache:
     def __init__(
         self,
@@ -69,9 +76,9 @@ class VersionedCache:
         self._ttl = ttl_seconds
         self._timeout = operation_timeout
         self._breaker_seconds = breaker_seconds
+        self._breaker = CircuitBreaker(breaker_seconds, clock=_monotonic)
         self._lock_ms = int(lock_seconds * 1000)
         self._wait_for_peer = wait_for_peer
-        self._open_until = 0.0
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         # The version each namespace had when this process last read it: a guess, checked by
         # the same MGET; bounded, since product ids (scopes) come from URLs.
@@ -83,7 +90,7 @@ class VersionedCache:
 
     @property
     def available(self) -> bool:
-        return time.monotonic() >= self._open_until
+        return self._breaker.closed
 
     async def get_or_load(
         self,
@@ -154,7 +161,7 @@ class VersionedCache:
                 await self._redis.incr(_version_key(_namespace(kind, scope)))
         except Exception:
             # Old entries may outlive this write; stop reading them here until they expire.
-            self._trip("bump", until=time.monotonic() + self._ttl)
+            self._trip("bump", seconds=self._ttl)
             raise
 
     async def _fill(
@@ -211,16 +218,17 @@ class VersionedCache:
             async with asyncio.timeout(self._timeout):
                 return await command
         except Exception:  # noqa: BLE001 - any Redis failure: serve from the database
-            self._trip(operation, until=time.monotonic() + self._breaker_seconds)
+            self._trip(operation)
             return _MISSING
 
-    def _trip(self, operation: str, *, until: float) -> None:
+    def _trip(self, operation: str, *, seconds: float | None = None) -> None:
         CACHE_ERRORS.labels(operation).inc()
         self._errors.count()
-        if until > self._open_until:
-            self._open_until = until
+        if self._breaker.open(seconds):
             _log.warning(
-                "cache_unavailable", operation=operation, bypass_seconds=until - time.monotonic()
+                "cache_unavailable",
+                operation=operation,
+                bypass_seconds=self._breaker_seconds if seconds is None else seconds,
             )
 
 

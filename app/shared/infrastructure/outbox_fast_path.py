@@ -8,12 +8,12 @@ outage costs each request nothing.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Sequence
 from uuid import UUID
 
 from structlog.stdlib import get_logger
 
+from app.shared.infrastructure.breaker import CircuitBreaker
 from app.shared.infrastructure.outbox_relay import OutboxRelay
 
 _log = get_logger(__name__)
@@ -23,12 +23,11 @@ class OutboxFastPath:
     def __init__(self, relay: OutboxRelay, *, enabled: bool, breaker_seconds: float = 5.0) -> None:
         self._relay = relay
         self._enabled = enabled
-        self._breaker_seconds = breaker_seconds
-        self._open_until = 0.0
+        self._breaker = CircuitBreaker(breaker_seconds)
         self._running: set[asyncio.Task[None]] = set()
 
     def submit(self, event_ids: Sequence[UUID]) -> None:
-        if not self._enabled or not event_ids or time.monotonic() < self._open_until:
+        if not self._enabled or not event_ids or not self._breaker.closed:
             return
         task = asyncio.get_running_loop().create_task(self._relay_now(list(event_ids)))
         self._running.add(task)  # held until done: the loop keeps only weak references
@@ -39,7 +38,7 @@ class OutboxFastPath:
         try:
             await self._relay.relay_events(event_ids)
         except Exception:  # noqa: BLE001 - the sweep will relay them
-            self._open_until = time.monotonic() + self._breaker_seconds
+            self._breaker.open()
             _log.warning("outbox_fast_path_failed", events=len(event_ids), exc_info=True)
 
     async def drain(self) -> None:
