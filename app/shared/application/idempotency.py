@@ -3,6 +3,10 @@
 The first request with a key does the work and stores its response in the same unit of work; a
 replay (same key, same request) gets that response without a second effect; a concurrent request
 with the key waits for the first to finish; the same key with a different request is refused.
+
+A command returns ``Idempotent[R]``: the response, and whether it is a replay. The presentation
+layer answers a replay with the original status and body plus an ``Idempotent-Replayed: true``
+header; the response itself stays exactly what was stored.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from app.shared.domain.errors import InvalidValueError
+
+R = TypeVar("R")
 
 
 class IdempotencyKeyReusedError(InvalidValueError):
@@ -68,3 +74,24 @@ class IdempotencyStore(Protocol):
     async def complete(self, key: IdempotencyKey, response: Mapping[str, Any]) -> None:
         """Store the response; it becomes visible when the unit of work commits."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Idempotent(Generic[R]):
+    response: R
+    replayed: bool = False
+
+
+async def claim(
+    store: IdempotencyStore,
+    *,
+    owner: UUID,
+    operation: str,
+    key: str | None,
+    request: Mapping[str, Any],
+) -> tuple[IdempotencyKey | None, dict[str, Any] | None]:
+    """Hold the key (if the client sent one): (key, stored response of an earlier request)."""
+    if key is None:
+        return None, None
+    claimed = IdempotencyKey.for_request(owner=owner, operation=operation, key=key, request=request)
+    return claimed, await store.claim(claimed)

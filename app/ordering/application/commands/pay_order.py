@@ -6,7 +6,6 @@ from typing import Final, cast
 from uuid import UUID
 
 from app.ordering.application.errors import PaymentDeclinedError, PaymentGatewayError
-from app.ordering.application.idempotent import Idempotent, claim
 from app.ordering.application.permissions import ensure_owner, visible_order
 from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.ports.payment_gateway import PaymentGateway, PaymentResult
@@ -14,7 +13,7 @@ from app.ordering.application.snapshot import OrderSnapshot, snapshot
 from app.ordering.domain.state_machine import OrderAction
 from app.ordering.domain.value_objects import OrderId
 from app.shared.application.actor import ActorProvider
-from app.shared.application.idempotency import IdempotencyStore
+from app.shared.application.idempotency import IdempotencyStore, Idempotent, claim
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 

@@ -4,7 +4,6 @@ from dataclasses import dataclass
 from typing import Final, cast
 from uuid import UUID
 
-from app.ordering.application.idempotent import Idempotent, claim
 from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.snapshot import OrderSnapshot, snapshot
 from app.ordering.domain.basket import Basket
@@ -12,7 +11,7 @@ from app.ordering.domain.order import Order, PricedItem
 from app.ordering.domain.policy import OrderingPolicy
 from app.ordering.domain.ports import OrderIdGenerator
 from app.shared.application.actor import ActorProvider, require_role
-from app.shared.application.idempotency import IdempotencyStore
+from app.shared.application.idempotency import IdempotencyStore, Idempotent, claim
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.application.stock import ReservedStock, StockRequest, StockReservations

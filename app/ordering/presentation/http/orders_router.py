@@ -17,7 +17,6 @@ from app.ordering.application.commands.place_order import (
     PlaceOrderRequest,
 )
 from app.ordering.application.commands.ship_order import ShipOrder, ShipOrderRequest
-from app.ordering.application.idempotent import Idempotent
 from app.ordering.application.queries.daily_sales import DailySales, DailySalesRequest
 from app.ordering.application.queries.get_order import GetOrder, GetOrderRequest
 from app.ordering.application.queries.list_my_orders import ListMyOrders, ListMyOrdersRequest
@@ -34,6 +33,7 @@ from app.ordering.presentation.http.schemas import (
     PlaceOrderBody,
     SalesSummaryOut,
 )
+from app.shared.application.idempotency import Idempotent
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
