@@ -15,7 +15,7 @@ LINT_TOOLS := .local/lint-tools/venv
 LINT_TOOLS_SYNCED := $(LINT_TOOLS)/.synced
 SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 $(LINT_TOOLS)/bin/semgrep
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults migration-load clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,11 @@ FAULTS_SECONDS ?= 20
 FAULTS_RATE ?= 200
 faults: $(SYNCED) ## faults under load on private servers: PostgreSQL restart and slowness, Redis and broker stops, a rolling update; prints figures (FAULTS="postgres-restart ..." picks some)
 	$(BIN)/python -m loadtests.faults $(FAULTS) --seconds $(FAULTS_SECONDS) --rate $(FAULTS_RATE)
+
+MIGRATION_LOAD_ROWS ?= 500000
+MIGRATION_LOAD_RATE ?= 100
+migration-load: $(SYNCED) ## a migration under load on private servers: a nullable column and an index on a seeded orders table, CONCURRENTLY and plain; prints the stall and errors (MIGRATION_LOAD_MODES="concurrent" picks one)
+	$(BIN)/python -m loadtests.migration_load $(MIGRATION_LOAD_MODES) --rows $(MIGRATION_LOAD_ROWS) --rate $(MIGRATION_LOAD_RATE)
 
 clean: ## remove the venvs and caches (keeps .local data)
 	rm -rf $(VENV) $(LINT_TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
