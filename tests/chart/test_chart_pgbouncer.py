@@ -29,16 +29,11 @@ from sqlalchemy.engine import make_url
 from app.shared.infrastructure.database import create_engine
 from tests.conftest import run_sql
 from tests.integration.pgbouncer_support import pgbouncer_binary
+from tests.support.ports import free_port
 
 Doc = dict[str, Any]
 Render = Callable[..., list[Doc]]
 TIMEOUT_MS = 1500
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _named(docs: list[Doc], kind: str, suffix: str) -> Doc:
@@ -76,7 +71,7 @@ def rendered(render: Render, server: tuple[str, str]) -> list[Doc]:
             "externalDatabase.username": url.username or "postgres",
             "externalDatabase.password": "a p@ss/word",  # the chart must encode it
             "pgbouncer.enabled": "true",
-            "pgbouncer.port": str(_free_port()),
+            "pgbouncer.port": str(free_port()),
             "pgbouncer.poolSize": "2",
             "config.APP_DB_STATEMENT_TIMEOUT_MS": str(TIMEOUT_MS),
         },

@@ -16,6 +16,8 @@ changes in its copy, and why (podman 4.3 is not a cluster):
   the values a cluster would give;
 - init containers are marked "always" (a podman annotation): with its default, "once", this
   podman tries to remove the init container before it has seen it exit, and fails;
+- each pod's emptyDir volumes get the pod's name in theirs, so that no two pods can share one
+  podman volume (in Kubernetes an emptyDir belongs to its pod);
 - the Jobs' pod templates run as Pods (this podman ignores Job documents), the load test's
   worker Job as one Pod per worker;
 - a Service's name in a container's arguments becomes 127.0.0.1 (there is no cluster DNS; the
@@ -52,7 +54,8 @@ from tests.images.build import (
     host_services,
     wait_for,
 )
-from tests.integration.worker_support import Mailbox, free_port
+from tests.support.mail import Mailbox
+from tests.support.ports import free_ports
 
 # Building the images (cached after `make images-test`) and starting the pods take minutes.
 pytestmark = pytest.mark.timeout(1200)
@@ -108,6 +111,7 @@ def _for_podman(doc: Doc, services: set[str]) -> Doc:
         return doc
     spec = _pod_spec(doc)
     spec["hostNetwork"] = True
+    _own_empty_dirs(spec, doc["metadata"]["name"])
     if spec.get("initContainers"):
         # podman 4.3 reads a Deployment's annotations from the Deployment, not its pod template.
         doc["metadata"].setdefault("annotations", {})[INIT_CONTAINER_TYPE] = "always"
@@ -124,6 +128,25 @@ def _for_podman(doc: Doc, services: set[str]) -> Doc:
                 reference = source.pop("secretKeyRef")
                 source["configMapKeyRef"] = {**reference, "name": _as_config_map(reference["name"])}
     return doc
+
+
+def _own_empty_dirs(spec: Doc, owner: str) -> None:
+    """One pod's emptyDirs are its own, as in Kubernetes: under one name the api, worker and beat
+    pods could share a podman volume, and the worker's start would empty the api's Prometheus
+    files."""
+    for volume in list(spec.get("volumes", [])):
+        if "emptyDir" in volume:
+            _rename_volume(spec, volume["name"], f"{owner}-{volume['name']}")
+
+
+def _rename_volume(spec: Doc, old: str, new: str) -> None:
+    for volume in spec.get("volumes", []):
+        if volume["name"] == old:
+            volume["name"] = new
+    for container in [*spec.get("initContainers", []), *spec["containers"]]:
+        for mount in container.get("volumeMounts", []):
+            if mount["name"] == old:
+                mount["name"] = new
 
 
 def _on_loopback(arg: str, services: set[str]) -> str:
@@ -226,8 +249,7 @@ def platform(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Platform]:
     work = tmp_path_factory.mktemp("chart-run")
-    smtp_port, api_port, metrics_port = free_port(), free_port(), free_port()
-    api_metrics_port, locust_port = free_port(), free_port()
+    smtp_port, api_port, metrics_port, api_metrics_port, locust_port = free_ports(5)
     sink = start_sink("127.0.0.1", smtp_port, work / "mailbox")
     rendered = render(
         [VALUES],

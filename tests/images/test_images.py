@@ -22,7 +22,8 @@ from app.bootstrap.smtp_sink import start_sink
 from tests.images.build import PASSWORD, a_customer_orders
 from tests.images.conftest import Images, Services, wait_for
 from tests.images.engine import container_args
-from tests.integration.worker_support import Mailbox, free_port
+from tests.support.mail import Mailbox
+from tests.support.ports import free_port
 
 API_LIMIT_BYTES = 250 * 1000 * 1000
 GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds

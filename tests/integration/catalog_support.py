@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 from typing import Any
 
 import asyncpg
@@ -12,7 +11,8 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.bootstrap.settings import RedisSettings, Settings
-from tests.integration.support import asyncpg_dsn
+from tests.support.ports import dead_port
+from tests.support.sql import asyncpg_dsn
 
 PRODUCTS = "/api/v1/products"
 
@@ -110,13 +110,6 @@ async def metric(client: httpx.AsyncClient, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 total += sample.value
     return total
-
-
-def dead_port() -> int:
-    """A port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def with_dead_redis(settings: Settings) -> Settings:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any, Final
 
 import asyncpg
@@ -15,8 +16,12 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
+from app.bootstrap.smtp_sink import start_sink
 from tests.conftest import run_sql
-from tests.integration.worker_support import mailbox, worker  # noqa: F401 - fixtures
+from tests.integration.support import Staffing, staffing
+from tests.support.mail import Mailbox
+from tests.support.ports import free_port
+from tests.support.worker import WorkerProcess, start_worker, worker_environment
 
 OWASP_API_TOP_10: Final = frozenset(f"API{number}" for number in range(1, 11))
 
@@ -90,3 +95,26 @@ async def make_client() -> AsyncIterator[ClientFactory]:
 @pytest.fixture
 async def client(make_client: ClientFactory, settings: Settings) -> httpx.AsyncClient:
     return await make_client(settings)
+
+
+@pytest.fixture
+async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
+    """One user of each role (root, adam, sam, carl), over HTTP on ``client``."""
+    return await staffing(client, database_url)
+
+
+@pytest.fixture
+def mailbox(tmp_path: Path) -> Iterator[Mailbox]:
+    """The project's SMTP sink on a free port, in this process, saving to ``tmp_path``."""
+    port = free_port()
+    controller = start_sink("127.0.0.1", port, tmp_path / "mailbox")
+    yield Mailbox(port=port, path=tmp_path / "mailbox")
+    controller.stop()
+
+
+@pytest.fixture
+def worker(settings: Settings, mailbox: Mailbox, tmp_path: Path) -> Iterator[WorkerProcess]:
+    """``python -m app worker`` for the run's database and Redis, mailing to ``mailbox``."""
+    running = start_worker(worker_environment(settings, mailbox), tmp_path / "worker.log")
+    yield running
+    running.stop()

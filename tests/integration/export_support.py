@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from tests.integration.support import asyncpg_dsn
+from tests.support.sql import asyncpg_dsn
 
 EXPORTS = "/api/v1/order-exports"
 

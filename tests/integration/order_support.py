@@ -8,7 +8,6 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
 import httpx
 
 from tests.integration.catalog_support import PRODUCTS, create_product
@@ -16,10 +15,10 @@ from tests.integration.support import (
     Actor,
     Staffing,
     assert_problem,
-    asyncpg_dsn,
     staffing,
     user_with_role,
 )
+from tests.support.sql import sql_rows, sql_value
 
 ORDERS = "/api/v1/orders"
 APPROVED_CARD = "4242424242424242"
@@ -65,6 +64,34 @@ async def open_shop(client: httpx.AsyncClient, database_url: str, *, customers: 
         for number in range(customers)
     ]
     return Shop(team=team, customers=(team.customer, *extra), database_url=database_url)
+
+
+@dataclass(frozen=True, slots=True)
+class Shopfront:
+    """The worker tests' shop: the staffing, one product (MUG-1, a Mug at 12.50 EUR) and a
+    buyer (``buyer@example.com`` by default), whose headers place the orders."""
+
+    team: Staffing
+    product_id: str
+    buyer: dict[str, str]
+
+
+async def shopfront(
+    client: httpx.AsyncClient, database_url: str, *, stock: int = 5, buyer: str = "buyer"
+) -> Shopfront:
+    shop = await open_shop(client, database_url, customers=0)
+    product_id = await new_product(client, shop, "MUG-1", name="Mug", stock=stock)
+    customer = await user_with_role(client, shop.admin.tokens, buyer, "customer")
+    return Shopfront(shop.team, product_id, customer.headers)
+
+
+async def place_order(client: httpx.AsyncClient, shop: Shopfront, quantity: int = 1) -> str:
+    """One order of the shop's product by its buyer; its id."""
+    order = await client.post(
+        ORDERS, json=order_body((shop.product_id, quantity)), headers=shop.buyer
+    )
+    assert order.status_code == 201, order.text
+    return str(order.json()["id"])
 
 
 async def new_product(
@@ -207,37 +234,15 @@ async def list_ids(
 # --- the database, read directly ----------------------------------------------------------------
 
 
-async def fetch(database_url: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return list(await connection.fetch(sql, *args))
-    finally:
-        await connection.close()
-
-
-async def scalar(database_url: str, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
-
-
-async def execute_sql(database_url: str, sql: str, *args: Any) -> str:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return str(await connection.execute(sql, *args))
-    finally:
-        await connection.close()
-
-
 async def stock_of(client: httpx.AsyncClient, database_url: str, product_id: str) -> int:
     """The stock in PostgreSQL; for an active product, checked against what a customer reads
     through the API (its cache), which new_product filled before any order."""
     stored = int(
-        await scalar(database_url, "SELECT stock_on_hand FROM products WHERE id = $1", product_id)
+        await sql_value(
+            database_url, "SELECT stock_on_hand FROM products WHERE id = $1", product_id
+        )
     )
-    status = await scalar(database_url, "SELECT status FROM products WHERE id = $1", product_id)
+    status = await sql_value(database_url, "SELECT status FROM products WHERE id = $1", product_id)
     if status == "active":
         shown = await client.get(f"{PRODUCTS}/{product_id}")
         assert shown.status_code == 200, shown.text
@@ -247,7 +252,7 @@ async def stock_of(client: httpx.AsyncClient, database_url: str, product_id: str
 
 async def orders_of(database_url: str, customer_id: str) -> int:
     return int(
-        await scalar(
+        await sql_value(
             database_url, "SELECT count(*) FROM orders WHERE customer_id = $1", customer_id
         )
     )
@@ -255,7 +260,7 @@ async def orders_of(database_url: str, customer_id: str) -> int:
 
 async def order_events(database_url: str) -> list[tuple[str, str, dict[str, Any]]]:
     """(event_type, aggregate_id, payload) of the order rows of the outbox, oldest first."""
-    rows = await fetch(
+    rows = await sql_rows(
         database_url,
         "SELECT event_type, aggregate_id, payload FROM outbox_events "
         "WHERE aggregate_type = 'order' ORDER BY occurred_at, recorded_at",

@@ -22,8 +22,9 @@ from app.bootstrap.settings import Settings
 from tests.integration.catalog_support import create_product
 from tests.integration.export_support import start_export
 from tests.integration.helpers import PASSWORD
-from tests.integration.order_support import execute_sql, placed
+from tests.integration.order_support import placed
 from tests.integration.support import Actor, Staffing, staffing, user_with_role
+from tests.support.sql import sql_execute
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 SKU: Final = "OWASP-1"
@@ -195,7 +196,7 @@ async def open_world(client: httpx.AsyncClient, database_url: str) -> World:
     started = await start_export(client, team.staff.headers, today, today)
     assert started.status_code == 202, started.text
     dead_letter_id = str(uuid.uuid4())
-    await execute_sql(
+    await sql_execute(
         database_url,
         "INSERT INTO dead_letters (id, task_id, task_name, kwargs, error_type, error_message,"
         " retries, failed_at) VALUES ($1, 'task-1', 'notifications.send_order_confirmation',"

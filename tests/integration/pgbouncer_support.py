@@ -23,6 +23,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.shared.infrastructure.database import session_settings
+from tests.support.ports import free_port
 
 DEBIAN_BINARY = "/usr/sbin/pgbouncer"
 # The chart's settings that matter to the app; the test's own (address, auth, files) are apart.
@@ -72,12 +73,6 @@ def connect_query(statement_timeout_ms: int) -> str:
     """What the chart renders into PgBouncer's connect_query: the app's session settings."""
     settings = session_settings(statement_timeout_ms)
     return "; ".join(f"SET {name} = {value}" for name, value in settings.items())
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -154,7 +149,7 @@ def start_pgbouncer(
     """Started in the foreground (this process owns it), in a directory of its own under /tmp
     (as root it runs as ``nobody``, which must reach its files); ``stop()`` removes both."""
     binary = pgbouncer_binary()
-    port = _free_port()
+    port = free_port()
     directory = Path(tempfile.mkdtemp(prefix="fp-pgbouncer-"))
     config = directory / "pgbouncer.ini"
     config.write_text(

@@ -6,12 +6,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import asyncpg
 import httpx
 import jwt
 
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
+from tests.support import sql
+from tests.support.sql import sql_execute
+
+# Read from here by modules written before tests/support (release_support.py).
+asyncpg_dsn = sql.asyncpg_dsn
 
 PROBLEM_JSON = "application/problem+json"
 HASH_MARKER = "$argon2"
@@ -119,31 +123,15 @@ def make_token(settings: Settings, *, secret: str | None = None, **overrides: An
     return jwt.encode(claims, key, algorithm="HS256")
 
 
-def asyncpg_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
-
-
-async def fetch_value(database_url: str, sql: str, *args: Any) -> Any:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return await connection.fetchval(sql, *args)
-    finally:
-        await connection.close()
-
-
 async def bootstrap_super_admin(
     client: httpx.AsyncClient, database_url: str, username: str = "root"
 ) -> tuple[str, dict[str, str]]:
     """The very first super admin (what the CLI's CreateSuperAdmin does): signed up over HTTP,
     then promoted in the database; every other role change in the tests goes through the API."""
     user_id = await sign_up(client, username)
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        result = await connection.execute(
-            "UPDATE users SET role = 'super_admin' WHERE username = $1", username
-        )
-    finally:
-        await connection.close()
+    result = await sql_execute(
+        database_url, "UPDATE users SET role = 'super_admin' WHERE username = $1", username
+    )
     assert result == "UPDATE 1"
     return user_id, await log_in(client, username)
 

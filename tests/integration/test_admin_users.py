@@ -26,18 +26,12 @@ from tests.integration.support import (
     refresh_raw,
     revoke,
     sign_up_raw,
-    staffing,
     user_with_role,
 )
 
 pytestmark = pytest.mark.integration
 
 USERS = "/api/v1/users"
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
 
 
 async def _list(client: httpx.AsyncClient, actor: Actor, **params: Any) -> httpx.Response:

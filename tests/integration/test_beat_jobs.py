@@ -3,7 +3,7 @@ the purge of expired bookkeeping."""
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -17,27 +17,29 @@ from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import log_in, sign_up
-from tests.integration.reliability_support import (
-    eventually,
-    place_order,
+from tests.integration.order_support import place_order, shopfront, stock_of
+from tests.support.broker import UNPUBLISHED, broker_idle, work_over
+from tests.support.mail import Mailbox, text_of
+from tests.support.polling import until
+from tests.support.sql import sql_execute, sql_value, wait_for_sql
+from tests.support.worker import (
     received,
-    reliability_environment,
     running_beats,
     running_workers,
-    shopfront,
-    sql_execute,
-    sql_value,
-    stock_of,
     task_results,
-    wait_for_sql,
+    worker_environment,
 )
-from tests.integration.worker_support import Mailbox, text_of
 
 EXPIRE = "ordering.expire_overdue_orders"
 LOCK_KEY = f"jobs:lock:{EXPIRE}"
 EXPIRED_EVENTS = "SELECT count(*) FROM outbox_events WHERE event_type = 'OrderExpired'"
 EXPIRED_ORDERS = "SELECT count(*) FROM orders WHERE status = 'expired'"
 EXPIRY_SUBJECT = "Your order expired"
+# The expiry notice's inbox row: committed once the mail server accepted the notice.
+EXPIRY_NOTICES_HANDLED = (
+    "SELECT count(*) FROM processed_events p JOIN outbox_events e ON e.id = p.event_id"
+    " WHERE e.event_type = 'OrderExpired' AND p.handler LIKE 'notifications.%'"
+)
 
 
 def _short_window(settings: Settings) -> Settings:
@@ -50,15 +52,20 @@ def _subjects(mailbox: Mailbox) -> list[str]:
     return sorted(str(message["Subject"]) for message in mailbox.messages())
 
 
-async def _wait_for_subject(
-    mailbox: Mailbox, subject: str, count: int, *, within: float = 20.0
+async def _backdate_orders(database_url: str) -> None:
+    """Time passes for the orders: each was placed a minute earlier, well past its 1 s payment
+    window. The job reads the clock of the worker process, which a test cannot move."""
+    await sql_execute(
+        database_url,
+        "UPDATE orders SET created_at = created_at - interval '1 minute',"
+        " updated_at = updated_at - interval '1 minute'",
+    )
+
+
+async def _mails_once_work_is_over(
+    mailbox: Mailbox, subject: str, database_url: str, redis: Redis
 ) -> int:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if _subjects(mailbox).count(subject) >= count:
-            break
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # a duplicate would arrive by then
+    await until(lambda: work_over(redis, database_url), what=lambda: str(_subjects(mailbox)))
     return _subjects(mailbox).count(subject)
 
 
@@ -72,13 +79,13 @@ async def test_the_expiry_job_sent_twice_at_once_expires_the_overdue_order_once(
 ) -> None:
     api_settings = _short_window(settings)
     client = await make_client(api_settings)
-    env = reliability_environment(settings, mailbox, APP_ORDERING_PAYMENT_WINDOW_SECONDS="1")
+    env = worker_environment(settings, mailbox, APP_ORDERING_PAYMENT_WINDOW_SECONDS="1")
     # Two pool processes, so the two runs really are concurrent.
     with running_workers([env], [tmp_path / "worker.log"], concurrency=2) as (running,):
         shop = await shopfront(client, database_url, stock=5)
         order_id = await place_order(client, shop, quantity=2)
-        assert await stock_of(client, shop) == 3
-        await asyncio.sleep(1.2)  # past the payment window
+        assert await stock_of(client, database_url, shop.product_id) == 3
+        await _backdate_orders(database_url)
         publisher = create_celery(settings)
         started = time.monotonic()
         try:
@@ -95,16 +102,19 @@ async def test_the_expiry_job_sent_twice_at_once_expires_the_overdue_order_once(
             # The OrderExpired event is in the outbox; the sweep that beat runs every few seconds
             # relays it (the worker's own fast path does not: see the test below).
             publisher.send_task("platform.relay_outbox")
-            expiry_mails = await _wait_for_subject(mailbox, EXPIRY_SUBJECT, 1, within=10)
+            await wait_for_sql(database_url, EXPIRY_NOTICES_HANDLED, 1)
             mailed_after = time.monotonic() - started
+            await until(lambda: len(task_results(running.log, EXPIRE)) >= 2)
+            expiry_mails = await _mails_once_work_is_over(
+                mailbox, EXPIRY_SUBJECT, database_url, redis
+            )
         finally:
             publisher.close()
-        await eventually(lambda: len(task_results(running.log, EXPIRE)) >= 2, within=10)
         results = sorted(task_results(running.log, EXPIRE))
         log = running.log.read_text()
     order = await client.get(f"/api/v1/orders/{order_id}", headers=shop.buyer)
     assert order.json()["status"] == "expired"
-    assert await stock_of(client, shop) == 5
+    assert await stock_of(client, database_url, shop.product_id) == 5
     assert await sql_value(database_url, EXPIRED_EVENTS) == 1
     assert expiry_mails == 1, (_subjects(mailbox), log[-3000:])
     notice = next(m for m in mailbox.messages() if str(m["Subject"]) == EXPIRY_SUBJECT)
@@ -127,7 +137,7 @@ async def test_the_expiry_job_sent_twice_at_once_expires_the_overdue_order_once(
 
 IDLE_IN_TRANSACTION = (
     "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-    "AND state = 'idle in transaction'"
+    "AND state LIKE 'idle in transaction%'"  # "(aborted)" too
 )
 
 
@@ -135,6 +145,7 @@ async def test_an_event_committed_by_a_job_is_relayed_right_after_its_commit(
     make_client: ClientFactory,
     settings: Settings,
     database_url: str,
+    redis: Redis,
     mailbox: Mailbox,
     tmp_path: Path,
 ) -> None:
@@ -142,11 +153,11 @@ async def test_an_event_committed_by_a_job_is_relayed_right_after_its_commit(
     so an expiry notice should not wait for the next sweep; and a worker between tasks should
     hold no database transaction open."""
     client = await make_client(_short_window(settings))
-    env = reliability_environment(settings, mailbox, APP_ORDERING_PAYMENT_WINDOW_SECONDS="1")
+    env = worker_environment(settings, mailbox, APP_ORDERING_PAYMENT_WINDOW_SECONDS="1")
     with running_workers([env], [tmp_path / "worker.log"]) as (running,):
         shop = await shopfront(client, database_url, stock=5)
         order_id = await place_order(client, shop)
-        await asyncio.sleep(1.2)
+        await _backdate_orders(database_url)
         publisher = create_celery(settings)
         try:
             publisher.send_task(EXPIRE)
@@ -158,19 +169,24 @@ async def test_an_event_committed_by_a_job_is_relayed_right_after_its_commit(
             )
             assert status == "expired", running.log.read_text()[-3000:]
             started = time.monotonic()
-            mails = await _wait_for_subject(mailbox, EXPIRY_SUBJECT, 1, within=5)  # no sweep
+            # No sweep runs (no beat, no other task sent): only the fast path can relay the
+            # notice, so waiting longer never lets a broken fast path pass.
+            with contextlib.suppress(AssertionError):
+                await wait_for_sql(database_url, EXPIRY_NOTICES_HANDLED, 1, within=30)
+            handled = await sql_value(database_url, EXPIRY_NOTICES_HANDLED)
             waited = time.monotonic() - started
-            unpublished = await sql_value(
-                database_url, "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
-            )
+            mails = _subjects(mailbox).count(EXPIRY_SUBJECT)
+            unpublished = await sql_value(database_url, UNPUBLISHED)
+            await until(lambda: broker_idle(redis))  # the expiry task has returned
             idle = await sql_value(database_url, IDLE_IN_TRANSACTION)
             # Any next task in that pool process resumes the suspended relay.
             publisher.send_task("platform.relay_outbox")
-            late = await _wait_for_subject(mailbox, EXPIRY_SUBJECT, 1, within=10)
+            await wait_for_sql(database_url, EXPIRY_NOTICES_HANDLED, 1)
+            late = await _mails_once_work_is_over(mailbox, EXPIRY_SUBJECT, database_url, redis)
         finally:
             publisher.close()
     print(  # noqa: T201
-        f"[beat] expiry notice without a sweep: {mails} after {waited:.1f}s "
+        f"[beat] expiry notice without a sweep: {mails} after {waited:.1f}s (handled: {handled}) "
         f"({unpublished} event unpublished, {idle} worker connection idle in transaction); "
         f"after the next task: {late}"
     )
@@ -180,10 +196,16 @@ async def test_an_event_committed_by_a_job_is_relayed_right_after_its_commit(
     )
 
 
+def _sent(beat_log: Path) -> int:
+    """How many expiry jobs a beat process has sent."""
+    return beat_log.read_text().count(f"({EXPIRE})")
+
+
 async def test_two_beat_processes_expire_each_overdue_order_once(
     make_client: ClientFactory,
     settings: Settings,
     database_url: str,
+    redis: Redis,
     mailbox: Mailbox,
     tmp_path: Path,
 ) -> None:
@@ -193,15 +215,15 @@ async def test_two_beat_processes_expire_each_overdue_order_once(
     client = await make_client(_short_window(settings))
     shop = await shopfront(client, database_url, stock=5)
     order_ids = [await place_order(client, shop) for _ in range(orders_count)]
-    assert await stock_of(client, shop) == 5 - orders_count
+    assert await stock_of(client, database_url, shop.product_id) == 5 - orders_count
     jobs = {
         "APP_ORDERING_PAYMENT_WINDOW_SECONDS": "1",
         "APP_CELERY_EXPIRE_ORDERS_SECONDS": "2",
         "APP_CELERY_OUTBOX_SWEEP_SECONDS": "1",
     }
-    worker_env = reliability_environment(settings, mailbox, **jobs)
+    worker_env = worker_environment(settings, mailbox, **jobs)
     beat_envs = [
-        reliability_environment(
+        worker_environment(
             settings, mailbox, **jobs, APP_CELERY_BEAT_SCHEDULE_FILE=str(tmp_path / f"{name}.db")
         )
         for name in ("beat-a", "beat-b")
@@ -210,21 +232,29 @@ async def test_two_beat_processes_expire_each_overdue_order_once(
     with running_workers([worker_env], [tmp_path / "worker.log"], concurrency=2) as (running,):
         started = time.monotonic()
         with running_beats(beat_envs, beat_logs):
-            expired = await wait_for_sql(database_url, EXPIRED_ORDERS, orders_count, within=20)
+            expired = await wait_for_sql(database_url, EXPIRED_ORDERS, orders_count)
             expired_after = time.monotonic() - started
-            mails = await _wait_for_subject(mailbox, EXPIRY_SUBJECT, orders_count, within=15)
-            await asyncio.sleep(max(0.0, started + 10 - time.monotonic()))  # a few more rounds
-        await asyncio.sleep(1.0)  # runs already sent finish
+            # The beats' sweeps relay the notices.
+            await wait_for_sql(database_url, EXPIRY_NOTICES_HANDLED, orders_count)
+            # A few more rounds from both beats, each run racing the other beat's.
+            rounds = [_sent(log_file) + 2 for log_file in beat_logs]
+            await until(
+                lambda: all(_sent(log) >= n for log, n in zip(beat_logs, rounds, strict=True)),
+                what=lambda: str([_sent(log_file) for log_file in beat_logs]),
+            )
+        # The beats are stopped: the runs they sent finish.
+        mails = await _mails_once_work_is_over(mailbox, EXPIRY_SUBJECT, database_url, redis)
         log = running.log.read_text()
         runs = task_results(running.log, EXPIRE)
         deliveries = received(running.log, EXPIRE)
-    sent = [log_file.read_text().count(f"({EXPIRE})") for log_file in beat_logs]
+    sent = [_sent(log_file) for log_file in beat_logs]
     assert expired == orders_count, log[-3000:]
     assert mails == orders_count, _subjects(mailbox)
     assert _subjects(mailbox).count("Order confirmed: 12.50 EUR awaiting payment") == 3
     assert await sql_value(database_url, EXPIRED_EVENTS) == orders_count
-    assert await stock_of(client, shop) == 5
+    assert await stock_of(client, database_url, shop.product_id) == 5
     assert all(count > 0 for count in sent), sent  # both beats really were sending
+    assert len(runs) == deliveries, (runs, deliveries)  # every run sent has finished
     assert sum(int(value) for value in runs) == orders_count  # each order expired by one run
     assert "order_not_expired" not in log  # no two runs ever raced for the same order
     for order_id in order_ids:
@@ -291,7 +321,7 @@ async def test_the_purge_deletes_expired_bookkeeping_and_keeps_the_rest(
     ghost = f"identity:user-sessions:{uuid.uuid4()}"
     await redis.sadd(ghost, "expired-session-2", "expired-session-3")
 
-    env = reliability_environment(settings, mailbox)
+    env = worker_environment(settings, mailbox)
     with running_workers([env], [tmp_path / "worker.log"]) as (running,):
         publisher = create_celery(settings)
         started = time.monotonic()
@@ -300,7 +330,7 @@ async def test_the_purge_deletes_expired_bookkeeping_and_keeps_the_rest(
             publisher.send_task(PURGE)  # a second run at once: the lock makes it a no-op
         finally:
             publisher.close()
-        await eventually(lambda: len(task_results(running.log, PURGE)) >= 2, within=20)
+        await until(lambda: len(task_results(running.log, PURGE)) >= 2)
         elapsed = time.monotonic() - started
         results = task_results(running.log, PURGE)
     assert sorted(results) == sorted(

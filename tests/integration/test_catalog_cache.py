@@ -24,16 +24,11 @@ from tests.integration.catalog_support import (
     with_dead_redis,
 )
 from tests.integration.conftest import ClientFactory
-from tests.integration.support import Staffing, assert_problem, staffing
+from tests.integration.support import Staffing, assert_problem
 
 # Single-product reads are cached per product, under the "catalog:product" kind.
 HITS = {"kind": "catalog:product", "outcome": "hit"}
 MISSES = {"kind": "catalog:product", "outcome": "miss"}
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
 
 
 async def _by_sku(client: httpx.AsyncClient, sku: str) -> dict[str, Any]:

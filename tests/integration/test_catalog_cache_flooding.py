@@ -19,16 +19,11 @@ from app.bootstrap.settings import CacheSettings, Settings
 from tests.conftest import build_settings, redis_database
 from tests.integration.catalog_support import PRODUCTS, create_product, metric
 from tests.integration.conftest import ClientFactory
-from tests.integration.support import Staffing, assert_problem, staffing
+from tests.integration.support import Staffing, assert_problem
 
 pytestmark = pytest.mark.owasp("API4")
 
 LISTINGS = "{catalog:products}:v*:list:*"
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
 
 
 async def _listing_entries(redis: Redis) -> int:

@@ -9,11 +9,11 @@ from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
 from tests.integration.support import (
     assert_problem,
     assert_unauthorized,
-    fetch_value,
     log_in_raw,
     me,
     refresh_raw,
 )
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.integration
 
@@ -73,12 +73,12 @@ async def test_updates_the_stored_hash_and_updated_at(
 ) -> None:
     await sign_up(client, "alice")
     tokens = await log_in(client, "alice")
-    before_hash = await fetch_value(database_url, "SELECT password_hash FROM users")
+    before_hash = await sql_value(database_url, "SELECT password_hash FROM users")
     before = (await me(client, tokens)).json()
 
     assert (await _change(client, tokens)).status_code == 204
 
-    after_hash = await fetch_value(database_url, "SELECT password_hash FROM users")
+    after_hash = await sql_value(database_url, "SELECT password_hash FROM users")
     after = (await me(client, tokens)).json()
     assert after_hash != before_hash
     assert after_hash.startswith("$argon2id$")

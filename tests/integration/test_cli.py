@@ -7,7 +7,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 
 import asyncpg
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from app.bootstrap.migrations import CodeRevisions, upgrade
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD, bearer, log_in
+from tests.support.ports import dead_port
 
 
 def _run(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -93,21 +93,19 @@ def test_bad_configuration_stops_start_up_naming_each_variable() -> None:
 
 
 def test_wait_for_schema_exits_0_at_once_on_a_migrated_database(settings: Settings) -> None:
-    started = time.monotonic()
     result = _run("wait-for-schema", "--wait", "10", env=_environment(settings))
     assert result.returncode == 0, result.stderr
+    # At once: its only line is the answer, no "waiting for the schema" before it.
     assert result.stderr.strip() == f"schema at head: {_head()}"
-    assert time.monotonic() - started < 10
 
 
 def test_wait_for_schema_gives_up_on_an_unmigrated_database_with_a_clear_message(
     settings: Settings, empty_database_url: str
 ) -> None:
-    started = time.monotonic()
     env = _environment(settings, APP_DB_URL=empty_database_url)
+    # It gives up by itself: _run's 60 s timeout fails the test if it never does.
     result = _run("wait-for-schema", "--wait", "2", env=env)
     assert result.returncode == 1, result.stderr
-    assert time.monotonic() - started < 15
     assert "waiting for the schema (behind: the database is at no revision" in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
         "schema not ready after 2s: behind: the database is at no revision (never migrated), "
@@ -153,7 +151,7 @@ def test_wait_for_schema_accepts_a_schema_a_newer_release_migrated(
 
 
 def test_wait_for_schema_waits_for_an_unreachable_database_and_gives_up(settings: Settings) -> None:
-    env = _environment(settings, APP_DB_URL=f"postgresql://postgres@127.0.0.1:{_dead_port()}/x")
+    env = _environment(settings, APP_DB_URL=f"postgresql://postgres@127.0.0.1:{dead_port()}/x")
     result = _run("wait-for-schema", "--wait", "2", env=env)
     assert result.returncode == 1
     assert "schema not ready after 2s: database not reachable: " in result.stderr
@@ -169,12 +167,6 @@ def test_migrate_refuses_a_transaction_pooler(settings: Settings) -> None:
 def _head() -> str:
     (head,) = CodeRevisions.load().heads
     return head
-
-
-def _dead_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _execute(database_url: str, sql: str) -> None:

@@ -3,7 +3,6 @@ admins read them. Orders are placed, paid and refunded over HTTP; the job runs i
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,16 +14,11 @@ from redis.asyncio import Redis
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from tests.integration.order_support import Shop, cancel, new_product, open_shop, paid, placed
-from tests.integration.reliability_support import (
-    eventually,
-    reliability_environment,
-    running_beats,
-    sql_execute,
-    sql_value,
-    task_results,
-)
 from tests.integration.support import assert_problem
-from tests.integration.worker_support import Mailbox, WorkerProcess
+from tests.support.mail import Mailbox
+from tests.support.polling import until
+from tests.support.sql import sql_execute, sql_value, wait_for_sql
+from tests.support.worker import WorkerProcess, running_beats, task_results, worker_environment
 
 ROLL_UP = "ordering.roll_up_daily_sales"
 DAILY_SALES = "/api/v1/orders/daily-sales"
@@ -46,7 +40,7 @@ async def _roll_up(settings: Settings, worker: WorkerProcess, runs: int) -> None
         publisher.send_task(ROLL_UP)
     finally:
         publisher.close()
-    await eventually(lambda: len(task_results(worker.log, ROLL_UP)) >= runs, within=20)
+    await until(lambda: len(task_results(worker.log, ROLL_UP)) >= runs)
     assert len(task_results(worker.log, ROLL_UP)) == runs, worker.log.read_text()[-3000:]
 
 
@@ -140,9 +134,6 @@ async def test_beat_rolls_the_sales_up_as_soon_as_it_starts(
     rolled_up = "SELECT coalesce(sum(orders_paid), 0) FROM daily_sales"
     assert await sql_value(database_url, rolled_up) == 0
 
-    with running_beats([reliability_environment(settings, mailbox)], [tmp_path / "beat.log"]):
-        for _ in range(200):  # about 20 s at most
-            if await sql_value(database_url, rolled_up) == 1:
-                break
-            await asyncio.sleep(0.1)
+    with running_beats([worker_environment(settings, mailbox)], [tmp_path / "beat.log"]):
+        await wait_for_sql(database_url, rolled_up, 1)
     assert await sql_value(database_url, rolled_up) == 1, worker.log.read_text()[-3000:]

@@ -39,16 +39,8 @@ from app.bootstrap.settings import Settings
 from tests.integration.catalog_support import PRODUCTS
 from tests.integration.helpers import sign_up
 from tests.integration.order_support import ORDERS, cancel, new_product, open_shop, paid, placed
-from tests.integration.reliability_support import (
-    kill_group,
-    launch,
-    sql_execute,
-    wait_for_log,
-    wait_for_sql,
-)
-from tests.integration.server_support import free_port, serve_api
+from tests.integration.server_support import serve_api
 from tests.integration.support import log_in_raw
-from tests.integration.worker_support import Mailbox, worker_environment
 from tests.monitoring.dashboards import (
     JOBS,
     LABEL_VALUES,
@@ -60,6 +52,10 @@ from tests.monitoring.dashboards import (
     variable_query,
     variables,
 )
+from tests.support.mail import Mailbox
+from tests.support.ports import free_port
+from tests.support.sql import sql_execute, wait_for_sql
+from tests.support.worker import kill_group, launch, wait_for_log, worker_environment
 
 API_JOB, WORKER_JOB = JOBS
 NAMESPACE: Final = "shop"  # the scrape config's namespace label, as a pod's would be

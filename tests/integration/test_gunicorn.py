@@ -6,7 +6,6 @@ import json
 import re
 import signal
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD
 from tests.integration.server_support import Served, serve_api
+from tests.support.polling import until_sync
 
 
 @pytest.fixture
@@ -53,10 +53,11 @@ def test_serves_the_identity_flow_and_aggregates_metrics_across_workers(server: 
             assert response.status_code == 200
         # gunicorn's master merges the workers' files; each worker writes its counts within a
         # second (ObservabilityMiddleware's tally), so the sum is awaited, then must hold.
-        deadline = time.monotonic() + 30
-        while _counter(_scrape(metrics_base), "/health/live", "200") < 40:
-            assert time.monotonic() < deadline, _scrape(metrics_base)[-2000:]
-            time.sleep(0.2)
+        until_sync(
+            lambda: _counter(_scrape(metrics_base), "/health/live", "200") >= 40,
+            every=0.2,
+            what=lambda: _scrape(metrics_base)[-2000:],
+        )
         metrics = _scrape(metrics_base)
         assert _counter(metrics, "/health/live", "200") == 40
         assert _counter(metrics, "/api/v1/users/me", "200") == 1
@@ -73,10 +74,11 @@ def test_metrics_and_docs_are_not_on_the_public_port(server: Served) -> None:
         response = httpx.get(f"{server.base}{path}")
         assert response.status_code == 404, (path, response.text)
     # The 404s above reach the metrics port's merge within a second (the workers' tally).
-    deadline = time.monotonic() + 30
-    while "http_requests_total" not in _scrape(server.metrics):
-        assert time.monotonic() < deadline, _scrape(server.metrics)[-2000:]
-        time.sleep(0.2)
+    until_sync(
+        lambda: "http_requests_total" in _scrape(server.metrics),
+        every=0.2,
+        what=lambda: _scrape(server.metrics)[-2000:],
+    )
 
 
 @pytest.mark.parametrize("value", [b"a\x01b", b"a\x7fb"])
@@ -108,7 +110,6 @@ def test_a_request_http_forbids_is_answered_with_a_problem(server: Served, value
 
 def test_stops_gracefully_on_sigterm(server: Served) -> None:
     process = server.process
-    started = time.monotonic()
     process.send_signal(signal.SIGTERM)
-    assert process.wait(timeout=15) == 0
-    assert time.monotonic() - started < 15
+    # Gracefully: it exits by itself, with 0 (a generous bound fails the test if it never does).
+    assert process.wait(timeout=60) == 0

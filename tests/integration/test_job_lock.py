@@ -3,11 +3,10 @@ its own claim."""
 
 from __future__ import annotations
 
-import asyncio
-
 from redis.asyncio import Redis
 
 from app.shared.infrastructure.job_lock import RedisJobLock
+from tests.support.polling import until
 
 JOB = "tests.job_lock"
 KEY = f"jobs:lock:{JOB}"
@@ -15,11 +14,11 @@ KEY = f"jobs:lock:{JOB}"
 
 async def _until_expired(redis: Redis, key: str) -> None:
     await redis.pexpire(key, 1)
-    for _ in range(1000):  # Redis expires the key within milliseconds; 10 s at most
-        if not await redis.exists(key):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"{key} did not expire")
+
+    async def gone() -> bool:
+        return not await redis.exists(key)
+
+    await until(gone, every=0.01, what=f"{key} did not expire")
 
 
 async def test_a_held_claim_refuses_a_second_until_released(redis: Redis) -> None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from loadtests import wait
-from tests.integration.worker_support import free_port
+from tests.support.ports import free_port
 
 
 @contextmanager

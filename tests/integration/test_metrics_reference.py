@@ -21,15 +21,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import QUEUES, create_celery
-from tests.integration.order_support import cancel, new_product, open_shop, pay, placed, scalar
+from tests.integration.order_support import cancel, new_product, open_shop, pay, placed
 from tests.integration.server_support import Served, serve_api
-from tests.integration.worker_support import (
-    Mailbox,
-    WorkerProcess,
-    free_port,
-    start_worker,
-    worker_environment,
-)
+from tests.support.mail import Mailbox
+from tests.support.ports import free_port
+from tests.support.sql import sql_value
+from tests.support.worker import WorkerProcess, start_worker, worker_environment
 
 pytestmark = pytest.mark.timeout(300)  # two servers to start on a busy machine, then polling
 
@@ -169,9 +166,9 @@ async def _expire(settings: Settings, database_url: str, order_id: str) -> None:
     celery = create_celery(settings)
     deadline = time.monotonic() + 60
     try:
-        while await scalar(database_url, "SELECT status FROM orders WHERE id = $1", order_id) != (
-            "expired"
-        ):
+        while await sql_value(
+            database_url, "SELECT status FROM orders WHERE id = $1", order_id
+        ) != ("expired"):
             assert time.monotonic() < deadline, "the order never expired"
             celery.send_task(EXPIRE)
             await asyncio.sleep(1.0)  # the job's lock lasts 0.9 s: one send per lock

@@ -48,11 +48,10 @@ from tests.integration.support import (
     Staffing,
     assert_problem,
     assert_unauthorized,
-    asyncpg_dsn,
-    fetch_value,
     staffing,
     user_with_role,
 )
+from tests.support.sql import asyncpg_dsn, sql_value
 
 # Long past: every order of the range was placed before the export was requested.
 FIRST: Final = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -214,11 +213,6 @@ def without_fast_path(settings: Settings) -> Settings:
     )
 
 
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
-
-
 # --- starting ------------------------------------------------------------------------------------
 
 
@@ -247,7 +241,7 @@ async def test_starting_an_export_writes_its_requested_event_in_the_same_transac
 
     export_id = uuid.UUID((await started_export(client, team.staff))["id"])
 
-    events = await fetch_value(
+    events = await sql_value(
         database_url,
         "SELECT count(*) FROM outbox_events WHERE event_type = 'OrderExportRequested'"
         " AND aggregate_id = $1",
@@ -255,7 +249,7 @@ async def test_starting_an_export_writes_its_requested_event_in_the_same_transac
     )
     assert events == 1
     # Rows inserted by one transaction carry its id as xmin (neither row was updated since).
-    same_transaction = await fetch_value(
+    same_transaction = await sql_value(
         database_url,
         "SELECT e.xmin::text = o.xmin::text FROM order_exports e, outbox_events o"
         " WHERE e.id = $1 AND o.aggregate_id = $1 AND o.event_type = 'OrderExportRequested'",
@@ -273,7 +267,7 @@ async def test_a_customer_may_not_start_an_export(
     response = await start_export(client, team.customer.headers, FIRST_DAY, LAST_DAY)
 
     assert_problem(response, 403, "forbidden")
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_exports") == 0
+    assert await sql_value(database_url, "SELECT count(*) FROM order_exports") == 0
 
 
 @pytest.mark.parametrize(
@@ -366,7 +360,7 @@ async def test_a_range_that_is_not_1_to_366_days_forwards_is_refused_with_invali
 
     body = assert_problem(response, 422, "invalid_date_range")
     assert (body["first_day"], body["last_day"]) == (first_day, last_day)
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_exports") == 0
+    assert await sql_value(database_url, "SELECT count(*) FROM order_exports") == 0
 
 
 async def test_a_range_of_exactly_366_days_is_accepted(
@@ -400,7 +394,7 @@ async def test_a_malformed_body_is_refused_with_validation_error(
 
     problem = assert_problem(response, 422, "validation_error")
     assert problem["errors"], problem
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_exports") == 0
+    assert await sql_value(database_url, "SELECT count(*) FROM order_exports") == 0
 
 
 @pytest.mark.parametrize(
@@ -589,7 +583,7 @@ async def test_the_downloaded_csv_holds_the_orders_of_the_range_with_formulas_es
     ]
     assert status["rows_total"] == status["rows_written"] == 25
     # 25 orders in chunks of 10: three chunks, the header in the first only.
-    assert await fetch_value(database_url, CHUNKS) == 3
+    assert await sql_value(database_url, CHUNKS) == 3
     assert download.content.count(b"order_id,placed_at") == 1
 
 
@@ -693,14 +687,14 @@ async def test_an_export_the_worker_gives_up_on_reads_failed_and_keeps_no_chunks
     export = await started_export(client, team.staff)
     async with worker_container(settings) as container:
         assert await write_chunk(container, export["id"]) is True
-    assert await fetch_value(database_url, CHUNKS) == 1
+    assert await sql_value(database_url, CHUNKS) == 1
 
     await give_up(settings, export["id"])
 
     status = await export_status(client, team.staff.headers, export["id"])
     assert (status["status"], status["failure_reason"]) == ("failed", "internal_error")
     assert status["expires_at"] is not None
-    assert await fetch_value(database_url, CHUNKS) == 0
+    assert await sql_value(database_url, CHUNKS) == 0
     cancel = await client.post(f"{export['status_url']}/cancel", headers=team.staff.headers)
     assert assert_problem(cancel, 409, "export_finished")["current_status"] == "failed"
 
@@ -743,7 +737,7 @@ async def test_a_cancelled_export_is_never_written(
         0,
         None,
     )
-    assert await fetch_value(database_url, CHUNKS) == 0
+    assert await sql_value(database_url, CHUNKS) == 0
 
 
 async def test_cancelling_a_completed_export_is_409_export_finished(
@@ -797,7 +791,7 @@ async def test_an_export_past_its_size_cap_fails_too_large_and_keeps_no_chunks(
     assert status["failure_reason"] == "too_large"
     assert status["download_url"] is None
     assert 1 < steps < 10  # some chunks were written before the cap was hit
-    assert await fetch_value(database_url, CHUNKS) == 0
+    assert await sql_value(database_url, CHUNKS) == 0
     download = await client.get(f"{export['status_url']}/download", headers=team.staff.headers)
     assert_problem(download, 409, "export_not_ready")
 
@@ -813,14 +807,14 @@ async def test_the_purge_removes_an_expired_export_with_its_chunks_and_keeps_liv
     live = await completed_export(client, settings, team.staff)
     queued = await started_export(client, team.staff)
     await expire(database_url, expired["id"])
-    assert await fetch_value(database_url, CHUNKS_OF, uuid.UUID(expired["id"])) == 1
+    assert await sql_value(database_url, CHUNKS_OF, uuid.UUID(expired["id"])) == 1
 
     removed = await purge(settings)
 
     assert removed["order_exports"] == 1
-    assert await fetch_value(database_url, EXPORT_ROWS_OF, uuid.UUID(expired["id"])) == 0
-    assert await fetch_value(database_url, CHUNKS_OF, uuid.UUID(expired["id"])) == 0
-    assert await fetch_value(database_url, CHUNKS_OF, uuid.UUID(live["id"])) == 1
+    assert await sql_value(database_url, EXPORT_ROWS_OF, uuid.UUID(expired["id"])) == 0
+    assert await sql_value(database_url, CHUNKS_OF, uuid.UUID(expired["id"])) == 0
+    assert await sql_value(database_url, CHUNKS_OF, uuid.UUID(live["id"])) == 1
     gone = await client.get(expired["status_url"], headers=team.staff.headers)
     assert_problem(gone, 404, "export_not_found")
     still = await export_status(client, team.staff.headers, live["id"])
@@ -847,8 +841,8 @@ async def test_the_purge_removes_an_export_that_never_finished_within_the_retent
     removed = await purge(settings)
 
     assert removed["order_exports"] == 1
-    assert await fetch_value(database_url, EXPORT_ROWS_OF, uuid.UUID(abandoned["id"])) == 0
-    assert await fetch_value(database_url, EXPORT_ROWS_OF, uuid.UUID(recent["id"])) == 1
+    assert await sql_value(database_url, EXPORT_ROWS_OF, uuid.UUID(abandoned["id"])) == 0
+    assert await sql_value(database_url, EXPORT_ROWS_OF, uuid.UUID(recent["id"])) == 1
 
 
 # --- listing -------------------------------------------------------------------------------------

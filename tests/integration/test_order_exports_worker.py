@@ -3,17 +3,20 @@ it. Chunks of 10 orders with a pause between them make the progress observable."
 
 from __future__ import annotations
 
-import asyncio
-import time
+import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 
 from app.bootstrap.settings import Settings
+from app.ordering.presentation.export_tasks import RUN_ORDER_EXPORT
 from tests.integration.export_support import (
     EXPORTS,
     day,
@@ -23,16 +26,23 @@ from tests.integration.export_support import (
     start_export,
     wait_until_finished,
 )
-from tests.integration.reliability_support import kill_group, launch, sql_execute, wait_for_log
-from tests.integration.support import fetch_value, staffing
-from tests.integration.worker_support import (
-    Mailbox,
+from tests.integration.support import staffing
+from tests.support.broker import age_unacked
+from tests.support.mail import Mailbox
+from tests.support.polling import until
+from tests.support.sql import asyncpg_dsn, sql_execute, sql_value
+from tests.support.worker import (
     WorkerProcess,
+    kill_group,
+    launch,
     start_worker,
+    task_results,
+    wait_for_log,
     worker_environment,
 )
 
 FIRST = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+VISIBILITY_TIMEOUT = 5
 
 
 @pytest.fixture
@@ -68,13 +78,13 @@ async def test_an_export_reports_progress_and_its_csv_holds_exactly_the_orders_o
     assert started["status_url"] == f"{EXPORTS}/{started['id']}"
     assert started["download_url"] is None
 
+    running = await _progress_samples(client, team.staff.headers, database_url, started["id"])
     final, seen = await wait_until_finished(client, team.staff.headers, started["id"])
     assert final["status"] == "completed", (final, export_worker.log.read_text()[-3000:])
     assert final["rows_total"] == final["rows_written"] == 205
     assert final["percent"] == 100.0
-    running = [status for status in seen if status["status"] == "running"]
     # Progress moved through several intermediate values, never backwards.
-    assert len(running) >= 3, seen
+    assert [status["status"] for status in running] == ["running"] * 3, (running, seen)
     written = [status["rows_written"] for status in running]
     assert written == sorted(written)
     assert all(0 < status["percent"] < 100 for status in running if status["rows_written"])
@@ -95,14 +105,51 @@ async def test_an_export_reports_progress_and_its_csv_holds_exactly_the_orders_o
     assert first_row["line_count"] == "1"
     assert datetime.fromisoformat(first_row["placed_at"]) == expected.placed_at
     # 205 orders in chunks of 10: 21 chunks, stored in PostgreSQL.
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_export_chunks") == 21
+    assert await sql_value(database_url, "SELECT count(*) FROM order_export_chunks") == 21
     # The 0.3 s slices handed over through the outbox, each hand-over relayed to a fresh task.
-    handed_over = await fetch_value(
+    handed_over = await sql_value(
         database_url,
         "SELECT count(*) FROM outbox_events WHERE event_type = 'OrderExportContinued'"
         " AND published_at IS NOT NULL",
     )
     assert handed_over >= 2
+
+
+@contextlib.asynccontextmanager
+async def export_row_locked(database_url: str, export_id: str) -> AsyncIterator[None]:
+    """The export's row lock held by the test (taken once the worker's step in flight commits):
+    the worker's next chunk waits for it."""
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        async with connection.transaction():
+            await connection.execute(
+                "SELECT 1 FROM order_exports WHERE id = $1 FOR UPDATE", uuid.UUID(export_id)
+            )
+            yield
+    finally:
+        await connection.close()
+
+
+async def _progress_samples(
+    client: httpx.AsyncClient, headers: dict[str, str], database_url: str, export_id: str
+) -> list[dict[str, Any]]:
+    """Three statuses of the running export, each read while the worker waits: the test holds
+    the export's row lock, which every chunk takes first, so the status cannot move under it.
+    Between two samples the worker writes at least one chunk (the signal to lock again)."""
+    samples: list[dict[str, Any]] = []
+    last = 0
+    for _ in range(3):
+        written = last
+
+        async def moved(written: int = written) -> bool:
+            status = await export_status(client, headers, export_id)
+            return bool(status["rows_written"] > written)
+
+        await until(moved, every=0.01)
+        async with export_row_locked(database_url, export_id):
+            samples.append(await export_status(client, headers, export_id))
+        last = samples[-1]["rows_written"]
+    return samples
 
 
 async def test_cancelling_a_running_export_stops_it_and_drops_its_file(
@@ -112,10 +159,13 @@ async def test_cancelling_a_running_export_stops_it_and_drops_its_file(
     await insert_orders(database_url, 600, first=FIRST, step=timedelta(seconds=30))
     started = (await start_export(client, team.staff.headers, "2026-03-01", "2026-03-01")).json()
     status_url = started["status_url"]
-    while (status := (await client.get(status_url, headers=team.staff.headers)).json())[
-        "rows_written"
-    ] < 30:
+
+    async def thirty_written() -> bool:
+        status = await export_status(client, team.staff.headers, started["id"])
         assert status["status"] in {"queued", "running"}, status
+        return bool(status["rows_written"] >= 30)
+
+    await until(thirty_written, every=0.01)
 
     cancelled = await client.post(f"{status_url}/cancel", headers=team.staff.headers)
     assert cancelled.status_code == 200, cancelled.text
@@ -126,10 +176,11 @@ async def test_cancelling_a_running_export_stops_it_and_drops_its_file(
     # The worker notices before its next chunk: nothing is written afterwards.
     final, _ = await wait_until_finished(client, team.staff.headers, started["id"])
     assert final["status"] == "cancelled"
-    await _settle()
+    # The export's task has seen the cancel and returned: its work is over.
+    await until(lambda: "'finished'" in task_results(export_worker.log, RUN_ORDER_EXPORT))
     after = (await client.get(status_url, headers=team.staff.headers)).json()
     assert after["rows_written"] == written_at_cancel
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_export_chunks") == 0
+    assert await sql_value(database_url, "SELECT count(*) FROM order_export_chunks") == 0
     download = await client.get(f"{status_url}/download", headers=team.staff.headers)
     assert download.status_code == 409
     assert download.json()["code"] == "export_not_ready"
@@ -137,10 +188,6 @@ async def test_cancelling_a_running_export_stops_it_and_drops_its_file(
     again = await client.post(f"{status_url}/cancel", headers=team.staff.headers)
     assert again.status_code == 200
     assert again.json()["finished_at"] == cancelled.json()["finished_at"]
-
-
-async def _settle() -> None:
-    await asyncio.sleep(0.5)  # longer than a chunk and its pause
 
 
 async def test_an_export_whose_task_fails_for_good_is_marked_failed_and_dead_lettered(
@@ -169,8 +216,8 @@ async def test_an_export_whose_task_fails_for_good_is_marked_failed_and_dead_let
     assert final["status"] == "failed", running.log.read_text()[-3000:]
     assert final["failure_reason"] == "internal_error"
     assert final["download_url"] is None
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_export_chunks") == 0
-    dead = await fetch_value(
+    assert await sql_value(database_url, "SELECT count(*) FROM order_export_chunks") == 0
+    dead = await sql_value(
         database_url,
         "SELECT error_type FROM dead_letters WHERE task_name = 'ordering.run_order_export'",
     )
@@ -180,6 +227,7 @@ async def test_an_export_whose_task_fails_for_good_is_marked_failed_and_dead_let
 async def test_a_worker_killed_mid_export_loses_nothing_and_the_export_resumes_where_it_stopped(
     client: httpx.AsyncClient,
     database_url: str,
+    redis: Redis,
     settings: Settings,
     mailbox: Mailbox,
     tmp_path: Path,
@@ -194,22 +242,24 @@ async def test_a_worker_killed_mid_export_loses_nothing_and_the_export_resumes_w
         "APP_EXPORT_CHUNK_ROWS": "10",
         "APP_EXPORT_CHUNK_PAUSE_MS": "40",
         # Redelivery of the unacknowledged task after the kill (see test_worker_reliability).
-        "APP_CELERY_VISIBILITY_TIMEOUT": "5",
+        "APP_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_TIMEOUT),
     }
     started = (await start_export(client, team.staff.headers, "2026-03-01", "2026-03-01")).json()
     first = launch(["worker", "--concurrency=1"], env, tmp_path / "first.log")
     wait_for_log([(first, tmp_path / "first.log")], b"ready.")
-    for _ in range(3000):  # polls for at most about 30 s
-        if (await export_status(client, team.staff.headers, started["id"]))["rows_written"] >= 60:
-            break
-        await asyncio.sleep(0.01)
-    killed_at = time.monotonic()
+
+    async def sixty_written() -> bool:
+        status = await export_status(client, team.staff.headers, started["id"])
+        return bool(status["rows_written"] >= 60)
+
+    await until(sixty_written, every=0.01)
     kill_group(first)
     at_kill = await export_status(client, team.staff.headers, started["id"])
     assert at_kill["status"] == "running"
     assert 60 <= at_kill["rows_written"] < 300
 
-    await asyncio.sleep(max(0.0, killed_at + 5.5 - time.monotonic()))
+    # The task's delivery is past its visibility timeout: the next worker delivers it again.
+    assert await age_unacked(redis, VISIBILITY_TIMEOUT + 1) == 1
     second = start_worker(env, tmp_path / "second.log")
     try:
         final, _ = await wait_until_finished(client, team.staff.headers, started["id"])
@@ -220,7 +270,7 @@ async def test_a_worker_killed_mid_export_loses_nothing_and_the_export_resumes_w
     download = await client.get(final["download_url"], headers=team.staff.headers)
     rows = parse_csv(download.content)
     assert [row["order_id"] for row in rows] == [str(order.id) for order in orders]
-    assert await fetch_value(database_url, "SELECT count(*) FROM order_export_chunks") == 30
+    assert await sql_value(database_url, "SELECT count(*) FROM order_export_chunks") == 30
     print(  # noqa: T201
         f"[exports] SIGKILL at {at_kill['rows_written']}/300 rows: resumed and completed, "
         f"{len(rows)} rows, none doubled"

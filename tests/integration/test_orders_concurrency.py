@@ -23,11 +23,11 @@ from tests.integration.order_support import (
     pay,
     place,
     placed,
-    scalar,
     ship,
     stock_of,
 )
 from tests.integration.support import assert_problem
+from tests.support.sql import sql_value
 
 # Generous: a deadlock would surface as PostgreSQL's deadlock_timeout (1 s) plus a 500, and a
 # lock-wait cycle without detection would hang; either way the bound is far above the real time.
@@ -67,8 +67,8 @@ async def test_a_hundred_concurrent_orders_for_ten_items_sell_exactly_ten(
             body = assert_problem(response, 409, "out_of_stock")
             assert body["available"] == 0, body
     assert await stock_of(client, database_url, product) == 0
-    assert await scalar(database_url, "SELECT count(*) FROM orders") == 10
-    assert await scalar(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == 10
+    assert await sql_value(database_url, "SELECT count(*) FROM orders") == 10
+    assert await sql_value(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == 10
     accepted = {response.json()["id"] for response in responses if response.status_code == 201}
     assert len(accepted) == 10
     assert await event_counts(database_url) == Counter(
@@ -96,7 +96,9 @@ async def test_varied_quantities_never_oversell(
     )
     assert sold <= 25
     assert await stock_of(client, database_url, product) == 25 - sold
-    assert await scalar(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == sold
+    assert (
+        await sql_value(database_url, "SELECT coalesce(sum(quantity), 0) FROM order_lines") == sold
+    )
     # Every refusal was real: what it asked for was more than what was left after all sales.
     for response in responses:
         if response.status_code == 409:
@@ -134,7 +136,7 @@ async def test_orders_naming_two_products_in_opposite_orders_do_not_deadlock(
             assert {line["product_id"] for line in lines} == {first, second}
     assert await stock_of(client, database_url, first) == 0
     assert await stock_of(client, database_url, second) == 0
-    assert await scalar(database_url, "SELECT count(*) FROM order_lines") == 60
+    assert await sql_value(database_url, "SELECT count(*) FROM order_lines") == 60
     assert elapsed < 20, elapsed
 
 

@@ -22,7 +22,6 @@ from tests.integration.order_support import (
     cancel,
     deliver,
     event_counts,
-    execute_sql,
     new_product,
     open_shop,
     order_events,
@@ -34,6 +33,7 @@ from tests.integration.order_support import (
     stock_of,
 )
 from tests.integration.support import assert_problem
+from tests.support.sql import sql_execute
 
 
 async def _order(client: httpx.AsyncClient, shop: Shop, product: str, quantity: int = 2) -> str:
@@ -280,7 +280,7 @@ async def _order_in(
         assert response.status_code == 200, response.text
     if status == "expired":
         # No HTTP route expires orders (the system's ExpireOrder use case does): set it directly.
-        result = await execute_sql(
+        result = await sql_execute(
             database_url, "UPDATE orders SET status = 'expired' WHERE id = $1", order_id
         )
         assert result == "UPDATE 1"

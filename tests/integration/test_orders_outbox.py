@@ -14,7 +14,6 @@ from tests.integration.order_support import (
     cancel,
     deliver,
     event_counts,
-    fetch,
     new_product,
     open_shop,
     order_events,
@@ -22,6 +21,7 @@ from tests.integration.order_support import (
     place,
     ship,
 )
+from tests.support.sql import sql_rows
 
 
 async def test_only_committed_changes_leave_events_and_each_exactly_once(  # noqa: PLR0915 - one scenario
@@ -35,7 +35,7 @@ async def test_only_committed_changes_leave_events_and_each_exactly_once(  # noq
     assert (
         await client.post(f"/api/v1/products/{archived}/archive", headers=shop.staff.headers)
     ).status_code == 204
-    product_events = await fetch(
+    product_events = await sql_rows(
         database_url, "SELECT id FROM outbox_events WHERE aggregate_type <> 'order'"
     )
     alice, bob, staff, admin = shop.alice, shop.bob, shop.staff, shop.admin
@@ -109,11 +109,11 @@ async def test_only_committed_changes_leave_events_and_each_exactly_once(  # noq
     ] == expected
     # Stock reservations and releases raise no catalog events of their own.
     assert (
-        await fetch(database_url, "SELECT id FROM outbox_events WHERE aggregate_type <> 'order'")
+        await sql_rows(database_url, "SELECT id FROM outbox_events WHERE aggregate_type <> 'order'")
         == product_events
     )
     # Each row is relayed at most once (the API's fast path may already have published it).
-    rows = await fetch(
+    rows = await sql_rows(
         database_url,
         "SELECT count(*) AS n, count(DISTINCT id) AS ids, max(attempts) AS attempts "
         "FROM outbox_events WHERE aggregate_type = 'order'",
@@ -148,7 +148,7 @@ async def test_order_event_payloads_hold_the_facts_consumers_need(
             },
         )
     ]
-    headers = await fetch(
+    headers = await sql_rows(
         database_url,
         "SELECT headers->>'request_id' AS request_id FROM outbox_events WHERE aggregate_id = $1",
         order["id"],

@@ -24,9 +24,9 @@ from tests.integration.order_support import (
     open_shop,
     pay,
     placed,
-    scalar,
 )
 from tests.integration.support import Actor, assert_problem
+from tests.support.sql import sql_value
 
 STATUS = "SELECT status FROM orders WHERE id::text = $1"
 
@@ -84,7 +84,7 @@ async def test_the_fourth_payment_attempt_within_a_minute_is_429_and_replays_do_
 
     assert_rate_limited(await pay(limited, shop.alice, second, key="p-2"), limit=3, window=60)
     assert_rate_limited(await pay(limited, shop.alice, third), limit=3, window=60)
-    assert await scalar(database_url, STATUS, second) == "pending_payment"
+    assert await sql_value(database_url, STATUS, second) == "pending_payment"
     # A replay still answers at the limit.
     late = await pay(limited, shop.alice, first, key="p-1")
     assert (late.status_code, late.headers.get(REPLAYED)) == (200, "true")
@@ -122,9 +122,9 @@ async def test_declined_payments_are_limited_per_customer(
     assert_problem(await pay(limited, shop.alice, second, DECLINED_CARD), 402, "payment_declined")
     for card in (APPROVED_CARD, DECLINED_CARD):
         assert_rate_limited(await pay(limited, shop.alice, second, card), limit=3, window=3600)
-    assert await scalar(database_url, STATUS, second) == "pending_payment"
+    assert await sql_value(database_url, STATUS, second) == "pending_payment"
     sql = "SELECT payment_reference IS NULL FROM orders WHERE id::text = $1"
-    assert await scalar(database_url, sql, second) is True
+    assert await sql_value(database_url, sql, second) is True
     # Another customer's declines are their own.
     bobs = (await placed(client, shop.bob, (product, 1)))["id"]
     assert_problem(await pay(limited, shop.bob, bobs, DECLINED_CARD), 402, "payment_declined")
@@ -134,7 +134,7 @@ async def test_declined_payments_are_limited_per_customer(
     await pass_the_window(redis, "declined_payment_per_user", shop.alice, window=3600)
     again = await pay(limited, shop.alice, second, APPROVED_CARD)
     assert again.status_code == 200, again.text
-    assert await scalar(database_url, STATUS, second) == "paid"
+    assert await sql_value(database_url, STATUS, second) == "paid"
 
 
 async def test_a_refused_payment_is_not_counted_as_a_decline(

@@ -41,8 +41,9 @@ from app.ordering.domain.value_objects import OrderId
 from app.shared.domain.money import Money
 from tests.integration.catalog_support import create_product
 from tests.integration.conftest import ClientFactory
-from tests.integration.order_support import open_shop, placed, scalar
+from tests.integration.order_support import open_shop, placed
 from tests.integration.support import assert_problem
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.owasp("API10")
 
@@ -124,7 +125,7 @@ async def test_an_approval_without_a_usable_reference_leaves_the_order_unpaid(
     assert reference is None or reference.strip() == "" or reference not in response.text
     assert "reason" not in body
     sql = "SELECT status || ':' || coalesce(payment_reference, '-') FROM orders WHERE id::text = $1"
-    assert await scalar(database_url, sql, order_id) == "pending_payment:-"
+    assert await sql_value(database_url, sql, order_id) == "pending_payment:-"
     # The key was not spent: once the gateway answers properly, the same retry pays.
     ScriptedGateway.answer = PaymentResult(approved=True, reference="ch_2")
     paid = await _pay(client, headers, order_id)

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from app.bootstrap.settings import Settings
-from tests.integration.order_support import scalar
 from tests.integration.owasp_support import Endpoint, World, app_of, call, endpoints, open_world
 from tests.integration.support import assert_problem, user_with_role
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.owasp("API1")
 
@@ -49,13 +49,15 @@ async def _state(world: World) -> tuple[object, ...]:
     """Everything the routes above could change about the objects aimed at."""
     url = world.database_url
     return (
-        await scalar(url, "SELECT status FROM orders WHERE id = $1", world.coras_order["id"]),
-        await scalar(url, "SELECT status FROM order_exports WHERE id::text = $1", world.export_id),
-        await scalar(url, "SELECT role || status FROM users WHERE id::text = $1", world.cora.id),
-        await scalar(
+        await sql_value(url, "SELECT status FROM orders WHERE id = $1", world.coras_order["id"]),
+        await sql_value(
+            url, "SELECT status FROM order_exports WHERE id::text = $1", world.export_id
+        ),
+        await sql_value(url, "SELECT role || status FROM users WHERE id::text = $1", world.cora.id),
+        await sql_value(
             url, "SELECT requeued_at FROM dead_letters WHERE id::text = $1", world.dead_letter_id
         ),
-        await scalar(url, "SELECT count(*) FROM orders"),
+        await sql_value(url, "SELECT count(*) FROM orders"),
     )
 
 
@@ -134,6 +136,6 @@ async def test_staff_see_any_order_but_another_staff_members_export_is_404(
             method, f"/api/v1/order-exports/{world.export_id}{suffix}", headers=sue.headers
         )
         assert_problem(response, 404, "export_not_found")
-    assert await scalar(
+    assert await sql_value(
         database_url, "SELECT status FROM order_exports WHERE id::text = $1", world.export_id
     ) in {"queued", "running"}

@@ -18,9 +18,9 @@ import httpx
 import pytest
 
 from tests.integration.helpers import PASSWORD, bearer, log_in
-from tests.integration.order_support import scalar
 from tests.integration.owasp_support import World, open_world
 from tests.integration.support import assert_problem
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.owasp("API3")
 
@@ -56,8 +56,8 @@ async def test_sign_up_ignores_a_role_a_status_and_an_id_in_its_body(
     ).json()
     assert profile["role"] == "customer"
     row = "SELECT role || ':' || credentials_version FROM users WHERE username = 'mallory'"
-    assert await scalar(database_url, row) == "customer:1"
-    assert "forged" not in await scalar(
+    assert await sql_value(database_url, row) == "customer:1"
+    assert "forged" not in await sql_value(
         database_url, "SELECT password_hash FROM users WHERE username = 'mallory'"
     )
 

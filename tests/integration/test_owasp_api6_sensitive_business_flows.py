@@ -23,15 +23,9 @@ from limits import parse
 from app.bootstrap.settings import RateLimitSettings
 from tests.conftest import build_settings
 from tests.integration.conftest import ClientFactory
-from tests.integration.order_support import (
-    APPROVED_CARD,
-    new_product,
-    open_shop,
-    pay,
-    placed,
-    scalar,
-)
+from tests.integration.order_support import APPROVED_CARD, new_product, open_shop, pay, placed
 from tests.integration.support import assert_problem
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.owasp("API6")
 
@@ -57,12 +51,12 @@ async def test_an_order_is_charged_once_whatever_keys_its_payments_carry(
         body = assert_problem(again, 409, "invalid_order_transition")
         assert body["current_status"] == "paid"
     sql = "SELECT payment_reference FROM orders WHERE id::text = $1"
-    assert await scalar(database_url, sql, order) == reference
+    assert await sql_value(database_url, sql, order) == reference
     paid_events = (
         "SELECT count(*) FROM outbox_events WHERE event_type = 'OrderPaid'"
         " AND aggregate_id::text = $1"
     )
-    assert await scalar(database_url, paid_events, order) == 1
+    assert await sql_value(database_url, paid_events, order) == 1
 
 
 # Luhn-valid numbers the sandbox declines as unknown cards: what a card tester would try.
@@ -110,4 +104,4 @@ async def test_payment_attempts_are_limited_per_customer(
     # A live card is refused like the rest, not charged: testing has nothing left to learn.
     assert_problem(await pay(limited, shop.alice, order, APPROVED_CARD), 429, "rate_limited")
     sql = "SELECT status FROM orders WHERE id::text = $1"
-    assert await scalar(database_url, sql, order) == "pending_payment"
+    assert await sql_value(database_url, sql, order) == "pending_payment"

@@ -8,7 +8,6 @@ import pytest
 from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
 from tests.integration.support import (
     assert_no_password_hash,
-    fetch_value,
     grant,
     log_in_raw,
     record_responses,
@@ -16,6 +15,7 @@ from tests.integration.support import (
     sign_up_raw,
     staffing,
 )
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.integration
 
@@ -59,12 +59,12 @@ async def test_no_response_in_a_full_flow_contains_a_password_hash(
     await client.post("/api/v1/auth/logout", headers=bearer(fresh))
     await client.post("/api/v1/auth/logout-all", headers=team.staff.headers)
 
-    stored = await fetch_value(
+    stored = await sql_value(
         database_url, "SELECT password_hash FROM users WHERE username = 'alice'"
     )
     assert stored.startswith("$argon2"), "the check below would prove nothing"
     all_hashes = [
-        await fetch_value(database_url, "SELECT password_hash FROM users WHERE id = $1", user_id)
+        await sql_value(database_url, "SELECT password_hash FROM users WHERE id = $1", user_id)
         for user_id in (team.root.id, team.admin.id, team.staff.id, team.customer.id)
     ]
     assert len(responses) >= 30

@@ -35,7 +35,8 @@ from tests.integration.pgbouncer_support import (
     pgbouncer_version,
     start_pgbouncer,
 )
-from tests.integration.worker_support import Mailbox, start_worker, worker_environment
+from tests.support.mail import Mailbox
+from tests.support.worker import start_worker, worker_environment
 
 # Short, so that a statement running past it is quick to show; far above what the flow needs.
 STATEMENT_TIMEOUT_MS = 2000

@@ -14,13 +14,7 @@ from tests.integration.catalog_support import (
     get_product,
     product_body,
 )
-from tests.integration.support import Staffing, assert_problem, assert_unauthorized, staffing
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
-
+from tests.integration.support import Staffing, assert_problem, assert_unauthorized
 
 # --- create -----------------------------------------------------------------------------------
 

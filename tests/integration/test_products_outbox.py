@@ -5,15 +5,10 @@ from __future__ import annotations
 
 import asyncpg
 import httpx
-import pytest
 
 from tests.integration.catalog_support import PRODUCTS, create_product, outbox_events, product_body
-from tests.integration.support import Staffing, asyncpg_dsn, staffing
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
+from tests.integration.support import Staffing
+from tests.support.sql import asyncpg_dsn
 
 
 async def test_each_committed_change_writes_exactly_its_events(

@@ -12,12 +12,7 @@ import httpx
 import pytest
 
 from tests.integration.catalog_support import PRODUCTS, create_product, get_product, list_all
-from tests.integration.support import Staffing, assert_problem, assert_unauthorized, staffing
-
-
-@pytest.fixture
-async def team(client: httpx.AsyncClient, database_url: str) -> Staffing:
-    return await staffing(client, database_url)
+from tests.integration.support import Staffing, assert_problem, assert_unauthorized
 
 
 async def _archived_product(client: httpx.AsyncClient, team: Staffing) -> str:

@@ -17,10 +17,12 @@ from app.shared.application.errors import RateLimitedError
 from app.shared.application.rate_limit import RateLimitRule
 from app.shared.infrastructure.rate_limiter import LimitsRateLimiter
 from tests.conftest import build_settings
-from tests.integration.catalog_support import dead_port, metric, with_dead_redis
+from tests.integration.catalog_support import metric, with_dead_redis
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, sign_up
-from tests.integration.support import assert_problem, fetch_value, log_in_raw, sign_up_raw
+from tests.integration.support import assert_problem, log_in_raw, sign_up_raw
+from tests.support.ports import dead_port
+from tests.support.sql import sql_value
 
 WRONG = "not the password at all"
 PER_ACCOUNT = "login_per_account_and_address"
@@ -109,7 +111,7 @@ async def test_sign_up_is_limited_per_address(
         assert response.status_code == 201, response.text
     third = await sign_up_raw(limited, "third")
     assert_rate_limited(third, limit=2, window=3600)
-    assert await fetch_value(database_url, "SELECT count(*) FROM users") == 2
+    assert await sql_value(database_url, "SELECT count(*) FROM users") == 2
     # Refused attempts, even invalid ones, are not a way around the limit.
     assert (await sign_up_raw(limited, "fourth")).status_code == 429
 

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.shared.infrastructure.database import ReadConnections, autocommit
-from tests.integration.support import asyncpg_dsn
+from tests.support.sql import asyncpg_dsn
 
 
 async def test_a_killed_connection_is_lost_however_the_kill_lands(database_url: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 from app.bootstrap.migrations import upgrade
 from tests.conftest import build_settings
 from tests.integration.conftest import ClientFactory
-from tests.integration.support import asyncpg_dsn, fetch_value
+from tests.support.sql import asyncpg_dsn, sql_value
 
 
 async def _ready(
@@ -84,7 +84,7 @@ async def test_a_schema_that_caught_up_is_not_queried_again(
     client = await _ready(make_client, empty_database_url, redis_url)
     assert (await client.get("/health/ready")).status_code == 200
     await _execute(empty_database_url, "DROP TABLE alembic_version")
-    assert await fetch_value(empty_database_url, "SELECT to_regclass('alembic_version')") is None
+    assert await sql_value(empty_database_url, "SELECT to_regclass('alembic_version')") is None
     again = await client.get("/health/ready")
     assert again.status_code == 200, again.text
     assert again.json()["checks"]["schema"] == "ok"

@@ -11,8 +11,9 @@ from app.bootstrap.seed import PRODUCT_COUNT, DemoSeeder
 from app.bootstrap.settings import Settings
 from tests.integration.catalog_support import list_all
 from tests.integration.helpers import bearer, log_in
-from tests.integration.order_support import ORDERS, fetch, list_pages, scalar
+from tests.integration.order_support import ORDERS, list_pages
 from tests.integration.support import Actor
+from tests.support.sql import sql_rows, sql_value
 
 DEMO_PASSWORD = "demo-password-2024"
 
@@ -26,25 +27,25 @@ async def test_seeding_twice_creates_everything_once(
     assert first == {"accounts": 4, "products_created": 300, "orders_created": 3}
     assert second == {"accounts": 4, "products_created": 0, "orders_created": 0}
     assert PRODUCT_COUNT == 300
-    assert await scalar(database_url, "SELECT count(*) FROM products") == 300
-    users = await fetch(database_url, "SELECT username, role FROM users ORDER BY username")
+    assert await sql_value(database_url, "SELECT count(*) FROM products") == 300
+    users = await sql_rows(database_url, "SELECT username, role FROM users ORDER BY username")
     assert [(row["username"], row["role"]) for row in users] == [
         ("admin", "admin"),
         ("customer", "customer"),
         ("customer2", "customer"),
         ("staff", "staff"),
     ]
-    statuses = await fetch(database_url, "SELECT status FROM orders")
+    statuses = await sql_rows(database_url, "SELECT status FROM orders")
     assert Counter(row["status"] for row in statuses) == {
         "pending_payment": 1,
         "paid": 1,
         "shipped": 1,
     }
     # Each order's stock was taken once: 1 + 2 per order, from products that had at least 10.
-    assert await scalar(database_url, "SELECT sum(quantity) FROM order_lines") == 9
+    assert await sql_value(database_url, "SELECT sum(quantity) FROM order_lines") == 9
     events = Counter(
         row["event_type"]
-        for row in await fetch(
+        for row in await sql_rows(
             database_url, "SELECT event_type FROM outbox_events WHERE aggregate_type = 'order'"
         )
     )

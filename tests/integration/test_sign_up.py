@@ -10,13 +10,8 @@ import httpx
 import pytest
 
 from tests.integration.helpers import PASSWORD, log_in
-from tests.integration.support import (
-    assert_problem,
-    fetch_value,
-    log_in_raw,
-    me,
-    sign_up_raw,
-)
+from tests.integration.support import assert_problem, log_in_raw, me, sign_up_raw
+from tests.support.sql import sql_value
 
 pytestmark = pytest.mark.integration
 
@@ -63,7 +58,7 @@ async def test_password_is_stored_as_an_argon2_hash(
 ) -> None:
     await sign_up_raw(client, "alice")
 
-    stored = await fetch_value(
+    stored = await sql_value(
         database_url, "SELECT password_hash FROM users WHERE username = 'alice'"
     )
 
@@ -100,12 +95,12 @@ async def test_a_taken_email_is_answered_like_a_new_one_and_its_owner_is_told(
     assert set(response.json()) == set(created.json()) == {"id"}
     assert response.headers["Location"] == f"/api/v1/users/{response.json()['id']}"
     assert response.json()["id"] != owner_id
-    assert await fetch_value(database_url, "SELECT count(*) FROM users") == 1
+    assert await sql_value(database_url, "SELECT count(*) FROM users") == 1
     # Nothing was opened for the caller: bobby cannot log in.
     assert (await log_in_raw(client, "bobby", PASSWORD)).status_code == 401
     # The owner is told, through the outbox (tests/integration/test_worker_notifications.py
     # delivers it).
-    notice = await fetch_value(
+    notice = await sql_value(
         database_url,
         "SELECT aggregate_id::text FROM outbox_events WHERE event_type = 'SignUpWithTakenEmail'",
     )
@@ -119,7 +114,7 @@ async def test_a_rejected_duplicate_creates_no_user(
     await sign_up_raw(client, "ALICE", email="other@example.com")
     await sign_up_raw(client, "bobby", email="ALICE@example.com")
 
-    count = await fetch_value(database_url, "SELECT count(*) FROM users")
+    count = await sql_value(database_url, "SELECT count(*) FROM users")
 
     assert count == 1
 
@@ -263,7 +258,7 @@ async def test_twenty_concurrent_sign_ups_with_one_username_create_exactly_one_u
     for response in responses:
         if response.status_code == 409:
             assert_problem(response, 409, "username_taken")
-    assert await fetch_value(database_url, "SELECT count(*) FROM users") == 1
+    assert await sql_value(database_url, "SELECT count(*) FROM users") == 1
 
 
 EMAIL_SPELLINGS = ("racer@example.com", "RACER@EXAMPLE.COM", "Racer@Example.Com")
@@ -282,4 +277,4 @@ async def test_twenty_concurrent_sign_ups_with_one_email_in_mixed_case_create_on
     # Every one is answered alike (finding 6); one account exists.
     statuses = Counter(response.status_code for response in responses)
     assert statuses == {201: 20}
-    assert await fetch_value(database_url, "SELECT count(*) FROM users") == 1
+    assert await sql_value(database_url, "SELECT count(*) FROM users") == 1

@@ -29,7 +29,8 @@ from tests.integration.otlp_support import (
 )
 from tests.integration.server_support import serve_api
 from tests.integration.support import staffing
-from tests.integration.worker_support import Mailbox, start_worker, worker_environment
+from tests.support.mail import Mailbox
+from tests.support.worker import start_worker, worker_environment
 
 TASK: Final = "notifications.order_confirmation"
 API: Final = "fastapi-platform-api"

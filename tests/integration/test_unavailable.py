@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import socket
 
 import httpx
 from prometheus_client import REGISTRY
@@ -12,24 +11,18 @@ from prometheus_client import REGISTRY
 from app.bootstrap.settings import DatabaseSettings, RedisSettings, Settings
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, sign_up
-from tests.integration.support import fetch_value
-
-
-def _dead_port() -> int:
-    """A port nobody listens on (bound, then released)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.ports import dead_port
+from tests.support.sql import sql_value
 
 
 def _with_dead_redis(settings: Settings) -> Settings:
-    redis = RedisSettings(url=f"redis://127.0.0.1:{_dead_port()}/0", retries=1, connect_timeout=0.5)
+    redis = RedisSettings(url=f"redis://127.0.0.1:{dead_port()}/0", retries=1, connect_timeout=0.5)
     return dataclasses.replace(settings, redis=redis)
 
 
 def _with_dead_database(settings: Settings) -> Settings:
     db = DatabaseSettings(
-        url=f"postgresql://postgres@127.0.0.1:{_dead_port()}/postgres", connect_timeout=1
+        url=f"postgresql://postgres@127.0.0.1:{dead_port()}/postgres", connect_timeout=1
     )
     return dataclasses.replace(settings, db=db)
 
@@ -125,7 +118,7 @@ async def test_connections_the_server_killed_cost_one_request_then_the_pool_reco
     # No pre-ping by default (APP_DB_POOL_PRE_PING): this is the price, and it is bounded.
     search = {"q": "nothing-cached", "sort": "price"}  # never cached: it reaches PostgreSQL
     assert (await client.get("/api/v1/products", params=search)).status_code == 200
-    killed = await fetch_value(
+    killed = await sql_value(
         database_url,
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
         "WHERE datname = current_database() AND application_name = 'fastapi-platform'",

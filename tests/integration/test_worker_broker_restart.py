@@ -21,8 +21,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +32,11 @@ from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import guard_detached_redis_channels
 from loadtests.faults.servers import PrivateRedis
 from tests.integration.conftest import ClientFactory
-from tests.integration.reliability_support import (
-    GatedSink,
-    eventually,
-    kill_group,
-    launch,
-    place_order,
-    reliability_environment,
-    running_workers,
-    shopfront,
-    sql_value,
-    wait_until,
-)
-from tests.integration.worker_support import Mailbox, text_of
+from tests.integration.order_support import place_order, shopfront
+from tests.support.mail import GatedSink, Mailbox, text_of
+from tests.support.polling import until, until_sync
+from tests.support.sql import sql_value
+from tests.support.worker import kill_group, launch, running_workers, worker_environment
 
 # kombu's annotations are partial: its calls are untyped under mypy --strict.
 kombu: Any = importlib.import_module("kombu")
@@ -143,24 +133,24 @@ async def test_a_worker_with_a_task_in_flight_survives_a_broker_restart(
             "APP_CELERY_READY_FILE": str(tmp_path / "ready"),
             "APP_CELERY_HEARTBEAT_SECONDS": "1",
         }
-        env = reliability_environment(
-            settings, sink.mailbox, APP_CELERY_BROKER_URL=broker.url, **probes
-        )
+        env = worker_environment(settings, sink.mailbox, APP_CELERY_BROKER_URL=broker.url, **probes)
         # Two pool processes: with one task held, the consumer still has a BRPOP in flight
         # when the broker goes away, as a busy worker has.
         with running_workers([env], [tmp_path / "worker.log"], concurrency=2) as (running,):
             log = running.log
             first = await place_order(client, shop)
-            assert await wait_until(sink.handler.in_flight, 20), log.read_text()[-3000:]
+            await until(
+                sink.handler.in_flight.is_set, every=0.02, what=lambda: log.read_text()[-3000:]
+            )
             broker.stop()
-            assert await eventually(lambda: b"Connection to broker lost" in log.read_bytes(),
-                                    within=30), log.read_text()[-3000:]  # fmt: skip
+            await until(lambda: b"Connection to broker lost" in log.read_bytes(),
+                        what=lambda: log.read_text()[-3000:])  # fmt: skip
             broker.start()
 
             def dead_or_back() -> bool:
                 return running.process.poll() is not None or _connected(log) >= 2
 
-            assert await eventually(dead_or_back, within=60), log.read_text()[-3000:]
+            await until(dead_or_back, what=lambda: log.read_text()[-3000:])
             assert running.process.poll() is None, log.read_text()[-3000:]  # the bug: it died
             sink.handler.release.set()
             assert await sink.mailbox.wait_for(1, within=20), log.read_text()[-3000:]
@@ -197,7 +187,7 @@ def test_a_worker_that_cannot_recover_from_a_broker_error_exits_non_zero(
             "APP_CELERY_HEARTBEAT_FILE": str(tmp_path / "heartbeat"),
             "APP_CELERY_READY_FILE": str(tmp_path / "ready"),
         }
-        env = reliability_environment(settings, mailbox, APP_CELERY_BROKER_URL=broker.url, **probes)
+        env = worker_environment(settings, mailbox, APP_CELERY_BROKER_URL=broker.url, **probes)
         log = tmp_path / "worker.log"
         process = launch(["worker", "--concurrency=1"], env, log)
         try:
@@ -221,7 +211,7 @@ def test_a_hung_worker_fails_its_probe_while_its_process_lives(
     """The liveness probe catches a worker that is alive but stuck: the heartbeat comes from the
     main process's event loop (its timer), so a main process that stops running (SIGSTOP here,
     a blocked loop in life) lets the file go stale; it is fresh again once the loop runs."""
-    env = reliability_environment(
+    env = worker_environment(
         settings,
         mailbox,
         APP_CELERY_HEARTBEAT_FILE=str(tmp_path / "heartbeat"),
@@ -233,20 +223,12 @@ def test_a_hung_worker_fails_its_probe_while_its_process_lives(
     def probe_passes() -> bool:
         return subprocess.run(probe, env=env, capture_output=True, check=False).returncode == 0  # noqa: S603
 
-    def poll(condition: Callable[[], bool], within: float) -> bool:
-        deadline = time.monotonic() + within
-        while not condition():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.2)
-        return True
-
     with running_workers([env], [tmp_path / "worker.log"]) as (running,):
-        assert poll(probe_passes, within=20)
+        until_sync(probe_passes, every=0.2)
         os.kill(running.process.pid, signal.SIGSTOP)
         try:
-            assert poll(lambda: not probe_passes(), within=30)
+            until_sync(lambda: not probe_passes(), every=0.2)
             assert running.process.poll() is None  # alive, yet reported dead: restarted
         finally:
             os.kill(running.process.pid, signal.SIGCONT)
-        assert poll(probe_passes, within=30)
+        until_sync(probe_passes, every=0.2)

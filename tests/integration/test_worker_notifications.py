@@ -2,64 +2,46 @@
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from redis.asyncio import Redis
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.celery_app import create_celery
 from tests.integration.conftest import ClientFactory
-from tests.integration.helpers import bearer, log_in, sign_up
+from tests.integration.helpers import sign_up
+from tests.integration.order_support import place_order, shopfront
 from tests.integration.support import staffing
-from tests.integration.worker_support import (
-    Mailbox,
-    WorkerProcess,
-    free_port,
-    start_worker,
-    text_of,
-    worker_environment,
-)
+from tests.support.broker import UNPUBLISHED, broker_idle, work_over
+from tests.support.mail import Mailbox, text_of
+from tests.support.polling import until, until_sync
+from tests.support.ports import free_port
+from tests.support.sql import sql_value
+from tests.support.worker import WorkerProcess, start_worker, worker_environment
 
 
 async def _place_order(
     client: httpx.AsyncClient, database_url: str
 ) -> tuple[str, dict[str, str], dict[str, str]]:
-    team = await staffing(client, database_url)
-    product = await client.post(
-        "/api/v1/products",
-        json={"sku": "MUG-1", "name": "Mug", "price_amount": "12.50", "currency": "EUR",
-              "stock_on_hand": 5},
-        headers=team.staff.headers,
-    )  # fmt: skip
-    await sign_up(client, "buyer")
-    buyer = bearer(await log_in(client, "buyer"))
-    order = await client.post(
-        "/api/v1/orders",
-        json={"lines": [{"product_id": product.json()["id"], "quantity": 2}]},
-        headers=buyer,
-    )
-    assert order.status_code == 201, order.text
-    return str(order.json()["id"]), buyer, team.admin.headers
+    shop = await shopfront(client, database_url)
+    return await place_order(client, shop, quantity=2), shop.buyer, shop.team.admin.headers
 
 
 async def _count(database_url: str, sql: str) -> int:
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        return int(await connection.fetchval(sql))
-    finally:
-        await connection.close()
+    return int(await sql_value(database_url, sql))
 
 
 async def test_an_order_placed_over_http_sends_exactly_one_confirmation_email(
     client: httpx.AsyncClient,
     database_url: str,
+    redis: Redis,
     mailbox: Mailbox,
     worker: WorkerProcess,
 ) -> None:
@@ -67,7 +49,8 @@ async def test_an_order_placed_over_http_sends_exactly_one_confirmation_email(
     order_id, _, _ = await _place_order(client, database_url)
     messages = await mailbox.wait_for(1)
     elapsed = time.monotonic() - started
-    await asyncio.sleep(1.0)  # a duplicate would arrive within this
+    # Every task sent has run and every event is relayed: a duplicate would be here by now.
+    await until(lambda: work_over(redis, database_url))
     messages = mailbox.messages()
     assert len(messages) == 1, worker.log.read_text()[-3000:]
     message = messages[0]
@@ -82,8 +65,7 @@ async def test_an_order_placed_over_http_sends_exactly_one_confirmation_email(
         )
         == 1
     )
-    unpublished = "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
-    assert await _count(database_url, unpublished) == 0
+    assert await _count(database_url, UNPUBLISHED) == 0
     print(f"[notifications] order placed -> confirmation in the mailbox after {elapsed:.2f}s")  # noqa: T201
 
 
@@ -142,6 +124,7 @@ async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
     make_client: ClientFactory,
     database_url: str,
     settings: Settings,
+    redis: Redis,
     mailbox: Mailbox,
     worker: WorkerProcess,
 ) -> None:
@@ -152,7 +135,9 @@ async def test_events_missed_by_the_fast_path_are_delivered_by_the_sweep(
     )
     client = await make_client(no_fast_path)
     await _place_order(client, database_url)
-    await asyncio.sleep(1.5)
+    # The worker has nothing to do (the broker idle), and the event waits in the outbox.
+    await until(lambda: broker_idle(redis))
+    assert await _count(database_url, UNPUBLISHED) > 0
     assert mailbox.messages() == []  # nothing relayed it yet
 
     create_celery(settings).send_task("platform.relay_outbox")
@@ -170,9 +155,12 @@ def test_the_worker_check_reports_a_fresh_heartbeat_while_it_runs_and_fails_afte
     }
     check = [sys.executable, "-m", "app", "worker-check", "--max-age", "2"]
     before = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
+    heartbeat = tmp_path / "heartbeat"
     running = start_worker(env, tmp_path / "worker.log")
     try:
-        time.sleep(1.5)  # several heartbeats
+        # Several heartbeats: the file is rewritten after the first one seen.
+        first = until_sync(lambda: heartbeat.exists() and heartbeat.stat().st_mtime_ns)
+        until_sync(lambda: heartbeat.stat().st_mtime_ns != first)
         alive = subprocess.run(check, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     finally:
         stopped_with = running.stop()
@@ -206,13 +194,13 @@ async def test_the_worker_serves_task_queue_and_outbox_metrics(
             'celery_queue_length{queue="notifications"}',
             "outbox_unpublished_events 0.0",
         )
-        metrics = ""
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=2) as scraper:
-            for _ in range(200):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as scraper:
+
+            async def scraped() -> str:
                 metrics = (await scraper.get("/metrics")).text
-                if all(sample in metrics for sample in expected):
-                    break
-                await asyncio.sleep(0.1)
+                return metrics if all(sample in metrics for sample in expected) else ""
+
+            metrics = await until(scraped, every=0.1)
     finally:
         running.stop()
     for sample in expected:
@@ -231,13 +219,15 @@ async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_onc
     create_celery(settings).send_task(
         "notifications.order_confirmation", kwargs=poison, headers={"request_id": "req-poison-42"}
     )
-    letters: list[dict[str, object]] = []
-    for _ in range(100):
-        listed = await client.get("/api/v1/admin/dead-letters", headers=team.admin.headers)
-        letters = listed.json()["items"]
-        if letters:
-            break
-        await asyncio.sleep(0.1)
+
+    async def dead_letters(**params: str) -> list[dict[str, object]]:
+        listed = await client.get(
+            "/api/v1/admin/dead-letters", params=params, headers=team.admin.headers
+        )
+        items: list[dict[str, object]] = listed.json()["items"]
+        return items
+
+    letters = await until(dead_letters, every=0.1, what=lambda: worker.log.read_text()[-3000:])
     assert len(letters) == 1, worker.log.read_text()[-3000:]
     letter = letters[0]
     assert letter["task_name"] == "notifications.order_confirmation"
@@ -257,17 +247,12 @@ async def test_a_poison_task_becomes_a_dead_letter_that_an_admin_can_requeue_onc
     )
     assert again.status_code == 409
     assert again.json()["code"] == "dead_letter_already_requeued"
+
     # Still poison: it fails again and is recorded again, as a new dead letter.
-    for _ in range(100):
-        everything = await client.get(
-            "/api/v1/admin/dead-letters",
-            params={"pending_only": "false"},
-            headers=team.admin.headers,
-        )
-        if len(everything.json()["items"]) == 2:
-            break
-        await asyncio.sleep(0.1)
-    assert len(everything.json()["items"]) == 2
+    async def two_letters() -> bool:
+        return len(await dead_letters(pending_only="false")) == 2
+
+    await until(two_letters, every=0.1, what=lambda: worker.log.read_text()[-3000:])
     assert mailbox.messages() == []
 
 
@@ -285,17 +270,19 @@ async def test_one_trace_spans_the_request_the_relay_and_the_task(
     try:
         await _place_order(client, database_url)
         assert len(await mailbox.wait_for(1)) == 1
-        await asyncio.sleep(1.0)  # the worker's batch span processor flushes
+        placing = next(
+            span
+            for span in exporter.get_finished_spans()
+            if span.kind.name == "SERVER"
+            and span.attributes
+            and span.attributes.get("http.route") == "/api/v1/orders"
+        )
+        trace_id = format(placing.context.trace_id, "032x")
+        # The worker's batch span processor writes the task's spans to its log in a while.
+        with contextlib.suppress(AssertionError):
+            await until(lambda: f'"trace_id": "0x{trace_id}"' in running.log.read_text())
     finally:
         running.stop()
-    placing = next(
-        span
-        for span in exporter.get_finished_spans()
-        if span.kind.name == "SERVER"
-        and span.attributes
-        and span.attributes.get("http.route") == "/api/v1/orders"
-    )
-    trace_id = format(placing.context.trace_id, "032x")
     worker_log = running.log.read_text()
     assert f'"trace_id": "0x{trace_id}"' in worker_log, worker_log[-3000:]
     assert "run/notifications.order_confirmation" in worker_log

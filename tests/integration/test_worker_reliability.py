@@ -7,15 +7,19 @@ the end whatever happens; the broker outage uses a private Redis, never the shar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import os
 import signal
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from redis.asyncio import Redis
 
 from app.bootstrap.api import create_app
 from app.bootstrap.settings import Settings
@@ -23,20 +27,19 @@ from app.bootstrap.worker.celery_app import create_celery
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 from loadtests.faults.servers import PrivateRedis
 from tests.integration.conftest import ClientFactory
-from tests.integration.reliability_support import (
-    GatedSink,
+from tests.integration.order_support import place_order, shopfront
+from tests.support.broker import age_unacked, broker_idle, work_over
+from tests.support.mail import GatedSink, Mailbox, text_of
+from tests.support.polling import WITHIN, until
+from tests.support.sql import sql_value
+from tests.support.worker import (
     kill_group,
-    place_order,
     pool_children,
     received,
-    reliability_environment,
     running_beats,
     running_workers,
-    shopfront,
-    sql_value,
-    wait_until,
+    worker_environment,
 )
-from tests.integration.worker_support import Mailbox, text_of
 
 CONFIRMATION = "notifications.order_confirmation"
 PROCESSED = (
@@ -47,18 +50,34 @@ UNPUBLISHED = "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
 # Celery's Redis transport keeps a delivered, unacknowledged message (acks_late) in its
 # "unacked" hash; a worker that dies without acknowledging leaves it there, and another worker
 # puts it back on its queue only once it is older than the visibility timeout (default 3600 s:
-# far too long for a test). The restarted worker gets 5 s, and it is started only after those
-# 5 s have passed: kombu scans for such messages when a worker connects (and after that only
-# every unacked_restore_interval x unacked_restore_throttle = 10 x 10 s), so the scan at start-up
-# is the one that restores it.
+# far too long for a test). The restarted worker gets 5 s, and its delivery is dated back past
+# those 5 s before it starts (age_unacked): kombu scans for such messages when a worker connects
+# (and after that only every unacked_restore_interval x unacked_restore_throttle = 10 x 10 s),
+# so the scan at start-up is the one that restores it.
 VISIBILITY_TIMEOUT = 5.0
 
 
-async def _settle(mailbox: Mailbox, count: int, *, within: float = 30.0) -> list[str]:
-    """Wait for ``count`` messages, then a while longer: a duplicate would arrive by then."""
+async def _settle(
+    mailbox: Mailbox, count: int, broker: Redis, database_url: str, *, within: float = WITHIN
+) -> list[str]:
+    """Wait for ``count`` messages, then for the work to be over (every task sent has run,
+    every event is relayed): a duplicate would be here by then."""
     await mailbox.wait_for(count, within=within)
-    await asyncio.sleep(1.5)
+    await until(lambda: work_over(broker, database_url))
     return [path.name for path in sorted(mailbox.path.glob("*.eml"))]
+
+
+@contextlib.asynccontextmanager
+async def _api(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app in this process and a client for it (the test reads the app's fast path)."""
+    app = create_app(settings)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
+        ) as client,
+    ):
+        yield app, client
 
 
 async def _kill_mid_send(
@@ -70,23 +89,29 @@ async def _kill_mid_send(
 ) -> tuple[str, dict[str, str], float]:
     """Place an order, let a worker pick up its confirmation, and SIGKILL the worker's whole
     process group while the sink holds the SMTP transaction."""
-    env = reliability_environment(
+    env = worker_environment(
         settings, sink.mailbox, APP_CELERY_VISIBILITY_TIMEOUT=str(int(VISIBILITY_TIMEOUT))
     )
     with running_workers([env], [tmp_path / "first-worker.log"]) as (first,):
         shop = await shopfront(client, database_url)
         order_id = await place_order(client, shop)
-        assert await wait_until(sink.handler.in_flight, 20), first.log.read_text()[-3000:]
+        await until(
+            sink.handler.in_flight.is_set, every=0.02, what=lambda: first.log.read_text()[-3000:]
+        )
         held_at = time.monotonic()
         kill_group(first.process)
         assert first.process.poll() == -signal.SIGKILL
     # The dead worker's SMTP connection dropped: the held transaction was abandoned.
-    assert await wait_until(sink.handler.interrupted, 10)
+    await until(sink.handler.interrupted.is_set, every=0.02)
     return order_id, env, held_at
 
 
 async def test_a_worker_killed_inside_the_smtp_send_sends_the_mail_exactly_once_after_restart(
-    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+    client: httpx.AsyncClient,
+    database_url: str,
+    redis: Redis,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     sink = GatedSink.start(tmp_path / "mailbox", hold="data")
     try:
@@ -97,10 +122,10 @@ async def test_a_worker_killed_inside_the_smtp_send_sends_the_mail_exactly_once_
         assert sink.mailbox.messages() == []
         assert await sql_value(database_url, PROCESSED) == 0
         assert await sql_value(database_url, UNPUBLISHED) == 0  # the relay had handed it over
-        await asyncio.sleep(max(0.0, held_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
+        assert await age_unacked(redis, VISIBILITY_TIMEOUT + 1) == 1
         restarted = time.monotonic()
         with running_workers([env], [tmp_path / "second-worker.log"]) as (second,):
-            names = await _settle(sink.mailbox, 1)
+            names = await _settle(sink.mailbox, 1, redis, database_url)
             recovered = time.monotonic() - restarted
             assert len(names) == 1, (names, second.log.read_text()[-3000:])
         message = sink.mailbox.messages()[0]
@@ -117,7 +142,11 @@ async def test_a_worker_killed_inside_the_smtp_send_sends_the_mail_exactly_once_
 
 
 async def test_a_kill_after_the_mail_was_accepted_but_before_the_inbox_commit_sends_it_twice(
-    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+    client: httpx.AsyncClient,
+    database_url: str,
+    redis: Redis,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     """The documented at-least-once window (CustomerNotifier.notify): the inbox row commits
     after the mail server accepted the message, so a worker dying in between (here: it has its
@@ -125,14 +154,12 @@ async def test_a_kill_after_the_mail_was_accepted_but_before_the_inbox_commit_se
     Guaranteed: the e-mail is never lost, and it is sent at most once more per such crash."""
     sink = GatedSink.start(tmp_path / "mailbox", hold="quit")
     try:
-        order_id, env, held_at = await _kill_mid_send(
-            client, database_url, settings, tmp_path, sink
-        )
+        order_id, env, _ = await _kill_mid_send(client, database_url, settings, tmp_path, sink)
         assert len(sink.mailbox.messages()) == 1  # accepted before the kill
         assert await sql_value(database_url, PROCESSED) == 0  # ...but the inbox rolled back
-        await asyncio.sleep(max(0.0, held_at + VISIBILITY_TIMEOUT + 0.5 - time.monotonic()))
+        assert await age_unacked(redis, VISIBILITY_TIMEOUT + 1) == 1
         with running_workers([env], [tmp_path / "second-worker.log"]) as (second,):
-            names = await _settle(sink.mailbox, 2)
+            names = await _settle(sink.mailbox, 2, redis, database_url)
             assert len(names) == 2, (names, second.log.read_text()[-3000:])
         messages = sink.mailbox.messages()
         assert {str(message["Subject"]) for message in messages} == {
@@ -152,23 +179,31 @@ async def test_a_kill_after_the_mail_was_accepted_but_before_the_inbox_commit_se
 
 
 async def test_a_pool_process_killed_mid_task_is_requeued_by_its_worker_at_once(
-    client: httpx.AsyncClient, database_url: str, settings: Settings, tmp_path: Path
+    client: httpx.AsyncClient,
+    database_url: str,
+    redis: Redis,
+    settings: Settings,
+    tmp_path: Path,
 ) -> None:
     """Only the pool process dies (OOM killer): the worker's main process sees it
     (reject_on_worker_lost) and requeues the task, no visibility timeout involved."""
     sink = GatedSink.start(tmp_path / "mailbox", hold="data")
     try:
-        env = reliability_environment(settings, sink.mailbox)  # default visibility: 3600 s
+        env = worker_environment(settings, sink.mailbox)  # default visibility: 3600 s
         with running_workers([env], [tmp_path / "worker.log"]) as (running,):
             shop = await shopfront(client, database_url)
             order_id = await place_order(client, shop)
-            assert await wait_until(sink.handler.in_flight, 20), running.log.read_text()[-3000:]
+            await until(
+                sink.handler.in_flight.is_set,
+                every=0.02,
+                what=lambda: running.log.read_text()[-3000:],
+            )
             children = pool_children(running.process.pid)
             assert len(children) == 1, children
             killed_at = time.monotonic()
             os.kill(children[0], signal.SIGKILL)
-            assert await wait_until(sink.handler.interrupted, 10)
-            names = await _settle(sink.mailbox, 1, within=20)
+            await until(sink.handler.interrupted.is_set, every=0.02)
+            names = await _settle(sink.mailbox, 1, redis, database_url)
             recovered = time.monotonic() - killed_at
             assert len(names) == 1, (names, running.log.read_text()[-3000:])
             assert running.process.poll() is None  # the worker itself lives on
@@ -181,7 +216,6 @@ async def test_a_pool_process_killed_mid_task_is_requeued_by_its_worker_at_once(
 
 
 async def test_orders_placed_while_the_broker_is_down_are_all_delivered_once_it_is_back(
-    make_client: ClientFactory,
     database_url: str,
     settings: Settings,
     mailbox: Mailbox,
@@ -196,30 +230,32 @@ async def test_orders_placed_while_the_broker_is_down_are_all_delivered_once_it_
         api_settings = dataclasses.replace(
             settings, celery=settings.celery.model_copy(update={"broker_url": broker.url})
         )
-        client = await make_client(api_settings)
-        shop = await shopfront(client, database_url, stock=orders_count)
-        broker.stop()
-        latencies = []
-        order_ids = []
-        for _ in range(orders_count):
-            started = time.monotonic()
-            order_ids.append(await place_order(client, shop))  # 201 each
-            latencies.append(time.monotonic() - started)
-        await asyncio.sleep(1.0)  # let the fast path try (and fail)
+        async with _api(api_settings) as (app, client):
+            shop = await shopfront(client, database_url, stock=orders_count)
+            broker.stop()
+            latencies = []
+            order_ids = []
+            for _ in range(orders_count):
+                started = time.monotonic()
+                order_ids.append(await place_order(client, shop))  # 201 each
+                latencies.append(time.monotonic() - started)
+            # The fast path has tried (and failed): its relays in flight are over.
+            await (await app.state.dishka_container.get(OutboxFastPath)).drain()
         assert await sql_value(database_url, UNPUBLISHED) == orders_count
         broker.start()  # same port, empty: nothing had reached it
-        env = reliability_environment(settings, mailbox, APP_CELERY_BROKER_URL=broker.url)
-        with running_workers([env], [tmp_path / "worker.log"]) as (running,):
-            assert mailbox.messages() == []
-            swept = time.monotonic()
-            publisher = create_celery(api_settings)
-            try:
-                publisher.send_task("platform.relay_outbox")
-            finally:
-                publisher.close()
-            names = await _settle(mailbox, orders_count)
-            delivered = time.monotonic() - swept
-            assert len(names) == orders_count, (names, running.log.read_text()[-3000:])
+        env = worker_environment(settings, mailbox, APP_CELERY_BROKER_URL=broker.url)
+        async with Redis.from_url(broker.url) as broker_client:
+            with running_workers([env], [tmp_path / "worker.log"]) as (running,):
+                assert mailbox.messages() == []
+                swept = time.monotonic()
+                publisher = create_celery(api_settings)
+                try:
+                    publisher.send_task("platform.relay_outbox")
+                finally:
+                    publisher.close()
+                names = await _settle(mailbox, orders_count, broker_client, database_url)
+                delivered = time.monotonic() - swept
+                assert len(names) == orders_count, (names, running.log.read_text()[-3000:])
         bodies = [text_of(message) for message in mailbox.messages()]
         assert all(sum(order in body for body in bodies) == 1 for order in order_ids)
         assert await sql_value(database_url, UNPUBLISHED) == 0
@@ -251,7 +287,7 @@ async def test_a_running_worker_and_beat_deliver_what_was_placed_during_a_broker
         )
         client = await make_client(api_settings)
         shop = await shopfront(client, database_url, stock=orders_count)
-        env = reliability_environment(
+        env = worker_environment(
             settings,
             mailbox,
             APP_CELERY_BROKER_URL=broker.url,
@@ -268,7 +304,8 @@ async def test_a_running_worker_and_beat_deliver_what_was_placed_during_a_broker
             assert mailbox.messages() == []
             broker.start()
             back = time.monotonic()
-            names = await _settle(mailbox, orders_count, within=40)
+            async with Redis.from_url(broker.url) as broker_client:
+                names = await _settle(mailbox, orders_count, broker_client, database_url)
             delivered = time.monotonic() - back
             assert len(names) == orders_count, (
                 (tmp_path / "beat.log").read_text()[-2000:],
@@ -288,12 +325,13 @@ async def test_a_running_worker_and_beat_deliver_what_was_placed_during_a_broker
 async def test_two_workers_and_fifty_orders_send_exactly_one_confirmation_per_order(
     client: httpx.AsyncClient,
     database_url: str,
+    redis: Redis,
     settings: Settings,
     mailbox: Mailbox,
     tmp_path: Path,
 ) -> None:
     orders_count = 50
-    env = reliability_environment(settings, mailbox)
+    env = worker_environment(settings, mailbox)
     logs = [tmp_path / "worker-a.log", tmp_path / "worker-b.log"]
     with running_workers([env, env], logs, concurrency=2) as workers:
         shop = await shopfront(client, database_url, stock=orders_count)
@@ -313,13 +351,13 @@ async def test_two_workers_and_fifty_orders_send_exactly_one_confirmation_per_or
                 await asyncio.sleep(0.1)
             order_ids = await placing
             placed = time.monotonic() - started
-            await asyncio.sleep(2.0)
+            await until(lambda: broker_idle(redis))  # the racing sweeps are over
             # What the fast path and the racing sweeps left behind; beat's next sweep (sent here)
             # relays it. (Each fast path that lost a race to a sweep also opened the fast path's
             # breaker: see test_a_fast_path_that_finds_its_events_already_relayed_stays_open.)
             left_behind = await sql_value(database_url, UNPUBLISHED)
             publisher.send_task("platform.relay_outbox")
-            names = await _settle(mailbox, orders_count, within=30)
+            names = await _settle(mailbox, orders_count, redis, database_url)
         finally:
             publisher.close()
         delivered = time.monotonic() - started
@@ -354,7 +392,7 @@ async def test_a_fast_path_that_finds_its_events_already_relayed_stays_open(
             transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
         ) as client,
     ):
-        env = reliability_environment(settings, mailbox)
+        env = worker_environment(settings, mailbox)
         with running_workers([env], [tmp_path / "worker.log"]):
             shop = await shopfront(client, database_url, stock=5)
             await place_order(client, shop)
@@ -367,12 +405,14 @@ async def test_a_fast_path_that_finds_its_events_already_relayed_stays_open(
             await fast_path.drain()
             started = time.monotonic()
             await place_order(client, shop)
-            messages = await mailbox.wait_for(2, within=3.0)  # no sweep runs: only the fast path
+            # No sweep runs (no beat, no task sent): only the fast path can relay the order's
+            # event, so a longer wait never lets a breaker that opened pass.
+            messages = await mailbox.wait_for(2)
             elapsed = time.monotonic() - started
             unpublished = await sql_value(database_url, UNPUBLISHED)
             print(  # noqa: T201
                 f"[reliability] after a lost race: next order's confirmation "
-                f"{f'after {elapsed:.2f}s' if len(messages) == 2 else 'not sent within 3 s'}, "
+                f"{f'after {elapsed:.2f}s' if len(messages) == 2 else 'never sent'}, "
                 f"{unpublished} event(s) left in the outbox"
             )
             assert len(messages) == 2, "the fast path's breaker opened after a lost race"

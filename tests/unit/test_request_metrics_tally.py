@@ -3,11 +3,10 @@ own calls would have written, once flushed, and flushes by itself within a secon
 
 from __future__ import annotations
 
-import asyncio
-
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram
 
 from app.shared.presentation.http.metrics import DURATION, _Tally
+from tests.support.polling import until
 
 DURATIONS = (0.001, 0.005, 0.0051, 0.2, 0.3, 0.31, 7.0, 20.0)
 
@@ -77,8 +76,5 @@ async def test_counts_reach_the_metrics_without_a_scrape() -> None:
     tally.started("DELETE")
     tally.finished("DELETE", "/tally/timer", 204, 0.002)
     assert _sample("http_requests_total", **labels) is None
-    for _ in range(100):  # the tally's own timer, FLUSH_SECONDS after the first request
-        if _sample("http_requests_total", **labels) == 1:
-            break
-        await asyncio.sleep(0.1)
-    assert _sample("http_requests_total", **labels) == 1
+    # The tally's own timer, FLUSH_SECONDS after the first request.
+    await until(lambda: _sample("http_requests_total", **labels) == 1, every=0.1)

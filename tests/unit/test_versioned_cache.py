@@ -13,7 +13,9 @@ import pytest
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
+from app.shared.infrastructure import cache as cache_module
 from app.shared.infrastructure.cache import NearCache, VersionedCache
+from tests.support.polling import until
 
 NS = "test:things"
 
@@ -89,6 +91,24 @@ class Loader:
         if self.error is not None:
             raise self.error
         return self.value
+
+
+class MovableTime:
+    """The cache module's ``time``, moved by the test: a breaker window passes without waiting
+    (the cache reads time.monotonic itself; it takes no clock)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def monotonic(self) -> float:
+        return time.monotonic() + self.offset
+
+
+@pytest.fixture
+def moved_time(monkeypatch: pytest.MonkeyPatch) -> MovableTime:
+    moved = MovableTime()
+    monkeypatch.setattr(cache_module, "time", moved)
+    return moved
 
 
 def make_cache(redis: FakeRedis, **overrides: Any) -> VersionedCache:
@@ -223,11 +243,12 @@ async def test_a_failed_load_reaches_every_waiter_and_the_next_read_retries() ->
 
 async def test_a_peer_holding_the_lock_is_waited_for_and_its_value_used() -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, wait_for_peer=1.0)
+    cache = make_cache(redis, wait_for_peer=60.0)
     redis.data["{test:things}:v0:k:lock"] = "1"  # another process is loading this entry
 
     async def peer_finishes() -> None:
-        await asyncio.sleep(0.1)
+        # Once the reader has found the lock taken and looked for the entry again, it waits.
+        await until(lambda: redis.calls[-1] == ("get", "{test:things}:v0:k"), every=0.001)
         redis.data["{test:things}:v0:k"] = json.dumps("from peer")
 
     load = Loader("mine")
@@ -251,9 +272,11 @@ async def test_a_slow_peer_is_not_waited_for_long() -> None:
 
 
 @pytest.mark.parametrize("command", ["mget", "set"])
-async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(command: str) -> None:
+async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(
+    command: str, moved_time: MovableTime
+) -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, breaker_seconds=0.2)
+    cache = make_cache(redis, breaker_seconds=5.0)
     load = Loader("from db")
     redis.fail.add(command)
     before = sum(errors(op) for op in ("version", "get", "set", "lock"))
@@ -266,7 +289,9 @@ async def test_redis_errors_fall_back_to_the_loader_and_open_the_breaker(command
     assert len(redis.calls) == calls  # the breaker keeps requests off Redis
     assert lookups("bypass") == bypass + 1
     redis.fail.clear()
-    await asyncio.sleep(0.25)
+    moved_time.offset += 4.9
+    assert not cache.available  # still open just before the window ends
+    moved_time.offset += 0.2
     assert cache.available
     assert await read(cache, load) == "from db"
     assert await read(cache, Loader("unused")) == "from db"  # cached again once closed
@@ -309,9 +334,11 @@ async def test_a_slow_redis_is_given_up_on_after_the_operation_timeout() -> None
     assert not cache.available
 
 
-async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl() -> None:
+async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl(
+    moved_time: MovableTime,
+) -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, ttl_seconds=60, breaker_seconds=0.01)
+    cache = make_cache(redis, ttl_seconds=60, breaker_seconds=5.0)
     load = Loader("old")
     await read(cache, load)
     redis.fail.add("incr")
@@ -320,11 +347,13 @@ async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl() -> None
         await cache.bump(NS)
     assert errors("bump") == before + 1
     redis.fail.clear()
-    await asyncio.sleep(0.05)  # far longer than breaker_seconds, far shorter than the TTL
+    moved_time.offset += 30  # far longer than breaker_seconds, far shorter than the TTL
     load.value = "new"
     # Old entries may still be in Redis: they must not be served until they could have expired.
     assert not cache.available
     assert await read(cache, load) == "new"
+    moved_time.offset += 31  # past the TTL: entries written before the bump are gone
+    assert cache.available
 
 
 async def test_the_near_cache_is_off_by_default_so_every_read_asks_redis() -> None:
