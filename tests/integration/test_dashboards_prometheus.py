@@ -199,10 +199,17 @@ def platform_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     }
 
 
-async def load(client: httpx.AsyncClient, database_url: str, prometheus: Prometheus) -> None:
+async def load(
+    client: httpx.AsyncClient, sent: list[httpx.Request], database_url: str, prometheus: Prometheus
+) -> None:
     """A little of everything the dashboards show, in two rounds: a counter that first appears
-    at 1 shows no increase (Prometheus never saw it at 0), so the second round, after a scrape
-    of the first, moves every series the first one created."""
+    at its first value shows no increase (Prometheus never saw it at 0), so the second round,
+    after a scrape holding every request of the first, moves every series the first created.
+
+    Every request, not one series: each gunicorn worker writes its HTTP counts up to a second
+    late (the tally in metrics.py), so a series written at once (the refunds) can be scraped
+    while a worker still holds the round's requests; both rounds would then appear in one
+    write, at their final values, and no HTTP rate would ever leave 0."""
     shop = await open_shop(client, database_url, customers=2)  # sign-ups and log-ins
     await sign_up(client, "browser")
     failed = await log_in_raw(client, "browser", "not-the-password")
@@ -225,6 +232,7 @@ async def load(client: httpx.AsyncClient, database_url: str, prometheus: Prometh
 
     await shopping()
     await _scraped(prometheus, f'order_refunded_amount_total{{job="{API_JOB}"}}')
+    await _scraped(prometheus, f'sum(http_requests_total{{job="{API_JOB}"}}) >= {len(sent)}')
     await shopping()
 
     overdue = await placed(client, shop.bob, (product, 1))
@@ -359,8 +367,15 @@ async def test_every_dashboard_query_and_rule_returns_data_from_a_real_prometheu
             with running_prometheus(tmp_path, targets) as prometheus:
                 # Scraped before the load, so that every counter's increase is seen.
                 await _targets_up(prometheus)
-                async with httpx.AsyncClient(base_url=served.base, timeout=30) as client:
-                    await load(client, database_url, prometheus)
+                sent: list[httpx.Request] = []
+
+                async def count(request: httpx.Request) -> None:
+                    sent.append(request)
+
+                async with httpx.AsyncClient(
+                    base_url=served.base, timeout=30, event_hooks={"request": [count]}
+                ) as client:
+                    await load(client, sent, database_url, prometheus)
                 checks = {**dashboard_checks(), **rule_checks()}
                 outcome = await _poll(prometheus, checks)
                 conditions = evaluate(prometheus, alert_conditions())
