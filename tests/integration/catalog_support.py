@@ -6,13 +6,12 @@ import dataclasses
 import json
 from typing import Any
 
-import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.bootstrap.settings import RedisSettings, Settings
 from tests.support.ports import dead_port
-from tests.support.sql import asyncpg_dsn
+from tests.support.sql import sql_rows
 
 PRODUCTS = "/api/v1/products"
 
@@ -68,28 +67,17 @@ async def list_all(
     raise AssertionError(msg)
 
 
-async def execute(database_url: str, sql: str, *args: Any) -> str:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return str(await connection.execute(sql, *args))
-    finally:
-        await connection.close()
-
-
 async def outbox_events(
     database_url: str, aggregate_id: str | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """(event_type, payload) of the outbox rows, oldest first."""
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        rows = await connection.fetch(
-            "SELECT event_type, payload, aggregate_type, aggregate_id FROM outbox_events "
-            "WHERE ($1::uuid IS NULL OR aggregate_id = $1::uuid) "
-            "ORDER BY occurred_at, recorded_at",
-            aggregate_id,
-        )
-    finally:
-        await connection.close()
+    rows = await sql_rows(
+        database_url,
+        "SELECT event_type, payload, aggregate_type, aggregate_id FROM outbox_events "
+        "WHERE ($1::uuid IS NULL OR aggregate_id = $1::uuid) "
+        "ORDER BY occurred_at, recorded_at",
+        aggregate_id,
+    )
     events = []
     for row in rows:
         assert row["aggregate_type"] == "product", row

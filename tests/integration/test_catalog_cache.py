@@ -17,7 +17,6 @@ from app.catalog.infrastructure.sqla_product_reader import SqlaProductReader
 from tests.integration.catalog_support import (
     PRODUCTS,
     create_product,
-    execute,
     get_product,
     list_all,
     metric,
@@ -25,6 +24,7 @@ from tests.integration.catalog_support import (
 )
 from tests.integration.conftest import ClientFactory
 from tests.integration.support import Staffing, assert_problem
+from tests.support.sql import sql_execute
 
 # Single-product reads are cached per product, under the "catalog:product" kind.
 HITS = {"kind": "catalog:product", "outcome": "hit"}
@@ -57,7 +57,7 @@ async def test_a_change_behind_the_apis_back_stays_hidden_until_an_api_write_bum
     assert (await get_product(client, product_id))["name"] == "Mug"
     assert (await _by_sku(client, "MUG-001"))["name"] == "Mug"
     assert (await client.get(PRODUCTS)).json()["items"][0]["name"] == "Mug"  # a cached listing
-    result = await execute(
+    result = await sql_execute(
         database_url, "UPDATE products SET name = 'Sneaky mug' WHERE id = $1::uuid", product_id
     )
     assert result == "UPDATE 1"

@@ -1,18 +1,14 @@
 from __future__ import annotations
 
-import asyncpg
 import httpx
 
 from tests.integration.helpers import bearer, log_in, sign_up
+from tests.support.sql import sql_execute
 
 
 async def _staff_tokens(client: httpx.AsyncClient, database_url: str) -> dict[str, str]:
     await sign_up(client, "stafffy")
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        await connection.execute("UPDATE users SET role = 'staff' WHERE username = 'stafffy'")
-    finally:
-        await connection.close()
+    await sql_execute(database_url, "UPDATE users SET role = 'staff' WHERE username = 'stafffy'")
     return await log_in(client, "stafffy")
 
 

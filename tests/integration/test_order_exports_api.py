@@ -51,7 +51,7 @@ from tests.integration.support import (
     staffing,
     user_with_role,
 )
-from tests.support.sql import asyncpg_dsn, sql_value
+from tests.support.sql import asyncpg_dsn, sql_execute, sql_value
 
 # Long past: every order of the range was placed before the export was requested.
 FIRST: Final = datetime(2025, 6, 1, 8, 0, tzinfo=UTC)
@@ -115,14 +115,6 @@ async def purge(settings: Settings) -> dict[str, int]:
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-async def sql_execute(database_url: str, sql: str, *args: Any) -> str:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        return str(await connection.execute(sql, *args))
-    finally:
-        await connection.close()
 
 
 async def started_export(

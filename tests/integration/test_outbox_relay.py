@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from app.shared.infrastructure.outbox_relay import OutboxMessage, OutboxRelay
+from tests.support.sql import sql_value
 
 
 @pytest.fixture
@@ -70,13 +71,9 @@ async def test_two_concurrent_relays_publish_each_of_1000_events_exactly_once(
     assert set(counts.values()) == {1}
     assert first.sent, "both relays took part"
     assert second.sent, "both relays took part"
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        unpublished = await connection.fetchval(
-            "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
-        )
-    finally:
-        await connection.close()
+    unpublished = await sql_value(
+        database_url, "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"
+    )
     assert unpublished == 0
     print(  # noqa: T201
         f"[relay] 1000 events, 2 relays: {len(first.sent)} + {len(second.sent)}, "

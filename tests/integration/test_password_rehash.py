@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncpg
-
 from app.bootstrap.settings import Settings
 from tests.conftest import build_settings
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import log_in, sign_up
+from tests.support.sql import sql_value
 
 
 async def _stored_hash(database_url: str, username: str) -> str:
-    connection = await asyncpg.connect(database_url.replace("+asyncpg", ""))
-    try:
-        return str(
-            await connection.fetchval(
-                "SELECT password_hash FROM users WHERE username = $1", username
-            )
+    return str(
+        await sql_value(
+            database_url, "SELECT password_hash FROM users WHERE username = $1", username
         )
-    finally:
-        await connection.close()
+    )
 
 
 async def test_log_in_rehashes_a_password_stored_with_outdated_parameters(

@@ -3,12 +3,11 @@ change writes none."""
 
 from __future__ import annotations
 
-import asyncpg
 import httpx
 
 from tests.integration.catalog_support import PRODUCTS, create_product, outbox_events, product_body
 from tests.integration.support import Staffing
-from tests.support.sql import asyncpg_dsn
+from tests.support.sql import sql_rows
 
 
 async def test_each_committed_change_writes_exactly_its_events(
@@ -81,15 +80,11 @@ async def test_outbox_rows_carry_the_aggregate_and_the_request_id(
         PRODUCTS, json=product_body(), headers={**team.staff.headers, "X-Request-ID": "req-123456"}
     )
     assert response.status_code == 201, response.text
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        row = await connection.fetchrow(
-            "SELECT aggregate_type, aggregate_id::text AS aggregate_id, headers::text AS headers, "
-            "published_at FROM outbox_events"
-        )
-    finally:
-        await connection.close()
-    assert row is not None
+    [row] = await sql_rows(
+        database_url,
+        "SELECT aggregate_type, aggregate_id::text AS aggregate_id, headers::text AS headers, "
+        "published_at FROM outbox_events",
+    )
     assert row["aggregate_type"] == "product"
     assert row["aggregate_id"] == response.json()["id"]
     assert "req-123456" in row["headers"]

@@ -5,27 +5,18 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import httpx
 
 from app.bootstrap.migrations import upgrade
 from tests.conftest import build_settings
 from tests.integration.conftest import ClientFactory
-from tests.support.sql import asyncpg_dsn, sql_value
+from tests.support.sql import sql_execute, sql_value
 
 
 async def _ready(
     make_client: ClientFactory, database_url: str, redis_url: str
 ) -> httpx.AsyncClient:
     return await make_client(build_settings(database_url, redis_url))
-
-
-async def _execute(database_url: str, sql: str) -> None:
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 async def test_an_unmigrated_database_is_503_schema_behind_until_it_is_migrated(
@@ -68,7 +59,7 @@ async def test_a_database_a_newer_release_migrated_is_ready(
 ) -> None:
     """During `helm upgrade` the new release migrates first; the old pods must stay ready."""
     await asyncio.to_thread(upgrade, empty_database_url)
-    await _execute(empty_database_url, "UPDATE alembic_version SET version_num = '0099_newer'")
+    await sql_execute(empty_database_url, "UPDATE alembic_version SET version_num = '0099_newer'")
     client = await _ready(make_client, empty_database_url, redis_url)
     response = await client.get("/health/ready")
     assert response.status_code == 200, response.text
@@ -83,7 +74,7 @@ async def test_a_schema_that_caught_up_is_not_queried_again(
     await asyncio.to_thread(upgrade, empty_database_url)
     client = await _ready(make_client, empty_database_url, redis_url)
     assert (await client.get("/health/ready")).status_code == 200
-    await _execute(empty_database_url, "DROP TABLE alembic_version")
+    await sql_execute(empty_database_url, "DROP TABLE alembic_version")
     assert await sql_value(empty_database_url, "SELECT to_regclass('alembic_version')") is None
     again = await client.get("/health/ready")
     assert again.status_code == 200, again.text

@@ -385,13 +385,7 @@ async def test_a_fast_path_that_finds_its_events_already_relayed_stays_open(
     a broker failure: the fast path must keep relaying the next commits at once. Reproduced
     deterministically by handing the fast path an event the relay has already published, which
     is exactly what it sees after losing that race."""
-    app = create_app(settings)
-    async with (
-        LifespanManager(app) as manager,
-        httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=manager.app), base_url="http://testserver"
-        ) as client,
-    ):
+    async with _api(settings) as (app, client):
         env = worker_environment(settings, mailbox)
         with running_workers([env], [tmp_path / "worker.log"]):
             shop = await shopfront(client, database_url, stock=5)
