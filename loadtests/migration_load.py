@@ -168,7 +168,7 @@ def apply_revision(target: Platform, versions: Path, mode: str) -> None:
     """Write the throwaway revision on top of the current head and upgrade to it, through the
     project's Alembic environment (its lock and statement timeouts included)."""
     config = alembic_config(_direct_url(target))
-    config.set_main_option("version_path_separator", "os")
+    config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join([str(VERSIONS), str(versions)]))
     (head,) = ScriptDirectory.from_config(config).get_heads()
     body = (_CONCURRENT_INDEX if mode == "concurrent" else _PLAIN_INDEX).format(
