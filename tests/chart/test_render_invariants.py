@@ -257,6 +257,28 @@ def test_app_pods_wait_for_the_schema_first(manifests: list[Doc]) -> None:
             assert init["image"] == spec["containers"][0]["image"]
 
 
+SCHEMA_REVISION = "fastapi-platform.dev/schema-revision"
+
+
+def test_app_pods_and_the_migration_job_name_the_schema_the_code_needs(
+    manifests: list[Doc],
+) -> None:
+    """What `helm get manifest RELEASE --revision N` shows before a rollback (chapter 16)."""
+    expected = yaml.safe_load((CHART / "Chart.yaml").read_text())["annotations"][SCHEMA_REVISION]
+    components = set()
+    for doc in manifests:
+        component = doc["metadata"].get("labels", {}).get("app.kubernetes.io/component")
+        if doc["kind"] == "Deployment" and component in {"api", "worker", "beat"}:
+            annotations = doc["spec"]["template"]["metadata"]["annotations"]
+        elif doc["kind"] == "Job" and component == "migrations":
+            annotations = doc["metadata"]["annotations"]
+        else:
+            continue
+        assert annotations[SCHEMA_REVISION] == expected, doc["metadata"]["name"]
+        components.add(component)
+    assert components >= {"api", "worker", "beat", "migrations"}, components
+
+
 # --- configuration ---------------------------------------------------------------------------
 
 

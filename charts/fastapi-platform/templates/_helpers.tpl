@@ -389,6 +389,12 @@ checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha
 checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
 {{- end -}}
 
+{{/* The schema revision the release's code needs, from Chart.yaml: a rollback reads it per
+     release revision from `helm get manifest`. */}}
+{{- define "fp.schemaRevision" -}}
+fastapi-platform.dev/schema-revision: {{ index .Chart.Annotations "fastapi-platform.dev/schema-revision" | quote }}
+{{- end -}}
+
 {{- define "fp.metricsAnnotations" -}}
 {{- if .root.Values.metrics.podAnnotations }}
 prometheus.io/scrape: "true"
