@@ -14,6 +14,10 @@ from app.identity.application.commands.change_password import (
     ChangePassword,
     ChangePasswordRequest,
 )
+from app.identity.application.commands.create_super_admin import (
+    CreateSuperAdmin,
+    CreateSuperAdminRequest,
+)
 from app.identity.application.commands.log_in import LogIn, LogInRequest
 from app.identity.application.commands.refresh_session import (
     RefreshSession,
@@ -628,3 +632,41 @@ def test_ports_fakes_are_autospecced() -> None:
     with pytest.raises(AttributeError):
         ports.sessions.revoke_everything  # noqa: B018
     assert isinstance(ports.sessions.revoke_all, AsyncMock)
+
+
+# --- CreateSuperAdmin (the CLI's) ----------------------------------------------------------------
+
+
+def create_super_admin(ports: Ports) -> CreateSuperAdmin:
+    return CreateSuperAdmin(ports.users, ports.user_service, ports.transaction, ports.clock)
+
+
+async def test_create_super_admin_adds_an_active_super_admin_and_commits(ports: Ports) -> None:
+    new_id = UserId(UUID("87654321-4321-8765-4321-876543218765"))
+    ports.new_user_id.return_value = new_id
+
+    response = await create_super_admin(ports)(
+        CreateSuperAdminRequest(username=" Root ", email="Root@Example.com", password=PASSWORD)
+    )
+
+    assert response == {"id": str(new_id)}
+    added: User = ports.users.add.call_args.args[0]
+    assert added.id_ == new_id
+    assert added.username == Username("root")
+    assert added.email == Email("root@example.com")
+    assert added.password_hash == PasswordHash("new-hash")
+    assert added.role is Role.SUPER_ADMIN
+    assert added.status is UserStatus.ACTIVE
+    assert added.created_at == added.updated_at == NOW
+    ports.hasher.hash.assert_awaited_once_with(RawPassword(PASSWORD))
+    assert ports.order() == ["hasher.hash", "users.add", "transaction.commit"]
+
+
+async def test_create_super_admin_with_a_weak_password_adds_nothing(ports: Ports) -> None:
+    with pytest.raises(WeakPasswordError):
+        await create_super_admin(ports)(
+            CreateSuperAdminRequest(username="root", email="root@example.com", password="root")
+        )
+    ports.hasher.hash.assert_not_awaited()
+    ports.users.add.assert_not_called()
+    ports.transaction.commit.assert_not_awaited()

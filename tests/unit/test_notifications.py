@@ -26,6 +26,10 @@ from app.notifications.application.commands.send_payment_receipt import (
     SendPaymentReceipt,
     SendPaymentReceiptRequest,
 )
+from app.notifications.application.commands.send_sign_up_notice import (
+    SendSignUpNotice,
+    SendSignUpNoticeRequest,
+)
 from app.notifications.application.errors import TemporaryEmailFailureError
 from app.notifications.application.notify_customer import CustomerNotifier
 from app.notifications.application.ports.email import EmailSender, EmailTemplates
@@ -687,3 +691,18 @@ def test_temporary_email_failure_keeps_its_code() -> None:
 
     assert error.code == 451
     assert str(error) == "451 local error"
+
+
+async def test_send_sign_up_notice_passes_its_template_and_no_context(notifier: Any) -> None:
+    sent = await SendSignUpNotice(notifier)(
+        SendSignUpNoticeRequest(event_id=EVENT_ID, customer_id=CUSTOMER_ID)
+    )
+
+    assert sent is True
+    notifier.notify.assert_awaited_once_with(
+        handler="notifications.sign_up_notice",
+        event_id=EVENT_ID,
+        customer_id=CUSTOMER_ID,
+        template="sign_up_notice",
+        context={},
+    )
