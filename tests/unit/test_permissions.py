@@ -1,24 +1,22 @@
-"""Authorization rules: HasRole, CanManageSubordinate, CanAssignRole and authorize."""
+"""Authorization rules: identity's ensure_manages_users, ensure_outranks, ensure_may_assign, and
+the shared require_role."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 
 from app.identity.application.permissions import (
-    CAN_MANAGE_USERS,
-    ActorContext,
-    CanAssignRole,
-    CanManageSubordinate,
-    HasRole,
-    RoleAssignmentContext,
-    SubordinateContext,
-    authorize,
+    ensure_manages_users,
+    ensure_may_assign,
+    ensure_outranks,
 )
 from app.identity.domain.user import User
 from app.identity.domain.value_objects import Email, PasswordHash, UserId, Username, UserStatus
+from app.shared.application.actor import Actor, require_role
 from app.shared.application.errors import AuthorizationError
 from app.shared.domain.role import Role
 
@@ -39,6 +37,15 @@ def make_user(role: Role) -> User:
     )
 
 
+def allowed(check: Callable[[], None]) -> bool:
+    """True when the rule passes silently, False when it refuses with AuthorizationError."""
+    try:
+        check()
+    except AuthorizationError:
+        return False
+    return True
+
+
 @pytest.mark.parametrize(
     ("actor", "required", "expected"),
     [
@@ -51,18 +58,22 @@ def make_user(role: Role) -> User:
         (SA, SA, True),
     ],
 )
-def test_has_role_requires_at_least_the_role(actor: Role, required: Role, expected: bool) -> None:
-    assert HasRole(required).is_satisfied_by(ActorContext(make_user(actor))) is expected
+def test_require_role_requires_at_least_the_role(
+    actor: Role, required: Role, expected: bool
+) -> None:
+    assert allowed(lambda: require_role(Actor(uuid4(), actor), required)) is expected
 
 
 @pytest.mark.parametrize("actor", [C, S])
-def test_can_manage_users_is_refused_below_admin(actor: Role) -> None:
-    assert not CAN_MANAGE_USERS.is_satisfied_by(ActorContext(make_user(actor)))
+def test_managing_users_is_refused_below_admin(actor: Role) -> None:
+    assert not allowed(lambda: ensure_manages_users(make_user(actor)))
+    assert not allowed(lambda: ensure_manages_users(Actor(uuid4(), actor)))
 
 
 @pytest.mark.parametrize("actor", [A, SA])
-def test_can_manage_users_is_granted_to_admins(actor: Role) -> None:
-    assert CAN_MANAGE_USERS.is_satisfied_by(ActorContext(make_user(actor)))
+def test_managing_users_is_granted_to_admins(actor: Role) -> None:
+    assert allowed(lambda: ensure_manages_users(make_user(actor)))
+    assert allowed(lambda: ensure_manages_users(Actor(uuid4(), actor)))
 
 
 @pytest.mark.parametrize(
@@ -70,7 +81,7 @@ def test_can_manage_users_is_granted_to_admins(actor: Role) -> None:
     [
         (A, C, True),
         (A, S, True),
-        (A, A, False),
+        (A, A, False),  # a peer
         (A, SA, False),
         (SA, A, True),
         (SA, SA, False),
@@ -78,14 +89,15 @@ def test_can_manage_users_is_granted_to_admins(actor: Role) -> None:
         (C, C, False),
     ],
 )
-def test_can_manage_only_strictly_lower_roles(actor: Role, subject: Role, expected: bool) -> None:
-    context = SubordinateContext(make_user(actor), make_user(subject))
-    assert CanManageSubordinate().is_satisfied_by(context) is expected
+def test_actors_act_only_on_strictly_lower_roles(
+    actor: Role, subject: Role, expected: bool
+) -> None:
+    assert allowed(lambda: ensure_outranks(make_user(actor), make_user(subject))) is expected
 
 
-def test_cannot_manage_oneself() -> None:
+def test_nobody_acts_on_themselves() -> None:
     admin = make_user(A)
-    assert not CanManageSubordinate().is_satisfied_by(SubordinateContext(admin, admin))
+    assert not allowed(lambda: ensure_outranks(admin, admin))
 
 
 @pytest.mark.parametrize(
@@ -98,36 +110,35 @@ def test_cannot_manage_oneself() -> None:
         (A, SA, S, False),
         (SA, C, A, True),
         (SA, A, S, True),
-        (SA, C, SA, False),
+        (SA, C, SA, False),  # super_admin is never assigned, not even by a super admin
         (S, C, S, False),
         (S, C, C, True),
     ],
 )
-def test_can_assign_only_roles_below_own_to_users_below_own(
+def test_only_roles_below_own_are_assigned_to_users_below_own(
     actor: Role, subject: Role, role: Role, expected: bool
 ) -> None:
-    context = RoleAssignmentContext(make_user(actor), make_user(subject), role)
-    assert CanAssignRole().is_satisfied_by(context) is expected
+    assert (
+        allowed(lambda: ensure_may_assign(make_user(actor), make_user(subject), role)) is expected
+    )
 
 
-def test_authorize_raises_authorization_error_when_not_satisfied() -> None:
-    with pytest.raises(AuthorizationError):
-        authorize(HasRole(A), context=ActorContext(make_user(C)))
+@pytest.mark.parametrize(
+    "refused",
+    [
+        lambda: ensure_manages_users(make_user(S)),
+        lambda: ensure_outranks(make_user(A), make_user(A)),
+        lambda: ensure_may_assign(make_user(A), make_user(C), A),
+    ],
+    ids=["manages_users", "outranks", "may_assign"],
+)
+def test_every_identity_refusal_is_the_same_403(refused: Callable[[], None]) -> None:
+    # The HTTP problem (403 forbidden, this detail) must not say which rule failed.
+    with pytest.raises(AuthorizationError, match=r"^You are not allowed to do this\.$") as caught:
+        refused()
+    assert caught.value.code == "forbidden"
 
 
-def test_authorize_passes_silently_when_satisfied() -> None:
-    authorize(HasRole(A), context=ActorContext(make_user(A)))
-
-
-def test_authorize_asks_the_permission_with_the_given_context() -> None:
-    seen: list[object] = []
-
-    class Recording:
-        def is_satisfied_by(self, context: object) -> bool:
-            seen.append(context)
-            return False
-
-    context = ActorContext(make_user(C))
-    with pytest.raises(AuthorizationError):
-        authorize(Recording(), context=context)
-    assert seen == [context]
+def test_require_role_names_the_role_it_needs() -> None:
+    with pytest.raises(AuthorizationError, match=r"^This needs the admin role or higher\.$"):
+        require_role(Actor(uuid4(), S), A)

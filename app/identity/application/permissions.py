@@ -1,78 +1,40 @@
-"""Authorization rules as small permission objects over typed contexts.
+"""Who may manage which user. Routers never decide this; interactors ask here before they act.
 
-Routers never decide who may do what: interactors build a context and ask a permission.
+Each rule is a function of the actor and the subject. Every refusal is the same AuthorizationError
+(403 ``forbidden``, "You are not allowed to do this."), so a refusal does not say which rule failed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Final
 
 from app.identity.domain.user import User
+from app.shared.application.actor import Actor
 from app.shared.application.errors import AuthorizationError
 from app.shared.domain.role import Role
 
-C_contra = TypeVar("C_contra", contravariant=True)
+# List, look up, deactivate and activate users, and grant and revoke their roles.
+MANAGES_USERS: Final = Role.ADMIN
 
 
-class Permission(Protocol[C_contra]):
-    def is_satisfied_by(self, context: C_contra) -> bool: ...
+def _refused() -> AuthorizationError:
+    return AuthorizationError("You are not allowed to do this.")
 
 
-class RoleHolder(Protocol):
-    """Whoever acts, as far as a role check goes: the User entity or the shared Actor."""
-
-    @property
-    def role(self) -> Role: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ActorContext:
-    actor: RoleHolder
+def ensure_manages_users(actor: User | Actor) -> None:
+    """Only admins and above manage users. Checked before any lookup, so ids cannot be probed."""
+    if not actor.role.includes(MANAGES_USERS):
+        raise _refused()
 
 
-@dataclass(frozen=True, slots=True)
-class SubordinateContext:
-    actor: User
-    subject: User
+def ensure_outranks(actor: User, subject: User) -> None:
+    """Actors act on users strictly below their own role, so never on themselves or a peer."""
+    if not actor.role.outranks(subject.role):
+        raise _refused()
 
 
-@dataclass(frozen=True, slots=True)
-class RoleAssignmentContext:
-    actor: User
-    subject: User
-    role: Role
-
-
-class HasRole:
-    """The actor holds at least ``role``."""
-
-    def __init__(self, role: Role) -> None:
-        self._role = role
-
-    def is_satisfied_by(self, context: ActorContext) -> bool:
-        return context.actor.role.includes(self._role)
-
-
-class CanManageSubordinate:
-    """Actors act on users strictly below their own role (so never on themselves or peers)."""
-
-    def is_satisfied_by(self, context: SubordinateContext) -> bool:
-        return context.actor.role.outranks(context.subject.role)
-
-
-class CanAssignRole:
-    """Only roles strictly below the actor's own may be given or taken away."""
-
-    def is_satisfied_by(self, context: RoleAssignmentContext) -> bool:
-        return context.actor.role.outranks(context.subject.role) and context.actor.role.outranks(
-            context.role
-        )
-
-
-CAN_MANAGE_USERS = HasRole(Role.ADMIN)
-
-
-def authorize(permission: Permission[C_contra], *, context: C_contra) -> None:
-    if not permission.is_satisfied_by(context):
-        raise AuthorizationError("You are not allowed to do this.")
+def ensure_may_assign(actor: User, subject: User, role: Role) -> None:
+    """Only roles strictly below the actor's own are given or taken away, and only from users
+    below it: nobody outranks super_admin, so it is never granted."""
+    if not (actor.role.outranks(subject.role) and actor.role.outranks(role)):
+        raise _refused()

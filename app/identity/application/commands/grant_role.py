@@ -5,7 +5,7 @@ from uuid import UUID
 
 from app.identity.application.current_user import CurrentUser
 from app.identity.application.managed_user import load_managed_user
-from app.identity.application.permissions import CanAssignRole, RoleAssignmentContext, authorize
+from app.identity.application.permissions import ensure_may_assign
 from app.identity.application.ports.user_repository import UserRepository
 from app.identity.domain.value_objects import UserId
 from app.shared.application.ports import Clock, TransactionManager
@@ -37,6 +37,6 @@ class GrantRole:
         actor, subject = await load_managed_user(
             self._current_user, self._users, UserId(request.user_id)
         )
-        authorize(CanAssignRole(), context=RoleAssignmentContext(actor, subject, request.role))
+        ensure_may_assign(actor, subject, request.role)
         subject.assign_role(request.role, at=self._clock.now())
         await self._transaction.commit()

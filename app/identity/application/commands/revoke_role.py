@@ -6,7 +6,7 @@ from uuid import UUID
 from app.identity.application.current_user import CurrentUser
 from app.identity.application.errors import RoleNotHeldError
 from app.identity.application.managed_user import load_managed_user
-from app.identity.application.permissions import CanAssignRole, RoleAssignmentContext, authorize
+from app.identity.application.permissions import ensure_may_assign
 from app.identity.application.ports.user_repository import UserRepository
 from app.identity.domain.value_objects import UserId
 from app.shared.application.ports import Clock, TransactionManager
@@ -38,7 +38,7 @@ class RevokeRole:
         actor, subject = await load_managed_user(
             self._current_user, self._users, UserId(request.user_id)
         )
-        authorize(CanAssignRole(), context=RoleAssignmentContext(actor, subject, request.role))
+        ensure_may_assign(actor, subject, request.role)
         if subject.role is not request.role or request.role is Role.CUSTOMER:
             raise RoleNotHeldError(
                 f"The user does not hold the role {request.role.value!r}.",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
-from app.identity.application.permissions import CAN_MANAGE_USERS, ActorContext, authorize
+from app.identity.application.permissions import ensure_manages_users
 from app.identity.application.ports.user_reader import UserReader, UserView
 from app.identity.domain.errors import UserNotFoundError
 from app.identity.domain.value_objects import UserId
@@ -23,7 +23,7 @@ class GetUser:
         self._reader = reader
 
     async def __call__(self, request: GetUserRequest) -> UserView:
-        authorize(CAN_MANAGE_USERS, context=ActorContext(await self._actors.current()))
+        ensure_manages_users(await self._actors.current())
         view = await self._reader.get(UserId(request.user_id))
         if view is None:
             raise UserNotFoundError("No such user.", user_id=str(request.user_id))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.identity.application.permissions import CAN_MANAGE_USERS, ActorContext, authorize
+from app.identity.application.permissions import ensure_manages_users
 from app.identity.application.ports.user_reader import UserFilter, UserReader, UserSort, UserView
 from app.shared.application.actor import ActorProvider
 from app.shared.application.pagination import Page
@@ -26,7 +26,7 @@ class ListUsers:
         self._reader = reader
 
     async def __call__(self, request: ListUsersRequest) -> Page[UserView]:
-        authorize(CAN_MANAGE_USERS, context=ActorContext(await self._actors.current()))
+        ensure_manages_users(await self._actors.current())
         return await self._reader.list(
             filter_=request.filter_,
             sort=request.sort,
