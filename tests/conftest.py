@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
-from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from app.bootstrap.migrations import upgrade
 from app.bootstrap.settings import (
     AppSettings,

@@ -183,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     sink.add_argument("--host", default="127.0.0.1")
     sink.add_argument("--port", type=int, default=1025)
     sink.add_argument("--mailbox", default=".local/mailbox")
-    sink.set_defaults(handler=_deferred("app.bootstrap.smtp_sink", "run_smtp_sink"))
+    sink.set_defaults(handler=_deferred("app.bootstrap.devtools.smtp_sink", "run_smtp_sink"))
     seed = commands.add_parser(
         "seed-demo", help="idempotently add demo products, accounts and orders (not in production)"
     )
@@ -193,11 +193,11 @@ def _parser() -> argparse.ArgumentParser:
         help="also N customers shopper0001... for load tests (make loadtest)",
     )  # fmt: skip
     seed.add_argument("--products", type=int, default=300, metavar="N", help="catalog size")
-    seed.set_defaults(handler=_deferred("app.bootstrap.seed", "seed_demo"))
+    seed.set_defaults(handler=_deferred("app.bootstrap.devtools.seed", "seed_demo"))
     dev = commands.add_parser("dev", help="local run: embedded servers when no URLs are set")
     dev.add_argument("--data-dir", default=".local")
     dev.add_argument("--no-seed", action="store_true", help="skip the demo data")
-    dev.set_defaults(handler=_deferred("app.bootstrap.dev", "run_dev"))
+    dev.set_defaults(handler=_deferred("app.bootstrap.devtools.dev", "run_dev"))
     return parser
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.devtools.embedded import EmbeddedPostgres, EmbeddedRedis
 from app.bootstrap.migrations import upgrade
 
 

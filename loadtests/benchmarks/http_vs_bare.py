@@ -248,7 +248,7 @@ def _row(label: str, run: Run) -> str:
 
 async def _prepare() -> None:
     """Demo data: 300 products, an admin."""
-    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415 - needs the settings set first
+    from app.bootstrap.devtools.seed import DemoSeeder  # noqa: PLC0415 - needs the settings set first
     from app.bootstrap.settings import load_settings  # noqa: PLC0415
 
     await DemoSeeder(load_settings(), PASSWORD).run()

@@ -270,7 +270,7 @@ def _environment(platform_root: Path, db_url: str, redis: PrivateRedis, broker: 
 @contextmanager
 def running_platform(root: Path, *, customers: int = 8, products: int = 20) -> Iterator[Platform]:
     """Everything started fresh under ``root``, and stopped (killed if need be) at the end."""
-    from app.bootstrap.seed import DemoSeeder  # noqa: PLC0415 - reads the settings it is given
+    from app.bootstrap.devtools.seed import DemoSeeder  # noqa: PLC0415 - reads the settings it is given
     from app.bootstrap.settings import load_settings  # noqa: PLC0415
 
     with ExitStack() as stack:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from app.bootstrap.embedded import EmbeddedPostgres
+from app.bootstrap.devtools.embedded import EmbeddedPostgres
 
 _PG_CTL_TIMEOUT = 60
 

@@ -44,7 +44,7 @@ import httpx
 import pytest
 import yaml
 
-from app.bootstrap.smtp_sink import start_sink
+from app.bootstrap.devtools.smtp_sink import start_sink
 from tests.images.build import (
     PASSWORD,
     Images,

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.bootstrap.smtp_sink import start_sink
+from app.bootstrap.devtools.smtp_sink import start_sink
 from tests.images.build import PASSWORD, a_customer_orders
 from tests.images.conftest import Images, Services, wait_for
 from tests.images.engine import container_args

@@ -15,8 +15,8 @@ from redis.asyncio import Redis
 from sqlalchemy.engine import make_url
 
 from app.bootstrap.api import create_app
+from app.bootstrap.devtools.smtp_sink import start_sink
 from app.bootstrap.settings import Settings
-from app.bootstrap.smtp_sink import start_sink
 from tests.conftest import run_sql
 from tests.integration.support import Staffing, staffing
 from tests.support.mail import Mailbox

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from app.bootstrap.seed import DemoSeeder
+from app.bootstrap.devtools.seed import DemoSeeder
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD
 from tests.integration.server_support import serve_api

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.bootstrap.seed import DemoSeeder
+from app.bootstrap.devtools.seed import DemoSeeder
 from app.bootstrap.settings import Settings
 from tests.integration.helpers import PASSWORD
 from tests.integration.server_support import serve_api

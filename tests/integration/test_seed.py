@@ -7,7 +7,7 @@ from collections import Counter
 
 import httpx
 
-from app.bootstrap.seed import PRODUCT_COUNT, DemoSeeder
+from app.bootstrap.devtools.seed import PRODUCT_COUNT, DemoSeeder
 from app.bootstrap.settings import Settings
 from tests.integration.catalog_support import list_all
 from tests.integration.helpers import bearer, log_in

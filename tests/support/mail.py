@@ -16,7 +16,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from app.bootstrap.smtp_sink import MailboxHandler
+from app.bootstrap.devtools.smtp_sink import MailboxHandler
 from tests.support.polling import WITHIN, until
 from tests.support.ports import free_port
 

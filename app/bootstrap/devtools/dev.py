@@ -15,9 +15,9 @@ from pathlib import Path
 
 from honcho.manager import Manager
 
-from app.bootstrap.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.devtools.embedded import EmbeddedPostgres, EmbeddedRedis
+from app.bootstrap.devtools.seed import seed_demo
 from app.bootstrap.migrations import migrate_when_ready
-from app.bootstrap.seed import seed_demo
 from app.bootstrap.settings import DatabaseSettings, load_section, load_settings
 
 
