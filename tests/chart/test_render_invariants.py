@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from app.bootstrap import settings as app_settings
 from app.bootstrap.cli import _parser
-from app.bootstrap.worker.celery_app import QUEUES
+from app.bootstrap.worker.sides import QUEUES
 from tests.chart.chart import HelmError
 
 ROOT = Path(__file__).resolve().parents[2]

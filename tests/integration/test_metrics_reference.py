@@ -20,7 +20,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.bootstrap.settings import Settings
-from app.bootstrap.worker.celery_app import QUEUES, create_celery
+from app.bootstrap.worker.celery_app import create_celery
+from app.bootstrap.worker.sides import QUEUES
 from tests.integration.order_support import cancel, new_product, open_shop, pay, placed
 from tests.integration.server_support import Served, serve_api
 from tests.support.mail import Mailbox

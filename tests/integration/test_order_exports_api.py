@@ -23,6 +23,7 @@ from app.bootstrap.settings import ExportSettings, Settings
 from app.bootstrap.telemetry import Tracing
 from app.bootstrap.worker.platform_tasks import _purge
 from app.bootstrap.worker.runtime import worker_container as make_worker_container
+from app.bootstrap.worker.sides import PURGE_STEPS
 from app.ordering.application.commands.fail_order_export import (
     FailOrderExport,
     FailOrderExportRequest,
@@ -111,7 +112,7 @@ async def purge(settings: Settings) -> dict[str, int]:
         worker_container(settings) as container,
         container(scope=Scope.REQUEST) as scope,
     ):
-        return await _purge(scope, timedelta(days=settings.celery.retention_days))
+        return await _purge(scope, timedelta(days=settings.celery.retention_days), PURGE_STEPS)
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import cast
 
 from redis.asyncio import Redis
 
-from app.bootstrap.worker.celery_app import QUEUES
+from app.bootstrap.worker.sides import QUEUES
 from tests.support.sql import sql_value
 
 UNPUBLISHED = "SELECT count(*) FROM outbox_events WHERE published_at IS NULL"

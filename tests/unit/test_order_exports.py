@@ -19,6 +19,10 @@ from app.ordering.application.commands.fail_order_export import (
     FailOrderExport,
     FailOrderExportRequest,
 )
+from app.ordering.application.commands.purge_order_exports import (
+    PurgeOrderExports,
+    PurgeOrderExportsRequest,
+)
 from app.ordering.application.commands.start_order_export import (
     StartOrderExport,
     StartOrderExportRequest,
@@ -175,6 +179,7 @@ class FakeExports:
         self.stored = {export.id_: export for export in exports}
         self.added: list[OrderExport] = []
         self.locked: list[ExportId] = []
+        self.expired = 0  # what delete_expired() reports
 
     def add(self, export: OrderExport) -> None:
         self._journal.append("exports.add")
@@ -193,6 +198,10 @@ class FakeExports:
             for export in self.stored.values()
             if export.requested_by == requested_by and not export.status.is_finished
         )
+
+    async def delete_expired(self, retention: timedelta) -> int:
+        self._journal.append(f"exports.delete_expired({retention})")
+        return self.expired
 
 
 class FakeFiles:
@@ -333,6 +342,9 @@ class World:
 
     def fail(self) -> FailOrderExport:
         return FailOrderExport(self.exports, self.files, self.policy, self.transaction, self.clock)
+
+    def purge(self) -> PurgeOrderExports:
+        return PurgeOrderExports(self.exports, self.transaction)
 
     def get(self) -> GetOrderExport:
         return GetOrderExport(self.actors, self.reader)
@@ -1306,6 +1318,19 @@ async def test_a_missing_export_takes_no_chunks() -> None:
     assert response.more is False
     assert world.orders.asked == []
     assert world.journal == []
+
+
+# --- PurgeOrderExports --------------------------------------------------------------------------
+
+
+async def test_the_purge_deletes_the_exports_past_their_time_and_commits_once() -> None:
+    world = World(STAFF)
+    world.exports.expired = 3
+
+    removed = await world.purge()(PurgeOrderExportsRequest(retention=timedelta(days=7)))
+
+    assert removed == 3
+    assert world.journal == ["exports.delete_expired(7 days, 0:00:00)", "transaction.commit"]
 
 
 # --- FailOrderExport ----------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from app.ordering.application.commands.fail_order_export import FailOrderExport
 from app.ordering.application.commands.hand_over_order_export import HandOverOrderExport
 from app.ordering.application.commands.pay_order import PayOrder
 from app.ordering.application.commands.place_order import PlaceOrder
+from app.ordering.application.commands.purge_order_exports import PurgeOrderExports
 from app.ordering.application.commands.roll_up_daily_sales import RollUpDailySales
 from app.ordering.application.commands.ship_order import ShipOrder
 from app.ordering.application.commands.start_order_export import StartOrderExport
@@ -118,6 +119,7 @@ class OrderingProviderSet(Provider):
         WriteExportChunk,
         HandOverOrderExport,
         FailOrderExport,
+        PurgeOrderExports,
         GetOrderExport,
         ListOrderExports,
         DownloadOrderExport,

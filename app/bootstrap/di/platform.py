@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bootstrap.settings import Settings
 from app.bootstrap.telemetry import Tracing
 from app.bootstrap.worker.celery_app import create_celery
-from app.bootstrap.worker.routes import EVENT_HANDLERS
+from app.bootstrap.worker.sides import EVENT_HANDLERS
 from app.catalog.infrastructure.constraints import CATALOG_CONSTRAINT_ERRORS
 from app.identity.infrastructure.constraints import IDENTITY_CONSTRAINT_ERRORS
 from app.ordering.infrastructure.order_metrics import OrderEventMetrics

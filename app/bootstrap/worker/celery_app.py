@@ -18,20 +18,9 @@ from celery.signals import before_task_publish
 
 from app.bootstrap.settings import Settings
 from app.bootstrap.worker.broker import broker_url, guard_detached_redis_channels
-from app.notifications.presentation.tasks import TASK_ROUTES as NOTIFICATION_ROUTES
-from app.ordering.presentation.export_tasks import TASK_ROUTES as ORDERING_ROUTES
-from app.ordering.presentation.tasks import EXPIRE_OVERDUE_ORDERS, ROLL_UP_DAILY_SALES
+from app.bootstrap.worker.sides import TASK_ROUTES
+from app.shared.presentation.background import DEFAULT_QUEUE
 
-MAINTENANCE_ROUTES = {
-    EXPIRE_OVERDUE_ORDERS: {"queue": "maintenance"},
-    ROLL_UP_DAILY_SALES: {"queue": "maintenance"},
-    "platform.relay_outbox": {"queue": "maintenance"},
-    "platform.purge": {"queue": "maintenance"},
-}
-TASK_ROUTES = {**NOTIFICATION_ROUTES, **ORDERING_ROUTES, **MAINTENANCE_ROUTES}
-# The default queue and every queue a route names: what a worker consumes unless told otherwise,
-# and what the queue-length metrics watch. Derived, so a new route cannot be left unconsumed.
-QUEUES = ("default", *sorted({route["queue"] for route in TASK_ROUTES.values()}))
 # Each task message's header with the time it was sent (Unix seconds): the age of a queue's
 # oldest message is then how long the queue makes a task wait (the worker's metrics).
 SENT_AT: Final = "sent_at"
@@ -67,8 +56,8 @@ def create_celery(settings: Settings) -> Celery:
         worker_prefetch_multiplier=1,
         task_soft_time_limit=config.soft_time_limit,
         task_time_limit=config.time_limit,
-        task_create_missing_queues=True,  # QUEUES are declared on first use
-        task_default_queue="default",
+        task_create_missing_queues=True,  # QUEUES (sides.py) are declared on first use
+        task_default_queue=DEFAULT_QUEUE,
         task_routes=TASK_ROUTES,
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,

@@ -33,8 +33,8 @@ def run_worker(args: argparse.Namespace) -> int:
     from celery.signals import worker_init, worker_shutting_down  # noqa: PLC0415
 
     from app.bootstrap.worker.app import create_worker_celery  # noqa: PLC0415
-    from app.bootstrap.worker.celery_app import QUEUES  # noqa: PLC0415
     from app.bootstrap.worker.metrics import install_task_metrics  # noqa: PLC0415
+    from app.bootstrap.worker.sides import QUEUES  # noqa: PLC0415
 
     settings = load_settings()
     celery = create_worker_celery(settings)

@@ -3,7 +3,7 @@ routers are for HTTP. Each takes the event envelope the outbox relay publishes."
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Any
 from uuid import UUID
 
 import aiosmtplib
@@ -40,29 +40,15 @@ from app.notifications.application.commands.send_sign_up_notice import (
     SendSignUpNoticeRequest,
 )
 from app.notifications.application.errors import TemporaryEmailFailureError
+from app.shared.presentation.background import WorkerOptions
 from app.shared.presentation.tasks import TaskRunner, retrying
 
-QUEUE: Final = "notifications"
 
-# Which handler tasks an event type fans out to (read by the outbox relay's publisher).
-EVENT_HANDLERS: Final[dict[str, tuple[str, ...]]] = {
-    "OrderPlaced": (ORDER_CONFIRMATION,),
-    "OrderPaid": (PAYMENT_RECEIPT,),
-    "OrderCancelled": (CANCELLATION_NOTICE,),
-    "OrderExpired": (CANCELLATION_NOTICE,),
-    "SignUpWithTakenEmail": (SIGN_UP_NOTICE,),
-}
-TASK_ROUTES: Final = {
-    name: {"queue": QUEUE}
-    for name in (ORDER_CONFIRMATION, PAYMENT_RECEIPT, CANCELLATION_NOTICE, SIGN_UP_NOTICE)
-}
-
-
-def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries: int) -> None:
+def register_notification_tasks(celery: Celery, run: TaskRunner, options: WorkerOptions) -> None:
     # Connection trouble and 4xx replies are retried; a missing template (an OSError for
     # Jinja2) or a 5xx refusal is permanent and becomes a dead letter at once.
-    options = retrying(
-        max_retries,
+    task_options = retrying(
+        options.max_retries,
         also=(
             TemporaryEmailFailureError,
             aiosmtplib.SMTPConnectError,
@@ -72,7 +58,7 @@ def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries:
         never=(TemplateNotFound,),
     )
 
-    @celery.task(name=ORDER_CONFIRMATION, **options)  # type: ignore[untyped-decorator]
+    @celery.task(name=ORDER_CONFIRMATION, **task_options)  # type: ignore[untyped-decorator]
     def order_confirmation(event: dict[str, Any]) -> bool:
         payload = event["payload"]
         request = SendOrderConfirmationRequest(
@@ -89,7 +75,7 @@ def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries:
 
         return run(work)
 
-    @celery.task(name=PAYMENT_RECEIPT, **options)  # type: ignore[untyped-decorator]
+    @celery.task(name=PAYMENT_RECEIPT, **task_options)  # type: ignore[untyped-decorator]
     def payment_receipt(event: dict[str, Any]) -> bool:
         payload = event["payload"]
         request = SendPaymentReceiptRequest(
@@ -106,7 +92,7 @@ def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries:
 
         return run(work)
 
-    @celery.task(name=CANCELLATION_NOTICE, **options)  # type: ignore[untyped-decorator]
+    @celery.task(name=CANCELLATION_NOTICE, **task_options)  # type: ignore[untyped-decorator]
     def cancellation_notice(event: dict[str, Any]) -> bool:
         payload = event["payload"]
         request = SendCancellationNoticeRequest(
@@ -124,7 +110,7 @@ def register_notification_tasks(celery: Celery, run: TaskRunner, *, max_retries:
 
         return run(work)
 
-    @celery.task(name=SIGN_UP_NOTICE, **options)  # type: ignore[untyped-decorator]
+    @celery.task(name=SIGN_UP_NOTICE, **task_options)  # type: ignore[untyped-decorator]
     def sign_up_notice(event: dict[str, Any]) -> bool:
         request = SendSignUpNoticeRequest(
             event_id=UUID(event["event_id"]), customer_id=UUID(event["aggregate_id"])

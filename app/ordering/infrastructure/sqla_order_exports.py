@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any, Final
+from datetime import timedelta
+from typing import Any, Final, cast
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import CursorResult, and_, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.ordering.application.ports.order_exports import OrderExportView
@@ -47,6 +48,17 @@ class SqlaOrderExportRepository:
             _e.status.in_([ExportStatus.QUEUED, ExportStatus.RUNNING]),
         )
         return int((await self._session.execute(statement)).scalar_one())
+
+    async def delete_expired(self, retention: timedelta) -> int:
+        # Their files go with them (ON DELETE CASCADE).
+        statement = delete(order_exports_table).where(
+            or_(
+                _e.expires_at <= func.now(),
+                and_(_e.expires_at.is_(None), _e.requested_at < func.now() - retention),
+            )
+        )
+        result = cast("CursorResult[Any]", await self._session.execute(statement))
+        return int(result.rowcount or 0)
 
 
 class SqlaExportFileStore:

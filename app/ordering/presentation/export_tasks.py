@@ -23,30 +23,20 @@ from app.ordering.application.commands.write_export_chunk import (
     WriteExportChunk,
     WriteExportChunkRequest,
 )
+from app.shared.presentation.background import WorkerOptions
 from app.shared.presentation.tasks import TaskRunner, retrying
 
 RUN_ORDER_EXPORT: Final = "ordering.run_order_export"
 EXPORTS_QUEUE: Final = "exports"
 
-# Which handler tasks an event type fans out to (read by the outbox relay's publisher).
-EVENT_HANDLERS: Final[dict[str, tuple[str, ...]]] = {
-    "OrderExportRequested": (RUN_ORDER_EXPORT,),
-    "OrderExportContinued": (RUN_ORDER_EXPORT,),
-}
-TASK_ROUTES: Final = {RUN_ORDER_EXPORT: {"queue": EXPORTS_QUEUE}}
-
 _log = get_logger(__name__)
 
 
-def register_export_task(
-    celery: Celery,
-    run: TaskRunner,
-    *,
-    max_retries: int,
-    slice_seconds: float,
-    chunk_pause_seconds: float,
-) -> None:
-    @celery.task(name=RUN_ORDER_EXPORT, **retrying(max_retries))  # type: ignore[untyped-decorator]
+def register_export_task(celery: Celery, run: TaskRunner, options: WorkerOptions) -> None:
+    slice_seconds = options.export_slice_seconds
+    chunk_pause_seconds = options.export_chunk_pause_seconds
+
+    @celery.task(name=RUN_ORDER_EXPORT, **retrying(options.max_retries))  # type: ignore[untyped-decorator]
     def run_order_export(event: dict[str, Any]) -> str:
         """Chunks until the export finishes or the slice is used up; then a fresh task carries
         on from the committed position (OrderExportContinued, through the outbox). Retries and

@@ -19,6 +19,7 @@ from app.ordering.application.queries.find_overdue_orders import (
     FindOverdueOrdersRequest,
 )
 from app.shared.domain.errors import DomainError
+from app.shared.presentation.background import PeriodicJob, WorkerOptions
 from app.shared.presentation.tasks import TaskRunner, exclusive, retrying
 
 EXPIRE_OVERDUE_ORDERS: Final = "ordering.expire_overdue_orders"
@@ -27,26 +28,34 @@ ROLL_UP_DAILY_SALES: Final = "ordering.roll_up_daily_sales"
 _log = get_logger(__name__)
 
 
-def register_ordering_tasks(
-    celery: Celery,
-    run: TaskRunner,
-    *,
-    max_retries: int,
-    interval_seconds: float,
-    rollup_seconds: float,
-) -> None:
-    @celery.task(name=ROLL_UP_DAILY_SALES, **retrying(max_retries))  # type: ignore[untyped-decorator]
+# Beat's entries; each job's interval is also its run lock's (exclusive()).
+EXPIRE_OVERDUE_ORDERS_JOB: Final = PeriodicJob(
+    entry="expire-overdue-orders",
+    task=EXPIRE_OVERDUE_ORDERS,
+    every=lambda options: options.expire_orders_seconds,
+)
+ROLL_UP_DAILY_SALES_JOB: Final = PeriodicJob(
+    entry="roll-up-daily-sales",
+    task=ROLL_UP_DAILY_SALES,
+    every=lambda options: options.sales_rollup_seconds,
+)
+
+
+def register_ordering_tasks(celery: Celery, run: TaskRunner, options: WorkerOptions) -> None:
+    rollup_seconds = ROLL_UP_DAILY_SALES_JOB.every(options)
+    expiry_seconds = EXPIRE_OVERDUE_ORDERS_JOB.every(options)
+
+    @celery.task(name=ROLL_UP_DAILY_SALES, **retrying(options.max_retries))  # type: ignore[untyped-decorator]
     def roll_up_daily_sales() -> int:
         async def work(scope: AsyncContainer) -> int:
             return await (await scope.get(RollUpDailySales))(RollUpDailySalesRequest())
 
         return exclusive(run, ROLL_UP_DAILY_SALES, rollup_seconds, lambda: run(work)) or 0
 
-    @celery.task(name=EXPIRE_OVERDUE_ORDERS, **retrying(max_retries))  # type: ignore[untyped-decorator]
+    @celery.task(name=EXPIRE_OVERDUE_ORDERS, **retrying(options.max_retries))  # type: ignore[untyped-decorator]
     def expire_overdue_orders() -> int:
         return (
-            exclusive(run, EXPIRE_OVERDUE_ORDERS, interval_seconds, lambda: _expire_overdue(run))
-            or 0
+            exclusive(run, EXPIRE_OVERDUE_ORDERS, expiry_seconds, lambda: _expire_overdue(run)) or 0
         )
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Final, NewType
+from typing import Any, Final, NewType, cast
 
 import asyncpg
-from sqlalchemy import Executable, MetaData, Result
+from sqlalchemy import ColumnElement, CursorResult, Executable, MetaData, Result, Table, delete
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -30,6 +30,12 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 mapper_registry = registry(metadata=metadata)
+
+
+async def delete_where(session: AsyncSession, table: Table, condition: ColumnElement[bool]) -> int:
+    """``DELETE FROM table WHERE condition`` in the session's transaction; how many rows went."""
+    result = cast("CursorResult[Any]", await session.execute(delete(table).where(condition)))
+    return int(result.rowcount or 0)
 
 
 def session_settings(statement_timeout_ms: int) -> dict[str, str]:

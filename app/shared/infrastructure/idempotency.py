@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     and_,
     delete,
+    func,
     select,
     update,
 )
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.shared.application.idempotency import IdempotencyKey, IdempotencyKeyReusedError
 from app.shared.application.ports import Clock
-from app.shared.infrastructure.database import metadata
+from app.shared.infrastructure.database import delete_where, metadata
 
 idempotency_table = Table(
     "idempotency_keys",
@@ -45,6 +46,13 @@ idempotency_table = Table(
     PrimaryKeyConstraint("owner", "operation", "key"),
     Index("ix_idempotency_keys_expires_at", "expires_at"),
 )
+
+
+async def delete_expired_keys(session: AsyncSession) -> int:
+    """The purge: keys past their expiry (a retry that late is a new request)."""
+    return await delete_where(
+        session, idempotency_table, idempotency_table.c.expires_at <= func.now()
+    )
 
 
 class SqlaIdempotencyStore:

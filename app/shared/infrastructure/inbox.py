@@ -7,6 +7,7 @@ delivery's transaction ends.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy import UUID as SQL_UUID
@@ -14,7 +15,7 @@ from sqlalchemy import Column, DateTime, Index, PrimaryKeyConstraint, String, Ta
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.shared.infrastructure.database import metadata
+from app.shared.infrastructure.database import delete_where, metadata
 
 processed_events_table = Table(
     "processed_events",
@@ -25,6 +26,13 @@ processed_events_table = Table(
     PrimaryKeyConstraint("handler", "event_id"),
     Index("ix_processed_events_processed_at", "processed_at"),
 )
+
+
+async def delete_processed_events(session: AsyncSession, older_than: timedelta) -> int:
+    """The purge: inbox rows older than the retention. A redelivery that late is not expected
+    (the broker's visibility timeout and the retries end long before)."""
+    table = processed_events_table
+    return await delete_where(session, table, table.c.processed_at < func.now() - older_than)
 
 
 class SqlaEventInbox:

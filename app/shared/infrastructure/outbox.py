@@ -10,7 +10,7 @@ import dataclasses
 import json
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from typing import Any
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     func,
     insert,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -35,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.shared.application.correlation import request_id as current_request_id
 from app.shared.domain.events import DomainEvent
-from app.shared.infrastructure.database import metadata
+from app.shared.infrastructure.database import delete_where, metadata
 
 outbox_table = Table(
     "outbox_events",
@@ -109,3 +110,28 @@ async def write_events(session: AsyncSession, events: Iterable[DomainEvent]) -> 
     if rows:
         await session.execute(insert(outbox_table), rows)
     return len(rows)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class OutboxBacklog:
+    unpublished: int
+    oldest_age_seconds: float  # 0 when none
+
+
+async def outbox_backlog(session: AsyncSession) -> OutboxBacklog:
+    """Events not relayed yet, and how long the oldest of them has waited (the sweep's gauges)."""
+    _o = outbox_table.c
+    oldest_age = func.extract("epoch", func.now() - func.min(_o.recorded_at))
+    row = (
+        await session.execute(
+            select(func.count(), func.coalesce(oldest_age, 0)).where(_o.published_at.is_(None))
+        )
+    ).one()
+    return OutboxBacklog(unpublished=int(row[0]), oldest_age_seconds=float(row[1]))
+
+
+async def delete_published_events(session: AsyncSession, older_than: timedelta) -> int:
+    """The purge: events published longer ago than the retention. An unpublished event stays,
+    however old: the purge never loses one."""
+    table = outbox_table
+    return await delete_where(session, table, table.c.published_at < func.now() - older_than)

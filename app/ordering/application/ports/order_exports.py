@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Protocol, TypedDict
 from uuid import UUID
 
@@ -24,6 +24,12 @@ class OrderExportRepository(Protocol):
         """Queued and running exports of one requester. Concurrent calls for the same requester
         take turns until the caller's transaction ends, so a count and the insert that follows
         it cannot race another request's."""
+        ...
+
+    async def delete_expired(self, retention: timedelta) -> int:
+        """Delete the exports whose time is up, with their files: a finished export once it
+        expired, and one that never finished (its worker gave up without a word) once
+        ``retention`` has passed since it was requested. Returns how many."""
         ...
 
 
