@@ -41,9 +41,12 @@ install: $(SYNCED) $(LINT_TOOLS_SYNCED) ## create the venvs and install the pinn
 run: $(SYNCED) ## start the platform (embedded PostgreSQL and Redis unless APP_DB_URL/APP_REDIS_URL are set)
 	$(BIN)/python -m app dev
 
-test: $(SYNCED) $(LINT_TOOLS_SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers)
+# Two pytest processes (pytest-xdist), each test file on one of them: most of the suite's time
+# is spent waiting for workers, servers and the network, which a second process overlaps.
+TEST_PROCESSES ?= 2
+test: $(SYNCED) $(LINT_TOOLS_SYNCED) ## run every test (TEST_DATABASE_URL / TEST_REDIS_URL, or embedded servers; TEST_PROCESSES=2)
 	$(BIN)/lint-imports
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile $(PYTEST_ARGS)
 
 images-test: $(SYNCED) ## build the four images and run them against the host's PostgreSQL and Redis
 	IMAGES_TEST=1 $(BIN)/pytest tests/images -p no:cacheprovider -s $(PYTEST_ARGS)

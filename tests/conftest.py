@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -120,7 +120,7 @@ def database_url(server_url: str) -> Iterator[str]:
 def redis_url() -> Iterator[str]:
     configured = os.environ.get("TEST_REDIS_URL")
     if configured:
-        yield configured
+        yield for_this_process(configured)
         return
     server = EmbeddedRedis(Path(tempfile.mkdtemp(prefix="fp-redis-")), persistent=False)
     yield server.start()
@@ -153,6 +153,23 @@ def build_settings(
         celery=CelerySettings(broker_db=redis_database(redis_url)),
         smtp=SmtpSettings(),
     )
+
+
+def for_this_process(redis_url: str) -> str:
+    """The Redis database of this pytest process: TEST_REDIS_URL's for the first (or only) one;
+    under pytest-xdist (make test runs two), worker N takes the index 2N below, since each
+    process flushes its own database before every test, and a test may use the index above its
+    own as a second one (test_catalog_cache_flooding.py)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    offset = 2 * int(worker.removeprefix("gw") or 0)
+    if not offset:
+        return redis_url
+    index = (redis_database(redis_url) - offset) % 16
+    parts = urlsplit(redis_url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query)) | {"db": str(index)}
+        return urlunsplit(parts._replace(query=urlencode(query)))
+    return urlunsplit(parts._replace(path=f"/{index}"))
 
 
 def redis_database(redis_url: str) -> int:
