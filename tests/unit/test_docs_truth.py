@@ -519,6 +519,19 @@ def test_chapter_02_indexes_every_use_case() -> None:
     _report("chapter 02's index names files that are not use cases:", sorted(listed - use_cases))
 
 
+def test_chapter_11_maps_every_file_of_the_export_feature() -> None:
+    text = (ROOT / "docs/11-async-tasks.md").read_text()
+    table = text.split("\n### The feature, file by file\n", 1)[1].split("\n### ", 1)[0]
+    listed = set(re.findall(r"^\| \w+ \| `([^`]+)` \|", table, flags=re.MULTILINE))
+    files = {
+        path.relative_to(ROOT).as_posix()
+        for path in (ROOT / "app" / "ordering").rglob("*export*.py")
+    }
+    assert "app/ordering/domain/order_export.py" in listed  # the table was read
+    _report("export files missing from chapter 11's map:", sorted(files - listed))
+    _report("chapter 11's export map names files that do not exist:", sorted(listed - files))
+
+
 def tree_paths(block: str) -> list[str]:
     """The paths of a `tree`-style listing (entries after ├── / └── at four columns a level)."""
     paths: list[str] = []
