@@ -13,7 +13,8 @@ Checked here, without services:
   (functions and methods), ``app.<package>...`` module paths and ``path.py:name``;
 - the lists chapters keep complete instead of counting: chapter 02's entrypoints, tree and
   use-case index, chapter 03's events and errors, chapter 06's OpenAPI tags, chapter 07's tables,
-  chapter 08's tables that are not mapped, and every ``provide_all(...)`` quoted in full.
+  chapter 08's tables that are not mapped, chapter 11's map of the export feature, chapter 13's
+  tables of the unit and integration test modules, and every ``provide_all(...)`` quoted in full.
 
 Text in fenced code blocks is not read: it shows code, shell sessions and output, which name
 third-party APIs freely. The README's settings table has its own test (test_readme_settings.py).
@@ -517,6 +518,40 @@ def test_chapter_02_indexes_every_use_case() -> None:
     }
     _report("use cases missing from chapter 02's index:", sorted(use_cases - listed))
     _report("chapter 02's index names files that are not use cases:", sorted(listed - use_cases))
+
+
+def _module_tables() -> dict[str, list[str]]:
+    """Test folder -> the modules chapter 13's table for it names, row by row."""
+    text = (ROOT / "docs/13-testing.md").read_text()
+    integration = text.split("\n### What the integration modules cover\n", 1)[1]
+    unit = text.split("\n## Unit tests with fakes\n", 1)[1]
+    sections = {"integration": integration.split("\n#", 1)[0], "unit": unit.split("\n## ", 1)[0]}
+    return {
+        folder: re.findall(r"^\| `([^`]+)` \|", section, flags=re.MULTILINE)
+        for folder, section in sections.items()
+    }
+
+
+def test_chapter_13_tables_list_every_test_module() -> None:
+    tables = _module_tables()
+    assert "test_sign_up.py" in tables["integration"]  # the tables were read
+    assert "test_money.py" in tables["unit"]
+    problems: list[str] = []
+    for folder, listed in tables.items():
+        modules = {path.name for path in (ROOT / "tests" / folder).glob("test_*.py")}
+        other = "unit" if folder == "integration" else "integration"
+        problems += [f"tests/{folder}/{name} has no row" for name in sorted(modules - {*listed})]
+        problems += [
+            f"{folder} table: {name} is in tests/{other}"
+            if (ROOT / "tests" / other / name).exists()
+            else f"{folder} table: no module tests/{folder}/{name}"
+            for name in sorted({*listed} - modules)
+        ]
+        problems += [
+            f"{folder} table: {name} has two rows"
+            for name in sorted({name for name in listed if listed.count(name) > 1})
+        ]
+    _report("chapter 13's tables of test modules:", problems)
 
 
 def test_chapter_11_maps_every_file_of_the_export_feature() -> None:
