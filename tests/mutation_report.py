@@ -10,7 +10,10 @@ in functions no selected test calls ("no tests") included; those functions are l
 Each survivor is either killed by a new test or listed with the reason no test should kill it
 in ``tests/mutants-accepted.toml``, named by its function and the line it changed: mutmut
 numbers a function's mutants afresh whenever the function changes; the changed line stays.
-Exit 1 when a survivor is not in the list, or a listed one no longer survives (the list stays
+One kind is accepted as a whole, with one reason, in the file's ``[wording]`` table: a mutant
+that changes only the words of a message (a string literal made upper or lower case, wrapped
+in ``XX``, or replaced by ``None`` in an error's call), which the tests deliberately do not pin.
+Exit 1 when a survivor is not accepted, or a listed one no longer survives (the list stays
 true); 2 when mutmut has no results.
 """
 
@@ -64,6 +67,39 @@ def accepted(path: Path = ACCEPTED) -> dict[Survivor, str]:
     return {Survivor(e["function"], e["removed"], e["added"]): e["reason"] for e in entries}
 
 
+def wording_reason(path: Path = ACCEPTED) -> str | None:
+    """The reason given for accepting every wording-only mutant, if the file accepts them."""
+    table = tomllib.loads(path.read_text()).get("wording")
+    return str(table["reason"]) if table else None
+
+
+_STRING = re.compile(r"""(?<!\w)[rbfu]{0,2}("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.IGNORECASE)
+_ERROR_LINE = re.compile(r"^raise\b|Error\(")
+
+
+def only_wording(entry: Survivor) -> bool:
+    """The mutant changes a message's words and nothing else: the line raises or builds an error
+    and the change lies inside its first string literal (the detail, not a context value), or
+    that literal became ``None``; or the line is string literals alone (a message continued on
+    its own line) and only their words changed."""
+    removed, added = entry.removed, entry.added
+    literals = list(_STRING.finditer(removed))
+    if removed == added or "\n" in removed or not literals:
+        return False
+    if _ERROR_LINE.search(removed):
+        first = literals[0]
+        head, tail = removed[: first.start()], removed[first.end() :]
+        if added == f"{head}None{tail}":
+            return True
+        changed = _STRING.match(added, first.start())
+        if changed is None:
+            return False
+        return added[changed.end() :] == tail and added[: first.start()] == head
+    if _STRING.sub("", removed).strip(" ,)") != "":
+        return False
+    return _STRING.sub('""', removed) == _STRING.sub('""', added) or added.strip(" ,)") == "None"
+
+
 def _run(mutmut: Path, *args: str) -> str:
     done = subprocess.run(  # noqa: S603 - fixed arguments  # nosec B603
         [str(mutmut), *args], cwd=ROOT, capture_output=True, text=True, check=True
@@ -94,14 +130,21 @@ def main(argv: list[str] | None = None) -> int:
         found = pool.map(lambda name: survivor(args.mutmut, name), survived)
         survivors = dict(zip(found, survived, strict=True))
     listed = accepted()
-    new = sorted(set(survivors) - set(listed))
+    wording = {entry for entry in survivors if entry not in listed and only_wording(entry)}
+    if wording and wording_reason() is None:
+        wording = set()  # the file does not accept them: each is reported below
+    new = sorted(set(survivors) - set(listed) - wording)
     gone = sorted(set(listed) - set(survivors))
     for entry in new:
         name = survivors[entry]
         lines += [f"\nsurvived, not accepted: {name} (mutmut show {name})", _change(entry)]
     for entry in gone:
         lines += [f"\naccepted, no longer survives (remove it): {entry.function}", _change(entry)]
-    lines.append(f"\n{len(survivors)} survived, {len(survivors) - len(new)} of them accepted")
+    lines.append(
+        f"\n{len(survivors)} survived: {len(wording)} change only a message's words "
+        f"(accepted as a kind), {len(survivors) - len(new) - len(wording)} listed with a reason, "
+        f"{len(new)} not accepted"
+    )
     sys.stdout.write("\n".join(lines) + "\n")
     return 1 if new or gone else 0
 
