@@ -866,3 +866,69 @@ async def test_sales_summary_refuses_backwards_or_overlong_ranges(first: date, l
         await SalesSummary(ports.actors, ports.reader)(
             SalesSummaryRequest(first_day=first, last_day=last)
         )
+
+
+# --- snapshot: what every command returns (and an idempotent one stores) -------------------------
+
+
+def test_the_snapshot_of_a_delivered_order_holds_every_field_as_json_values() -> None:
+    product = UUID("22222222-2222-4222-8222-222222222222")
+    order = Order.place(
+        order_id=NEW_ORDER_ID,
+        customer_id=ALICE.user_id,
+        items=[
+            PricedItem(
+                product_id=product,
+                sku="MUG-1",
+                name="Mug",
+                unit_price=Money.of("4.25", "EUR"),
+                quantity=3,
+            )
+        ],
+        at=PLACED,
+    )
+    order.pay("sandbox_ref", at=PLACED + timedelta(minutes=1))
+    order.ship(at=PLACED + timedelta(minutes=2))
+    order.deliver(at=PLACED + timedelta(minutes=3))
+
+    assert snapshot(order) == {
+        "id": str(NEW_ORDER_ID),
+        "customer_id": str(ALICE.user_id),
+        "status": "delivered",
+        "total_amount": "12.75",
+        "currency": "EUR",
+        "lines": [
+            {
+                "line_no": 1,
+                "product_id": str(product),
+                "sku": "MUG-1",
+                "name": "Mug",
+                "unit_price": "4.25",
+                "quantity": 3,
+                "line_total": "12.75",
+            }
+        ],
+        "created_at": "2024-06-01T12:00:00+00:00",
+        "updated_at": "2024-06-01T12:03:00+00:00",
+        "paid_at": "2024-06-01T12:01:00+00:00",
+        "payment_reference": "sandbox_ref",
+        "shipped_at": "2024-06-01T12:02:00+00:00",
+        "delivered_at": "2024-06-01T12:03:00+00:00",
+        "cancelled_at": None,
+        "cancellation_reason": None,
+    }
+
+
+def test_the_snapshot_of_a_cancelled_order_has_when_and_why() -> None:
+    order = make_order(ALICE)
+    order.cancel("changed my mind", at=NOW)
+
+    taken = snapshot(order)
+
+    assert (taken["status"], taken["cancelled_at"], taken["cancellation_reason"]) == (
+        "cancelled",
+        NOW.isoformat(),
+        "changed my mind",
+    )
+    assert (taken["paid_at"], taken["shipped_at"], taken["delivered_at"]) == (None, None, None)
+    assert [line["line_no"] for line in taken["lines"]] == [1, 2]
