@@ -75,19 +75,29 @@ def wording_reason(path: Path = ACCEPTED) -> str | None:
 
 _STRING = re.compile(r"""(?<!\w)[rbfu]{0,2}("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')""", re.IGNORECASE)
 _ERROR_LINE = re.compile(r"^raise\b|Error\(")
+# An error's detail on its own line, its context values after it: `"No such order.", id=...`.
+# The line above (the raise) is not in the diff: the literal must read as a sentence (it has a
+# space), which a key or a name passed first to some other call does not.
+_CONTEXT_AFTER = re.compile(r",\s*\w+=")
 
 
 def only_wording(entry: Survivor) -> bool:
-    """The mutant changes a message's words and nothing else: the line raises or builds an error
-    and the change lies inside its first string literal (the detail, not a context value), or
-    that literal became ``None``; or the line is string literals alone (a message continued on
-    its own line) and only their words changed."""
+    """The mutant changes a message's words and nothing else: the line raises or builds an error,
+    or is an error's detail on its own line with keyword context values after it, and the change
+    lies inside its first string literal (the detail, not a context value), or that literal
+    became ``None``; or the line is string literals alone (a message continued on its own line)
+    and only their words changed."""
     removed, added = entry.removed, entry.added
     literals = list(_STRING.finditer(removed))
     if removed == added or "\n" in removed or not literals:
         return False
-    if _ERROR_LINE.search(removed):
-        first = literals[0]
+    first = literals[0]
+    detail_first = (
+        first.start() == 0
+        and " " in first.group()
+        and _CONTEXT_AFTER.match(removed, first.end()) is not None
+    )
+    if _ERROR_LINE.search(removed) or detail_first:
         head, tail = removed[: first.start()], removed[first.end() :]
         if added == f"{head}None{tail}":
             return True

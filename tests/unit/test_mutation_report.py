@@ -26,6 +26,11 @@ WORDING = [
         'f"XX{self.max_units} may await payment at once.XX",',
     ),
     ('f"Cannot combine {self.currency} and {other.currency}."', "None"),
+    (
+        '"Stock cannot go below zero.", stock_on_hand=self.stock_on_hand',
+        '"STOCK CANNOT GO BELOW ZERO.", stock_on_hand=self.stock_on_hand',
+    ),
+    ('"No such order.", order_id=str(order_id)', "None, order_id=str(order_id)"),
 ]
 BEHAVIOUR = [
     ("return cls(value, code.upper() if code.isascii() else code)",
@@ -39,6 +44,11 @@ BEHAVIOUR = [
     ("raise StockError(detail)", "raise StockError(None)"),
     ('return "paid"', 'return "XXpaidXX"'),
     ('raise MoneyError("A.")', 'raise MoneyError("A.")'),
+    ('"No such order.", order_id=str(order_id)', '"No such order.", order_id=None'),
+    ('"No such order.", order_id=str(order_id)', '"No such order.", '),
+    ('"paid", order_id=str(order_id)', '"paid", order_id=str(None)'),
+    ('"lines": sorted(str(i) for i in it)', '"LINES": sorted(str(i) for i in it)'),
+    ('"lines", key=item.id', '"XXlinesXX", key=item.id'),
 ]  # fmt: skip
 
 
