@@ -148,7 +148,7 @@ async def test_a_kill_after_the_mail_was_accepted_but_before_the_inbox_commit_se
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    """The documented at-least-once window (CustomerNotifier.notify): the inbox row commits
+    """The documented at-least-once window (SendCustomerNotice): the inbox row commits
     after the mail server accepted the message, so a worker dying in between (here: it has its
     250 and waits for the QUIT reply) leaves no inbox row, and the redelivery sends again.
     Guaranteed: the e-mail is never lost, and it is sent at most once more per such crash."""

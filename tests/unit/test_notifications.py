@@ -1,5 +1,5 @@
-"""EmailMessage, CustomerNotifier, the send_* use cases against autospecced ports, the real
-Jinja templates, and the SMTP sender's error mapping (aiosmtplib.send faked)."""
+"""EmailMessage, SendCustomerNotice against autospecced ports, each notice's task reading its
+event, the real Jinja templates, and the SMTP sender's error mapping (aiosmtplib.send faked)."""
 
 from __future__ import annotations
 
@@ -14,28 +14,24 @@ import aiosmtplib
 import pytest
 from jinja2 import UndefinedError
 
-from app.notifications.application.commands.send_cancellation_notice import (
-    SendCancellationNotice,
-    SendCancellationNoticeRequest,
-)
-from app.notifications.application.commands.send_order_confirmation import (
-    SendOrderConfirmation,
-    SendOrderConfirmationRequest,
-)
-from app.notifications.application.commands.send_payment_receipt import (
-    SendPaymentReceipt,
-    SendPaymentReceiptRequest,
-)
-from app.notifications.application.commands.send_sign_up_notice import (
-    SendSignUpNotice,
-    SendSignUpNoticeRequest,
+from app.notifications.application.commands.send_customer_notice import (
+    SendCustomerNotice,
+    SendCustomerNoticeRequest,
 )
 from app.notifications.application.errors import TemporaryEmailFailureError
-from app.notifications.application.notify_customer import CustomerNotifier
+from app.notifications.application.notices import (
+    CANCELLATION_NOTICE,
+    NOTICES,
+    ORDER_CONFIRMATION,
+    PAYMENT_RECEIPT,
+    SIGN_UP_NOTICE,
+    Notice,
+)
 from app.notifications.application.ports.email import EmailSender, EmailTemplates
 from app.notifications.domain.email import EmailMessage, InvalidEmailMessageError
 from app.notifications.infrastructure.jinja_templates import JinjaEmailTemplates
 from app.notifications.infrastructure.smtp_email_sender import SmtpEmailSender
+from app.notifications.presentation.tasks import NOTICE_TASKS, notice_request
 from app.shared.application.directory import Contact, UserDirectory
 from app.shared.application.inbox import EventInbox
 from app.shared.application.ports import TransactionManager
@@ -94,12 +90,12 @@ def test_invalid_email_message_error_has_a_stable_code() -> None:
     assert InvalidEmailMessageError.code == "invalid_email_message"
 
 
-# --- CustomerNotifier --------------------------------------------------------------------------
+# --- SendCustomerNotice ------------------------------------------------------------------------
 
 
 @dataclass
 class Ports:
-    """Every port of CustomerNotifier, autospecced, plus a log of calls in order."""
+    """Every port of SendCustomerNotice, autospecced, plus a log of calls in order."""
 
     inbox: Any = field(default_factory=lambda: create_autospec(EventInbox, instance=True))
     directory: Any = field(default_factory=lambda: create_autospec(UserDirectory, instance=True))
@@ -118,8 +114,8 @@ class Ports:
             self.calls.attach_mock(getattr(self, name), name)
 
     @property
-    def notifier(self) -> CustomerNotifier:
-        return CustomerNotifier(
+    def use_case(self) -> SendCustomerNotice:
+        return SendCustomerNotice(
             self.inbox, self.directory, self.templates, self.sender, self.transaction
         )
 
@@ -134,13 +130,12 @@ def ports() -> Ports:
 
 async def notify(ports: Ports, **overrides: Any) -> bool:
     arguments: dict[str, Any] = {
-        "handler": HANDLER,
+        "notice": Notice(HANDLER, "payment_receipt"),
         "event_id": EVENT_ID,
         "customer_id": CUSTOMER_ID,
-        "template": "payment_receipt",
         "context": {"order_id": str(ORDER_ID), "amount": "10.00"},
     }
-    return await ports.notifier.notify(**{**arguments, **overrides})
+    return await ports.use_case(SendCustomerNoticeRequest(**{**arguments, **overrides}))
 
 
 async def test_a_redelivered_event_sends_nothing_and_does_not_commit(ports: Ports) -> None:
@@ -247,36 +242,48 @@ async def test_a_render_failure_propagates_and_does_not_commit(ports: Ports) -> 
     ports.transaction.commit.assert_not_awaited()
 
 
-# --- send_* use cases --------------------------------------------------------------------------
+# --- The notices and their tasks ---------------------------------------------------------------
 
 
-@pytest.fixture
-def notifier() -> Any:
-    mock = create_autospec(CustomerNotifier, instance=True)
-    mock.notify.return_value = True
-    return mock
+def envelope(event_type: str, aggregate_id: UUID, **payload: Any) -> dict[str, Any]:
+    """What the outbox relay publishes for an event."""
+    return {
+        "event_id": str(EVENT_ID),
+        "event_type": event_type,
+        "aggregate_id": str(aggregate_id),
+        "payload": payload,
+    }
 
 
-async def test_send_order_confirmation_passes_its_template_and_context(notifier: Any) -> None:
+def request_for(notice: Notice, event: dict[str, Any]) -> SendCustomerNoticeRequest:
+    (task,) = [task for task in NOTICE_TASKS if task.notice is notice]
+    return notice_request(task, event)
+
+
+def test_every_notice_has_one_task_its_own_handler_and_template() -> None:
+    assert [task.notice for task in NOTICE_TASKS] == list(NOTICES)
+    assert len({notice.handler for notice in NOTICES}) == len(NOTICES)
+    assert len({notice.template for notice in NOTICES}) == len(NOTICES)
+    assert all(notice.handler.startswith("notifications.") for notice in NOTICES)
+
+
+def test_the_order_confirmation_reads_the_lines_and_total_of_order_placed() -> None:
     lines = [{"sku": "SKU-1", "quantity": 2, "unit_price": "5.00"}]
-
-    sent = await SendOrderConfirmation(notifier)(
-        SendOrderConfirmationRequest(
-            event_id=EVENT_ID,
-            order_id=ORDER_ID,
-            customer_id=CUSTOMER_ID,
-            lines=lines,
-            total_amount="10.00",
-            currency="EUR",
-        )
+    event = envelope(
+        "OrderPlaced",
+        ORDER_ID,
+        customer_id=str(CUSTOMER_ID),
+        lines=lines,
+        total_amount="10.00",
+        currency="EUR",
     )
 
-    assert sent is True
-    notifier.notify.assert_awaited_once_with(
-        handler="notifications.order_confirmation",
+    request = request_for(ORDER_CONFIRMATION, event)
+
+    assert request == SendCustomerNoticeRequest(
+        notice=Notice("notifications.order_confirmation", "order_confirmation"),
         event_id=EVENT_ID,
         customer_id=CUSTOMER_ID,
-        template="order_confirmation",
         context={
             "order_id": str(ORDER_ID),
             "lines": lines,
@@ -286,79 +293,69 @@ async def test_send_order_confirmation_passes_its_template_and_context(notifier:
     )
 
 
-async def test_send_payment_receipt_passes_its_template_and_context(notifier: Any) -> None:
-    notifier.notify.return_value = False  # a redelivery: the use case reports it as is
-
-    sent = await SendPaymentReceipt(notifier)(
-        SendPaymentReceiptRequest(
-            event_id=EVENT_ID,
-            order_id=ORDER_ID,
-            customer_id=CUSTOMER_ID,
-            amount="10.00",
-            currency="EUR",
-            payment_reference="pay_123",
-        )
+def test_the_payment_receipt_reads_the_amount_and_reference_of_order_paid() -> None:
+    event = envelope(
+        "OrderPaid",
+        ORDER_ID,
+        customer_id=str(CUSTOMER_ID),
+        amount="10.00",
+        currency="EUR",
+        payment_reference="pay_123",
     )
 
-    assert sent is False
-    notifier.notify.assert_awaited_once_with(
-        handler="notifications.payment_receipt",
-        event_id=EVENT_ID,
-        customer_id=CUSTOMER_ID,
-        template="payment_receipt",
-        context={
-            "order_id": str(ORDER_ID),
-            "amount": "10.00",
-            "currency": "EUR",
-            "payment_reference": "pay_123",
-        },
+    request = request_for(PAYMENT_RECEIPT, event)
+
+    assert request.notice == Notice("notifications.payment_receipt", "payment_receipt")
+    assert request.customer_id == CUSTOMER_ID
+    assert request.context == {
+        "order_id": str(ORDER_ID),
+        "amount": "10.00",
+        "currency": "EUR",
+        "payment_reference": "pay_123",
+    }
+
+
+def test_the_cancellation_notice_of_a_cancelled_order_with_a_refund() -> None:
+    event = envelope(
+        "OrderCancelled",
+        ORDER_ID,
+        customer_id=str(CUSTOMER_ID),
+        reason="out of stock",
+        refund_due=True,
+        refund_amount="10.00",
+        currency="EUR",
     )
 
+    request = request_for(CANCELLATION_NOTICE, event)
 
-async def test_send_cancellation_notice_for_a_cancelled_order_with_a_refund(
-    notifier: Any,
-) -> None:
-    await SendCancellationNotice(notifier)(
-        SendCancellationNoticeRequest(
-            event_id=EVENT_ID,
-            order_id=ORDER_ID,
-            customer_id=CUSTOMER_ID,
-            expired=False,
-            reason="out of stock",
-            refund_amount="10.00",
-            currency="EUR",
-        )
+    assert request.notice == Notice("notifications.cancellation_notice", "cancellation_notice")
+    assert request.context == {
+        "order_id": str(ORDER_ID),
+        "expired": False,
+        "reason": "out of stock",
+        "refund_amount": "10.00",
+        "currency": "EUR",
+    }
+
+
+def test_the_cancellation_notice_of_an_unpaid_cancelled_order_names_no_refund() -> None:
+    event = envelope(
+        "OrderCancelled",
+        ORDER_ID,
+        customer_id=str(CUSTOMER_ID),
+        reason=None,
+        refund_due=False,
+        refund_amount="10.00",
+        currency="EUR",
     )
 
-    notifier.notify.assert_awaited_once_with(
-        handler="notifications.cancellation_notice",
-        event_id=EVENT_ID,
-        customer_id=CUSTOMER_ID,
-        template="cancellation_notice",
-        context={
-            "order_id": str(ORDER_ID),
-            "expired": False,
-            "reason": "out of stock",
-            "refund_amount": "10.00",
-            "currency": "EUR",
-        },
-    )
+    assert request_for(CANCELLATION_NOTICE, event).context["refund_amount"] is None
 
 
-async def test_send_cancellation_notice_for_an_expired_order_without_a_refund(
-    notifier: Any,
-) -> None:
-    await SendCancellationNotice(notifier)(
-        SendCancellationNoticeRequest(
-            event_id=EVENT_ID, order_id=ORDER_ID, customer_id=CUSTOMER_ID, expired=True
-        )
-    )
+def test_the_cancellation_notice_of_an_expired_order() -> None:
+    event = envelope("OrderExpired", ORDER_ID, customer_id=str(CUSTOMER_ID))
 
-    notifier.notify.assert_awaited_once()
-    kwargs = notifier.notify.call_args.kwargs
-    assert kwargs["template"] == "cancellation_notice"
-    assert kwargs["handler"] == "notifications.cancellation_notice"
-    assert kwargs["context"] == {
+    assert request_for(CANCELLATION_NOTICE, event).context == {
         "order_id": str(ORDER_ID),
         "expired": True,
         "reason": None,
@@ -367,19 +364,16 @@ async def test_send_cancellation_notice_for_an_expired_order_without_a_refund(
     }
 
 
-def test_each_use_case_has_its_own_handler_name() -> None:
-    from app.notifications.application.commands import (  # noqa: PLC0415
-        send_cancellation_notice,
-        send_order_confirmation,
-        send_payment_receipt,
-    )
+def test_the_sign_up_notice_goes_to_the_owner_of_the_address_with_no_context() -> None:
+    owner = UUID("44444444-4444-4444-4444-444444444444")
+    event = envelope("SignUpWithTakenEmail", owner)
 
-    handlers = {
-        send_cancellation_notice.HANDLER,
-        send_order_confirmation.HANDLER,
-        send_payment_receipt.HANDLER,
-    }
-    assert len(handlers) == 3
+    request = request_for(SIGN_UP_NOTICE, event)
+
+    assert request.notice == Notice("notifications.sign_up_notice", "sign_up_notice")
+    assert request.customer_id == owner
+    assert request.event_id == EVENT_ID
+    assert request.context == {}
 
 
 # --- JinjaEmailTemplates (the real templates, packaged with the app) ---------------------------
@@ -691,18 +685,3 @@ def test_temporary_email_failure_keeps_its_code() -> None:
 
     assert error.code == 451
     assert str(error) == "451 local error"
-
-
-async def test_send_sign_up_notice_passes_its_template_and_no_context(notifier: Any) -> None:
-    sent = await SendSignUpNotice(notifier)(
-        SendSignUpNoticeRequest(event_id=EVENT_ID, customer_id=CUSTOMER_ID)
-    )
-
-    assert sent is True
-    notifier.notify.assert_awaited_once_with(
-        handler="notifications.sign_up_notice",
-        event_id=EVENT_ID,
-        customer_id=CUSTOMER_ID,
-        template="sign_up_notice",
-        context={},
-    )

@@ -5,13 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide, provide_all
 
 from app.bootstrap.settings import Settings
-from app.notifications.application.commands.send_cancellation_notice import (
-    SendCancellationNotice,
-)
-from app.notifications.application.commands.send_order_confirmation import SendOrderConfirmation
-from app.notifications.application.commands.send_payment_receipt import SendPaymentReceipt
-from app.notifications.application.commands.send_sign_up_notice import SendSignUpNotice
-from app.notifications.application.notify_customer import CustomerNotifier
+from app.notifications.application.commands.send_customer_notice import SendCustomerNotice
 from app.notifications.application.ports.email import EmailSender, EmailTemplates
 from app.notifications.infrastructure.jinja_templates import JinjaEmailTemplates
 from app.notifications.infrastructure.smtp_email_sender import SmtpEmailSender
@@ -33,11 +27,4 @@ class NotificationsProviderSet(Provider):
             password=smtp.password.get_secret_value() if smtp.password else None,
         )
 
-    notifier = provide(CustomerNotifier, scope=Scope.REQUEST)
-    interactors = provide_all(
-        SendOrderConfirmation,
-        SendPaymentReceipt,
-        SendCancellationNotice,
-        SendSignUpNotice,
-        scope=Scope.REQUEST,
-    )
+    interactors = provide_all(SendCustomerNotice, scope=Scope.REQUEST)
