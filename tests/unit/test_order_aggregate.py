@@ -121,7 +121,7 @@ def test_line_count_outside_1_to_50_is_refused(count: int) -> None:
         place(*(item() for _ in range(count)))
 
     assert caught.value.code == "invalid_line_count"
-    assert caught.value.context["count"] == count
+    assert caught.value.context == {"count": count, "min": 1, "max": 50}
 
 
 @pytest.mark.parametrize("count", [1, 50])
@@ -131,10 +131,13 @@ def test_line_count_bounds_are_inclusive(count: int) -> None:
 
 @pytest.mark.parametrize("quantity", [0, -1, 1001, True])
 def test_quantity_outside_1_to_1000_is_refused(quantity: int) -> None:
+    product_id = uuid4()
+
     with pytest.raises(InvalidQuantityError) as caught:
-        place(item(quantity=quantity))
+        place(item(quantity=quantity, product_id=product_id))
 
     assert caught.value.code == "invalid_quantity"
+    assert caught.value.context == {"product_id": str(product_id), "min": 1, "max": 1000}
 
 
 @pytest.mark.parametrize("quantity", [1, 1000])
@@ -149,16 +152,24 @@ def test_two_lines_for_one_product_are_refused() -> None:
         place(item(product_id=product_id), item(product_id=product_id))
 
 
-def test_a_negative_unit_price_is_refused() -> None:
-    with pytest.raises(InvalidOrderLineError):
-        place(item("-1"))
+def test_a_negative_unit_price_is_refused_naming_the_product() -> None:
+    product_id = uuid4()
+
+    with pytest.raises(InvalidOrderLineError) as caught:
+        place(item("-1", product_id=product_id))
+
+    assert caught.value.context == {"product_id": str(product_id)}
 
 
 @pytest.mark.parametrize("field", ["sku", "name"])
 def test_a_line_names_its_product(field: str) -> None:
-    blank: dict[str, Any] = {field: ""}
-    with pytest.raises(InvalidOrderLineError):
+    product_id = uuid4()
+    blank: dict[str, Any] = {field: "", "product_id": product_id}
+
+    with pytest.raises(InvalidOrderLineError) as caught:
         place(item(**blank))
+
+    assert caught.value.context == {"product_id": str(product_id)}
 
 
 def test_order_placed_carries_the_lines_and_total_as_strings() -> None:
@@ -211,8 +222,10 @@ def test_basket_bounds_the_merged_quantity() -> None:
 def test_basket_checks_each_quantity_before_merging() -> None:
     a = uuid4()
 
-    with pytest.raises(InvalidQuantityError):
+    with pytest.raises(InvalidQuantityError) as caught:
         Basket.of([(a, 5), (a, -2)])  # would sum to a valid 3
+
+    assert caught.value.context["product_id"] == str(a)
 
 
 def test_basket_counts_lines_after_merging() -> None:
@@ -244,6 +257,15 @@ def test_pay_keeps_the_reference_and_records_the_amount() -> None:
         "20.00",
         "USD",
     )
+
+
+@pytest.mark.parametrize("reference", ["x", "x" * 64])
+def test_a_payment_reference_of_1_to_64_characters_is_kept(reference: str) -> None:
+    order = place(item())
+
+    order.pay(reference, at=AT)
+
+    assert order.payment_reference == reference
 
 
 @pytest.mark.parametrize("reference", ["", "   ", "x" * 65])
@@ -296,6 +318,17 @@ def test_a_blank_cancellation_reason_is_no_reason(reason: str | None) -> None:
     assert order.cancellation_reason is None
 
 
+def test_a_cancellation_reason_of_500_characters_is_kept_in_the_event() -> None:
+    order = place(item())
+    order.pull_events()
+
+    order.cancel("x" * 500, at=AT)
+
+    [event] = order.pull_events()
+    assert isinstance(event, OrderCancelled)
+    assert event.reason == order.cancellation_reason == "x" * 500
+
+
 def test_a_long_cancellation_reason_is_refused() -> None:
     order = place(item())
 
@@ -338,6 +371,31 @@ def test_is_overdue_only_for_pending_orders() -> None:
     assert order.is_overdue(at=late, payment_window=WINDOW)
     order.pay("sandbox_ref", at=AT)
     assert not order.is_overdue(at=late, payment_window=WINDOW)
+
+
+def test_every_event_of_an_orders_life_names_the_order_its_customer_and_the_moment() -> None:
+    customer = uuid4()
+    delivered = place(item(), customer_id=customer)
+    delivered.pay("sandbox_ref", at=AT + timedelta(minutes=1))
+    delivered.ship(at=AT + timedelta(minutes=2))
+    delivered.deliver(at=AT + timedelta(minutes=3))
+    cancelled = place(item(), customer_id=customer)
+    cancelled.cancel(None, at=AT + timedelta(minutes=4))
+    expired = place(item(), customer_id=customer)
+    expired.expire(at=AT + WINDOW, payment_window=WINDOW)
+
+    events: list[Any] = [e for o in (delivered, cancelled, expired) for e in o.pull_events()]
+
+    assert [(type(e).__name__, e.aggregate_id, e.occurred_at, e.customer_id) for e in events] == [
+        ("OrderPlaced", delivered.id_, AT, customer),
+        ("OrderPaid", delivered.id_, AT + timedelta(minutes=1), customer),
+        ("OrderShipped", delivered.id_, AT + timedelta(minutes=2), customer),
+        ("OrderDelivered", delivered.id_, AT + timedelta(minutes=3), customer),
+        ("OrderPlaced", cancelled.id_, AT, customer),
+        ("OrderCancelled", cancelled.id_, AT + timedelta(minutes=4), customer),
+        ("OrderPlaced", expired.id_, AT, customer),
+        ("OrderExpired", expired.id_, AT + WINDOW, customer),
+    ]
 
 
 def test_orders_are_equal_by_id() -> None:

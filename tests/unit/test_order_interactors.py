@@ -63,6 +63,7 @@ from app.shared.application.stock import (
     StockRequest,
     StockReservations,
 )
+from app.shared.domain.errors import DomainError
 from app.shared.domain.money import Money
 from app.shared.domain.role import Role
 
@@ -333,6 +334,31 @@ async def test_a_customer_over_a_holding_bound_reserves_nothing(
     ports.orders.pending_holdings.assert_awaited_once_with(ALICE.user_id)
     ports.stock.reserve.assert_not_awaited()
     assert_nothing_written(ports)
+
+
+@pytest.mark.parametrize(
+    ("held", "quantity", "context"),
+    [
+        (PendingHoldings(orders=3, units=3), 1, {"max_pending_orders": 3}),
+        (PendingHoldings(orders=2, units=45), 6, {"held_units": 45, "max_pending_units": 50}),
+        (
+            PendingHoldings(orders=0, units=0),
+            11,
+            {"product_id": str(NEW_ORDER_ID), "max_units_per_product": 10},
+        ),
+    ],
+    ids=["pending orders", "pending units", "units of one product"],
+)
+async def test_a_holding_bound_tells_the_customer_the_limit_and_what_they_hold(
+    held: PendingHoldings, quantity: int, context: dict[str, object]
+) -> None:
+    ports = Ports(ALICE)
+    ports.orders.pending_holdings.return_value = held
+
+    with pytest.raises(DomainError) as caught:
+        await ports.place()(place_request((NEW_ORDER_ID, quantity)))
+
+    assert caught.value.context == context
 
 
 async def test_a_customer_exactly_at_the_bounds_may_order() -> None:
