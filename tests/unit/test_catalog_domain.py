@@ -91,6 +91,8 @@ def test_skus_differing_only_in_case_are_equal() -> None:
         "ab_cd",
         "ab.cd",
         "äbc",
+        "ßku-1",  # upper-cased it would read "SSKU-1": only ASCII is folded
+        "\u017fku",  # the long s, "S" in upper case
         "ab\x00cd",
         "MUG/001",
     ],
@@ -119,7 +121,7 @@ def test_product_name_length_bounds() -> None:
         ProductName.parse("x" * 201)
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "\t\n", "bad\x00name", "bell\x07"])
+@pytest.mark.parametrize("raw", ["", "   ", "\t\n", "bad\x00name", "bell\x07", "half \ud83d pair"])
 def test_blank_or_unprintable_names_are_refused(raw: str) -> None:
     with pytest.raises(InvalidProductNameError):
         ProductName.parse(raw)
@@ -326,21 +328,24 @@ def test_reactivating_an_active_product_is_an_invalid_transition() -> None:
     assert product.pull_events() == []
 
 
-def test_every_change_records_one_event_in_order() -> None:
+def test_every_change_records_one_event_in_order_for_the_product_at_its_moment() -> None:
     product = make_product()
-    product.edit_details(name=ProductName.parse("B"), description=Description.parse(""), at=T0)
-    product.change_price(Money.of("1", "EUR"), at=T0)
-    product.adjust_stock(1, reason=REASON, at=T0)
-    product.archive(at=T0)
-    product.reactivate(at=T0)
-    assert [type(event) for event in product.pull_events()] == [
-        ProductCreated,
-        ProductDetailsEdited,
-        ProductPriceChanged,
-        ProductStockAdjusted,
-        ProductArchived,
-        ProductReactivated,
+    at = [T0 + timedelta(minutes=n) for n in range(6)]
+    product.edit_details(name=ProductName.parse("B"), description=Description.parse(""), at=at[1])
+    product.change_price(Money.of("1", "EUR"), at=at[2])
+    product.adjust_stock(1, reason=REASON, at=at[3])
+    product.archive(at=at[4])
+    product.reactivate(at=at[5])
+
+    assert [(type(e), e.aggregate_id, e.occurred_at) for e in product.pull_events()] == [
+        (ProductCreated, product.id_, at[0]),
+        (ProductDetailsEdited, product.id_, at[1]),
+        (ProductPriceChanged, product.id_, at[2]),
+        (ProductStockAdjusted, product.id_, at[3]),
+        (ProductArchived, product.id_, at[4]),
+        (ProductReactivated, product.id_, at[5]),
     ]
+    assert product.updated_at == at[5]
 
 
 def test_products_are_equal_by_identity() -> None:

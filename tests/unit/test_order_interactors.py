@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 from unittest.mock import Mock, create_autospec
 from uuid import UUID, uuid4
@@ -53,7 +54,11 @@ from app.ordering.domain.policy import OrderingPolicy, PendingHoldings
 from app.ordering.domain.value_objects import OrderId, OrderStatus
 from app.shared.application.actor import Actor, ActorProvider
 from app.shared.application.errors import AuthorizationError, RateLimitedError
-from app.shared.application.idempotency import IdempotencyKey, IdempotencyStore
+from app.shared.application.idempotency import (
+    IdempotencyKey,
+    IdempotencyStore,
+    InvalidIdempotencyKeyError,
+)
 from app.shared.application.pagination import Page
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
@@ -958,3 +963,43 @@ def test_the_snapshot_of_a_cancelled_order_has_when_and_why() -> None:
     )
     assert (taken["paid_at"], taken["shipped_at"], taken["delivered_at"]) == (None, None, None)
     assert [line["line_no"] for line in taken["lines"]] == [1, 2]
+
+
+# --- IdempotencyKey: what a client may send, and the request's fingerprint ------------------------
+
+
+def idempotency_key(key: str = "k", **request: Any) -> IdempotencyKey:
+    return IdempotencyKey.for_request(
+        owner=ALICE.user_id, operation="ordering.place_order", key=key, request=request
+    )
+
+
+@pytest.mark.parametrize("key", ["k", "a b", "~!~", "x" * 255, " ~".join("az")])
+def test_an_idempotency_key_is_1_to_255_visible_ascii_characters_and_inner_spaces(
+    key: str,
+) -> None:
+    assert idempotency_key(key).key == key
+
+
+@pytest.mark.parametrize(
+    "key", ["", "x" * 256, " k", "k ", " ", "a\x01b", "a\tb", "a\x7fb", "caf\u00e9"]
+)
+def test_any_other_idempotency_key_is_refused(key: str) -> None:
+    with pytest.raises(InvalidIdempotencyKeyError):
+        idempotency_key(key)
+
+
+def test_the_fingerprint_ignores_the_order_of_a_requests_fields_but_not_their_values() -> None:
+    same = idempotency_key(order_id="o1", card_last4="4242")
+
+    assert same.fingerprint == idempotency_key(card_last4="4242", order_id="o1").fingerprint
+    assert same.fingerprint != idempotency_key(order_id="o2", card_last4="4242").fingerprint
+    assert same.fingerprint != idempotency_key(order_id="o1").fingerprint
+
+
+def test_the_fingerprint_of_a_request_never_changes_across_releases() -> None:
+    # Stored with each key: a retry sent across an upgrade must still match, so the canonical
+    # form (sorted keys, no spaces, UUIDs and decimals as text) is fixed.
+    key = idempotency_key(lines=[[UUID(int=7), 2]], amount=Decimal("1.50"))
+
+    assert key.fingerprint == "64ab7498a6fbaa989be1074ccc44288b64da7538e015b93e69ebba00681f4c79"
