@@ -184,7 +184,7 @@ async def test_sign_up_with_a_taken_email_opens_nothing_and_tells_the_owner(port
     ports.transaction.commit.assert_awaited_once()
     [event] = owner.pull_events()
     assert isinstance(event, SignUpWithTakenEmail)
-    assert event.aggregate_id == owner.id_
+    assert (event.aggregate_id, event.occurred_at) == (owner.id_, NOW)
 
 
 @pytest.mark.parametrize(

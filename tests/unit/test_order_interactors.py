@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -825,7 +827,18 @@ async def test_customers_cannot_search_all_orders() -> None:
     ports.reader.search.assert_not_awaited()
 
 
-async def test_staff_search_with_times_read_as_utc() -> None:
+@pytest.fixture
+def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is not UTC (TZ is read by time.tzset, POSIX only)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_in_tokyo")
+async def test_staff_search_with_times_read_as_utc_whatever_the_servers_zone() -> None:
     ports = Ports(STAFF)
     ports.reader.search.return_value = Page(items=[], next_cursor=None)
     customer = uuid4()
@@ -836,6 +849,7 @@ async def test_staff_search_with_times_read_as_utc() -> None:
             created_from=datetime(2024, 6, 1),  # noqa: DTZ001 - a client's time without offset
             created_to=datetime(2024, 6, 2, 4, tzinfo=timezone(timedelta(hours=2))),
             customer_id=customer,
+            cursor="next-page",
         )
     )
 
@@ -847,18 +861,51 @@ async def test_staff_search_with_times_read_as_utc() -> None:
             created_to=datetime(2024, 6, 2, 2, tzinfo=UTC),
         ),
         limit=20,
-        cursor=None,
+        cursor="next-page",
     )
+    filter_ = ports.reader.search.call_args.kwargs["filter_"]
+    assert [filter_.created_from.isoformat(), filter_.created_to.isoformat()] == [
+        "2024-06-01T00:00:00+00:00",
+        "2024-06-02T02:00:00+00:00",
+    ]
+
+
+@pytest.mark.parametrize(("asked", "used"), [(-5, 1), (0, 1), (1, 1), (100, 100), (101, 100)])
+async def test_a_search_page_holds_1_to_100_orders(asked: int, used: int) -> None:
+    ports = Ports(STAFF)
+    ports.reader.search.return_value = Page(items=[], next_cursor=None)
+
+    await SearchOrders(ports.actors, ports.reader)(SearchOrdersRequest(limit=asked))
+
+    assert ports.reader.search.call_args.kwargs["limit"] == used
+
+
+async def test_a_time_before_the_first_instant_is_refused_naming_it() -> None:
+    ports = Ports(STAFF)
+    too_early = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+
+    with pytest.raises(InvalidDateRangeError) as caught:
+        await SearchOrders(ports.actors, ports.reader)(SearchOrdersRequest(created_to=too_early))
+
+    assert caught.value.context == {"value": "0001-01-01T00:00:00+14:00"}
+    ports.reader.search.assert_not_awaited()
 
 
 async def test_search_refuses_an_empty_or_backwards_time_range() -> None:
     ports = Ports(STAFF)
     moment = datetime(2024, 6, 1, tzinfo=UTC)
 
-    with pytest.raises(InvalidDateRangeError):
+    with pytest.raises(InvalidDateRangeError) as caught:
         await SearchOrders(ports.actors, ports.reader)(
-            SearchOrdersRequest(created_from=moment, created_to=moment)
+            SearchOrdersRequest(
+                created_from=moment.astimezone(timezone(timedelta(hours=2))), created_to=moment
+            )
         )
+
+    assert caught.value.context == {
+        "created_from": "2024-06-01T00:00:00+00:00",
+        "created_to": "2024-06-01T00:00:00+00:00",
+    }
 
 
 @pytest.mark.parametrize("actor", [ALICE, STAFF])

@@ -14,6 +14,13 @@ def test_username_parse_normalises_case_and_surrounding_space() -> None:
     assert Username.parse("  Alice_Smith \n").value == "alice_smith"
 
 
+@pytest.mark.parametrize("raw", ["\u212aate", "\u0130van", "ALİCE"])
+def test_only_ascii_is_folded_so_no_look_alike_letter_names_another_user(raw: str) -> None:
+    # The Kelvin sign lower-cases to "k", the dotted I to "i" and a combining dot.
+    with pytest.raises(InvalidUsernameError):
+        Username.parse(raw)
+
+
 def test_usernames_differing_only_in_case_are_equal_after_parsing() -> None:
     assert Username.parse("ALICE") == Username.parse("alice")
 
@@ -85,6 +92,8 @@ def test_email_local_part_is_everything_before_the_last_at() -> None:
         "a" * 64 + "@example.com",
         "alice@" + "a" * 63 + ".com",
         "alice@123.example.com",
+        "alice@example.a1",  # the top-level label starts with a letter; digits may follow
+        "alice@1a.2b.com",
         "alice@" + ("a" * 60 + ".") * 4 + "comx",  # 254 characters in total, the limit
     ],
 )
@@ -114,6 +123,8 @@ def test_accepts_valid_email(raw: str) -> None:
         "alice@example.com.",
         "alice@1.2.3.4",
         "alice@example.123",
+        "alice@mail.example.9z",
+        "\u212aate@example.com",  # the Kelvin sign would lower-case to "k"
         "alice@exa_mple.com",
         "a" * 65 + "@example.com",
         "alice@" + "a" * 64 + ".com",
@@ -154,9 +165,10 @@ def test_raw_password_refuses_empty_or_beyond_hard_limit(value: str) -> None:
         RawPassword(value)
 
 
-def test_short_but_nonempty_password_is_constructible_for_logging_in() -> None:
+@pytest.mark.parametrize("value", ["abc", "x"])
+def test_short_but_nonempty_password_is_constructible_for_logging_in(value: str) -> None:
     # Old, weaker passwords must still be usable to log in; only new ones follow the policy.
-    assert RawPassword("abc").value == "abc"
+    assert RawPassword(value).value == value
 
 
 @pytest.mark.parametrize("value", ["p" * 8, "correct horse", "x" * 128])
@@ -193,6 +205,11 @@ def test_policy_rejects_password_containing_full_email_in_any_case() -> None:
 def test_policy_rejects_password_containing_email_local_part_in_any_case(value: str) -> None:
     with pytest.raises(WeakPasswordError):
         RawPassword(value).ensure_acceptable_for(Username.parse("bob"), ALICE_EMAIL)
+
+
+def test_policy_rejects_a_password_containing_a_three_character_username() -> None:
+    with pytest.raises(WeakPasswordError):
+        RawPassword("my-name-is-BOB!").ensure_acceptable_for(Username.parse("bob"), ALICE_EMAIL)
 
 
 def test_policy_ignores_identifiers_shorter_than_three_characters() -> None:
