@@ -400,9 +400,12 @@ async def test_get_user_returns_the_view_for_an_admin() -> None:
 async def test_get_user_missing_raises_user_not_found() -> None:
     world = World(make_user("alice", Role.ADMIN))
     world.reader.get.return_value = None
+    missing = uuid4()
 
-    with pytest.raises(UserNotFoundError):
-        await GetUser(world.current_actor, world.reader)(GetUserRequest(user_id=uuid4()))
+    with pytest.raises(UserNotFoundError) as caught:
+        await GetUser(world.current_actor, world.reader)(GetUserRequest(user_id=missing))
+
+    assert caught.value.context == {"user_id": str(missing)}
 
 
 async def test_get_user_is_forbidden_for_customers() -> None:
@@ -421,6 +424,17 @@ async def test_get_me_returns_own_view() -> None:
 
     assert (await GetMe(world.current_actor, world.reader)())["username"] == "alice"
     world.reader.get.assert_awaited_once_with(me.id_)
+
+
+async def test_the_session_of_a_user_deleted_since_speaks_for_no_one() -> None:
+    me = make_user("alice")
+    world = World(me)
+    del world.users.by_id[me.id_]
+
+    with pytest.raises(SessionRevokedError):
+        await world.current_actor.current()
+    with pytest.raises(SessionRevokedError):
+        await world.current_user.get()
 
 
 @pytest.mark.parametrize("status", [UserStatus.INACTIVE, None])

@@ -42,7 +42,12 @@ from app.identity.application.ports.auth import (
 )
 from app.identity.application.ports.login_throttle import LoginThrottle
 from app.identity.application.ports.user_repository import UserRepository
-from app.identity.domain.errors import InvalidEmailError, InvalidUsernameError, WeakPasswordError
+from app.identity.domain.errors import (
+    EmailTakenError,
+    InvalidEmailError,
+    InvalidUsernameError,
+    WeakPasswordError,
+)
 from app.identity.domain.events import SignUpWithTakenEmail
 from app.identity.domain.ports import PasswordCheck, PasswordHasher, UserIdGenerator
 from app.identity.domain.user import User
@@ -166,6 +171,21 @@ async def test_sign_up_hashes_adds_commits_and_returns_the_new_id(ports: Ports) 
         "users.add",
         "transaction.commit",
     ]
+
+
+async def test_sign_up_racing_another_for_the_email_gets_the_same_answer(ports: Ports) -> None:
+    # The look-up found no owner; a concurrent sign-up registered the address before the commit.
+    new_id = UserId(UUID("12345678-1234-5678-1234-567812345678"))
+    ports.new_user_id.return_value = new_id
+    ports.users.get_by_email.return_value = None
+    ports.transaction.commit.side_effect = EmailTakenError("Taken.")
+
+    response = await sign_up(ports)(
+        SignUpRequest(username="bobby", email="ALICE@example.com", password=PASSWORD)
+    )
+
+    assert response == {"id": str(new_id)}
+    ports.users.get_by_email.assert_awaited_once_with(Email("alice@example.com"))
 
 
 async def test_sign_up_with_a_taken_email_opens_nothing_and_tells_the_owner(ports: Ports) -> None:
@@ -445,9 +465,14 @@ async def test_refresh_issues_new_access_token_with_rotated_refresh_token(ports:
 
     ports.sessions.rotate.assert_awaited_once_with("refresh-1")
     ports.tokens.issue.assert_called_once_with(user.id_, SESSION_ID)
-    assert pair["refresh_token"] == "refresh-2"
-    assert pair["access_token"] == "access-1"
-    assert pair["token_type"] == "bearer"
+    ports.users.get_by_id.assert_awaited_once_with(user.id_)
+    assert pair == {
+        "access_token": "access-1",
+        "refresh_token": "refresh-2",
+        "token_type": "bearer",
+        "expires_in": 900,
+        "csrf_token": "csrf-1",
+    }
     ports.sessions.revoke.assert_not_awaited()
 
 
@@ -490,6 +515,7 @@ async def test_change_password_with_wrong_current_password_changes_nothing(ports
             ChangePasswordRequest(current_password="nope", new_password="a brand new passphrase")
         )
 
+    ports.limiter.hit.assert_awaited_with(RateLimitRule.WRONG_PASSWORD_PER_USER, str(user.id_))
     assert user.password_hash == PasswordHash("old-hash")
     ports.hasher.hash.assert_not_awaited()
     ports.sessions.revoke_all.assert_not_awaited()

@@ -285,6 +285,7 @@ async def test_archive_then_reactivate() -> None:
     assert product.status is ProductStatus.ARCHIVED
     await ports.command(ReactivateProduct)(ReactivateProductRequest(product_id=product.id_))
     assert product.status is ProductStatus.ACTIVE
+    assert product.updated_at == NOW
     assert ports.transaction.commit.await_count == 2
 
 
