@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Final
 
 from dishka import Provider, make_async_container
 from dishka.integrations.fastapi import FastapiProvider
@@ -34,7 +35,11 @@ from app.shared.presentation.http.metrics import (
     flush_request_metrics,
     metrics_endpoint,
 )
-from app.shared.presentation.http.openapi import operation_id, with_body_problems
+from app.shared.presentation.http.openapi import (
+    operation_id,
+    with_body_problems,
+    with_unavailable_problem,
+)
 from app.shared.presentation.http.problems import (
     UnhandledErrorMiddleware,
     register_problem_handlers,
@@ -42,6 +47,10 @@ from app.shared.presentation.http.problems import (
 from app.shared.presentation.http.request_id import RequestIdMiddleware
 from app.shared.presentation.http.routing import use_container
 from app.shared.presentation.http.security import EdgeMiddleware
+from app.shared.presentation.http.shedding import LoadSheddingMiddleware
+
+# Probes and metrics answer however loaded the process is: an overloaded process is alive.
+NEVER_SHED: Final = ("/health/live", "/health/ready", "/metrics")
 
 
 def create_app(
@@ -101,6 +110,7 @@ def create_app(
     )
     register_problem_handlers(app)
     with_body_problems(app)
+    with_unavailable_problem(app, exempt=("/health/live",))  # no I/O: never a 503
     app.include_router(health.router)
     if settings.http.metrics_on_api_port:
         app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
@@ -115,8 +125,12 @@ def create_app(
     use_container(app, container)
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
     # carries its headers), proxy headers, request id, metrics and access log, the body limit and
-    # security headers (so a 413 or a 500 is counted, logged and carries them), last-resort 500.
+    # security headers (so a 413, a 503 overloaded or a 500 is counted, logged and carries them),
+    # load shedding, last-resort 500.
     app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(
+        LoadSheddingMiddleware, max_in_flight=settings.http.max_in_flight, exempt=NEVER_SHED
+    )
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.http.max_body_bytes,

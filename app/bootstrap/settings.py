@@ -274,6 +274,10 @@ class HttpSettings(_Section):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     # The whole request body must arrive within this many seconds of the request (408 after).
     body_timeout_seconds: PositiveFloat = 30.0
+    # Requests one process handles at once; the next is answered 503 "overloaded" at once rather
+    # than queuing for a database connection (probes and metrics are never refused). 0, the
+    # default: no bound, requests wait for a connection up to APP_DB_POOL_TIMEOUT (chapter 06).
+    max_in_flight: Annotated[int, Field(ge=0)] = 0
 
 
 class RateLimitSettings(_Section):

@@ -1,21 +1,28 @@
-"""The app's edge (app/shared/presentation/http/security.py and the 405 handler): request bodies
-are bounded (413, problem+json, on every route), every answer carries the security headers, a
-405 lists every method of its path, and the OpenAPI documents what any body can be answered."""
+"""The app's edge (app/shared/presentation/http/security.py, shedding.py and the 405 handler):
+request bodies are bounded (413, problem+json, on every route), every answer carries the security
+headers, a 405 lists every method of its path, a process past its bound of requests in flight
+answers 503 at once, and the OpenAPI documents what any body can be answered."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
 from app.bootstrap.settings import AppSettings, HttpSettings, Settings
+from tests.integration.catalog_support import PRODUCTS, create_product
 from tests.integration.conftest import ClientFactory
 from tests.integration.helpers import PASSWORD, bearer, log_in, sign_up
 from tests.integration.server_support import serve_api
+from tests.integration.support import Staffing
+from tests.support.polling import until
+from tests.support.sql import asyncpg_dsn, sql_value
 
 LIMIT = 1_048_576  # APP_HTTP_MAX_BODY_BYTES's default
 SECURITY_HEADERS = {
@@ -163,3 +170,70 @@ async def test_the_openapi_documents_what_any_body_can_be_answered(
             assert content == {"$ref": "#/components/schemas/Problem"}
     # An operation without a body gains nothing.
     assert "413" not in spec["paths"]["/api/v1/users/me"]["get"]["responses"]
+
+
+# --- Load shedding (app/shared/presentation/http/shedding.py) --------------------------------
+
+
+async def test_past_its_bound_a_process_answers_503_overloaded_at_once_but_never_its_probes(
+    make_client: ClientFactory, settings: Settings, team: Staffing, database_url: str
+) -> None:
+    """One request held in flight (a restock waiting on the product's row, which the test
+    locks) fills a bound of one: the next is refused at once with 503, a problem body and
+    Retry-After, the probes still answer, and once the held request ends, requests pass again."""
+    client = await make_client(
+        dataclasses.replace(settings, http=settings.http.model_copy(update={"max_in_flight": 1}))
+    )
+    product = await create_product(client, team.staff.headers, sku="SHED-1")
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        locked = connection.transaction()
+        await locked.start()
+        await connection.execute("SELECT 1 FROM products WHERE id = $1::uuid FOR UPDATE", product)
+        held = asyncio.create_task(
+            client.post(
+                f"{PRODUCTS}/{product}/stock/restock",
+                json={"quantity": 1, "reason": "goods in"},
+                headers=team.staff.headers,
+            )
+        )
+        await until(lambda: _waiting_on_a_lock(database_url))
+
+        refused = await client.get(PRODUCTS)
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "1"
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["code"] == "overloaded"
+        assert refused.headers["x-content-type-options"] == "nosniff"  # through the edge
+        assert (await client.get("/health/live")).status_code == 200
+        assert (await client.get("/metrics")).status_code == 200
+
+        await locked.rollback()
+        assert (await held).status_code == 200
+    finally:
+        await connection.close()
+    assert (await client.get(PRODUCTS)).status_code == 200
+
+
+async def _waiting_on_a_lock(database_url: str) -> bool:
+    waiting = await sql_value(
+        database_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'",
+    )
+    return bool(waiting)
+
+
+async def test_the_openapi_documents_503_on_every_operation_but_liveness(
+    client: httpx.AsyncClient,
+) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            documented = operation["responses"].get("503")
+            if path == "/health/live":
+                assert documented is None, "the liveness probe is never shed and needs no I/O"
+                continue
+            assert documented, f"{method.upper()} {path}: 503 undocumented"
+            if path != "/health/ready":  # its 503 is its own body, saying which check failed
+                assert "application/problem+json" in documented["content"], (method, path)

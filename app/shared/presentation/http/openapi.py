@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -79,6 +80,37 @@ def with_body_problems(app: FastAPI) -> None:
                             "content": {"application/problem+json": {"schema": problem_ref}},
                         },
                     )
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign] # FastAPI's documented customisation
+
+
+def with_unavailable_problem(app: FastAPI, *, exempt: Iterable[str]) -> None:
+    """Document 503 on every operation but the exempt ones: each can meet a dependency that is
+    down (``dependency_unavailable``) or, with ``APP_HTTP_MAX_IN_FLIGHT`` set, a process at its
+    bound (``overloaded``, ``shedding.py``); an operation that documents its own 503 keeps it."""
+    build = app.openapi
+    never = frozenset(exempt)
+
+    def openapi() -> dict[str, Any]:
+        schema = build()
+        problem_ref = {"$ref": "#/components/schemas/Problem"}
+        for path, item in schema.get("paths", {}).items():
+            if path in never:
+                continue
+            for operation in item.values():
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "503",
+                    {
+                        "description": "Unavailable: a dependency is down, or the process is "
+                        "overloaded; retry after Retry-After seconds",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}}},
+                        "content": {"application/problem+json": {"schema": problem_ref}},
+                    },
+                )
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign] # FastAPI's documented customisation
