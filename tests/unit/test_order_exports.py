@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+from unittest.mock import create_autospec
 from uuid import UUID, uuid4
 
 import pytest
@@ -39,6 +42,7 @@ from app.ordering.application.export_view import export_view
 from app.ordering.application.ports.order_exports import (
     ExportRange,
     ExportRow,
+    OrderExportReader,
     OrderExportView,
 )
 from app.ordering.application.queries.download_order_export import (
@@ -1615,3 +1619,76 @@ async def test_finished_exports_and_other_peoples_do_not_count_towards_the_maxim
 
     assert view["status"] == "queued"
     assert world.transaction.commits == 1
+
+
+# --- what a command returns about an export ------------------------------------------------------
+
+
+def test_the_view_of_a_failed_export_tells_when_it_ran_and_why_it_stopped() -> None:
+    export = make_export(ExportStatus.FAILED)
+
+    assert export_view(export) == {
+        "id": str(export.id_),
+        "requested_by": str(STAFF.user_id),
+        "status": "failed",
+        "first_day": FIRST_DAY,
+        "last_day": LAST_DAY,
+        "rows_total": 3,
+        "rows_written": 0,
+        "percent": 0.0,
+        "size_bytes": 0,
+        "requested_at": REQUESTED,
+        "started_at": STARTED,
+        "finished_at": FINISHED,
+        "expires_at": FINISHED + RETENTION,
+        "failure_reason": INTERNAL_ERROR,
+    }
+
+
+async def test_a_page_of_exports_passes_the_limit_and_cursor_to_the_reader() -> None:
+    world = World(STAFF)
+    reader: Any = create_autospec(OrderExportReader, instance=True)
+    reader.search.return_value = Page(items=[], next_cursor=None)
+
+    await ListOrderExports(world.actors, reader)(ListOrderExportsRequest(limit=5, cursor="c2"))
+
+    reader.search.assert_awaited_once_with(requested_by=STAFF.user_id, limit=5, cursor="c2")
+
+
+async def test_an_export_purged_between_the_look_and_the_lock_is_not_found(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    export = make_export(ExportStatus.RUNNING)
+    world = World(STAFF, export)
+    look = world.exports.get
+
+    async def purged_once_locked(export_id: ExportId, *, for_update: bool = False) -> Any:
+        return None if for_update else await look(export_id)
+
+    monkeypatch.setattr(world.exports, "get", purged_once_locked)
+
+    with pytest.raises(ExportNotFoundError) as caught:
+        await world.cancel()(cancel_request(export))
+
+    assert caught.value.context == {"export_id": str(export.id_)}
+    assert world.transaction.commits == 0
+
+
+@pytest.fixture
+def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is not UTC (TZ is read by time.tzset, POSIX only)."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_in_tokyo")
+def test_times_are_written_in_utc_whatever_the_servers_zone() -> None:
+    row = make_row(0)
+    row["placed_at"] = datetime(2024, 6, 10, 10, 0, tzinfo=timezone(timedelta(hours=2)))
+
+    [parsed] = parse(render([row], header=False))
+
+    assert parsed[1] == "2024-06-10T08:00:00+00:00"

@@ -27,6 +27,7 @@ from app.ordering.application.errors import (
     InvalidDateRangeError,
     NotOrderOwnerError,
     PaymentDeclinedError,
+    PaymentGatewayError,
 )
 from app.ordering.application.ports.order_reader import (
     OrderFilter,
@@ -269,6 +270,19 @@ async def test_place_order_fingerprints_the_merged_basket() -> None:
     assert first.fingerprint == second.fingerprint
 
 
+async def test_place_order_fingerprints_which_products_in_which_quantities() -> None:
+    ports = Ports(ALICE)
+    a, b = UUID(int=1), UUID(int=2)
+
+    await ports.place()(place_request((b, 3), (a, 1), key="k"))
+    await ports.place()(place_request((a, 3), (b, 1), key="k"))
+
+    first, second = (call.args[0] for call in ports.idempotency.claim.await_args_list)
+    assert first.fingerprint != second.fingerprint
+    # Stored with the key, so fixed across releases: a retry sent over an upgrade still matches.
+    assert first.fingerprint == "53e682b829c3bb75ce11217fddb56cf3ebedef39ed2b6350f6999a263789233f"
+
+
 async def test_place_order_without_a_key_claims_nothing() -> None:
     ports = Ports(ALICE)
 
@@ -482,6 +496,7 @@ async def test_a_declined_payment_raises_and_leaves_the_order_pending() -> None:
 
     assert caught.value.code == "payment_declined"
     assert caught.value.context == {"reason": "insufficient_funds"}
+    assert ports.locked == [order.id_]
     assert order.status is OrderStatus.PENDING_PAYMENT
     assert order.payment_reference is None
     assert order.pull_events() == []
@@ -491,6 +506,35 @@ async def test_a_declined_payment_raises_and_leaves_the_order_pending() -> None:
     ports.limiter.hit.assert_awaited_with(
         RateLimitRule.DECLINED_PAYMENT_PER_USER, str(ALICE.user_id)
     )
+
+
+@pytest.mark.parametrize("reason", [None, "", "Card Declined!", "x" * 65, "<script>"])
+async def test_a_decline_reason_the_gateway_words_oddly_is_told_as_declined(
+    reason: str | None,
+) -> None:
+    order = make_order(ALICE)
+    ports = Ports(ALICE, order)
+    ports.payments.charge.return_value = PaymentResult(approved=False, decline_reason=reason)
+
+    with pytest.raises(PaymentDeclinedError) as caught:
+        await ports.pay()(pay_request(order))
+
+    assert caught.value.context == {"reason": "declined"}
+
+
+@pytest.mark.parametrize("reference", [None, "", "-starts-with-a-dash", "x" * 65])
+async def test_an_approval_without_a_reference_we_can_record_pays_nothing(
+    reference: str | None,
+) -> None:
+    order = make_order(ALICE)
+    ports = Ports(ALICE, order)
+    ports.payments.charge.return_value = PaymentResult(approved=True, reference=reference)
+
+    with pytest.raises(PaymentGatewayError):
+        await ports.pay()(pay_request(order))
+
+    assert order.status is OrderStatus.PENDING_PAYMENT
+    assert_nothing_written(ports)
 
 
 async def test_a_customer_out_of_payment_attempts_is_refused_before_the_order_is_read() -> None:
@@ -581,6 +625,7 @@ async def test_the_customer_cancels_a_pending_order_and_the_stock_goes_back() ->
     assert order.status is OrderStatus.CANCELLED
     assert result == snapshot(order)
     assert result["cancellation_reason"] == "too slow"
+    assert ports.locked == [order.id_]
     ports.stock.release.assert_awaited_once_with(
         [StockRequest(product_id=line.product_id, quantity=line.quantity) for line in order.lines]
     )
@@ -591,9 +636,10 @@ async def test_a_customer_cannot_cancel_another_customers_order() -> None:
     order = make_order(BOB)
     ports = Ports(ALICE, order)
 
-    with pytest.raises(OrderNotFoundError):
+    with pytest.raises(OrderNotFoundError) as caught:
         await ports.cancel()(CancelOrderRequest(order_id=order.id_))
 
+    assert caught.value.context == {"order_id": str(order.id_)}
     assert order.status is OrderStatus.PENDING_PAYMENT
     assert_nothing_written(ports)
 
@@ -694,9 +740,12 @@ async def test_customers_cannot_ship_or_deliver_even_their_own_orders(use_case: 
 
 async def test_shipping_a_missing_order_is_not_found() -> None:
     ports = Ports(STAFF)
+    missing = uuid4()
 
-    with pytest.raises(OrderNotFoundError):
-        await ports.ship()(ShipOrderRequest(order_id=uuid4()))
+    with pytest.raises(OrderNotFoundError) as caught:
+        await ports.ship()(ShipOrderRequest(order_id=missing))
+
+    assert caught.value.context == {"order_id": str(missing)}
 
 
 async def test_shipping_an_unpaid_order_is_a_conflict() -> None:
@@ -720,6 +769,10 @@ async def test_an_overdue_pending_order_expires_and_its_stock_goes_back() -> Non
 
     assert order.status is OrderStatus.EXPIRED
     assert result["status"] == "expired"
+    assert ports.locked == [order.id_]
+    ports.stock.release.assert_awaited_once_with(
+        [StockRequest(product_id=line.product_id, quantity=line.quantity) for line in order.lines]
+    )
     ports.actors.current.assert_not_awaited()  # a system use case: no actor
     assert ports.order() == ["stock.release", "transaction.commit"]
 
@@ -747,9 +800,12 @@ async def test_a_paid_order_is_never_expired() -> None:
 
 async def test_expiring_a_missing_order_is_not_found() -> None:
     ports = Ports(None)
+    missing = uuid4()
 
-    with pytest.raises(OrderNotFoundError):
-        await ports.expire()(ExpireOrderRequest(order_id=uuid4()))
+    with pytest.raises(OrderNotFoundError) as caught:
+        await ports.expire()(ExpireOrderRequest(order_id=missing))
+
+    assert caught.value.context == {"order_id": str(missing)}
 
 
 # --- queries ------------------------------------------------------------------------------------
@@ -780,8 +836,10 @@ async def test_an_order_is_visible_to_its_customer_and_to_staff(actor: Actor) ->
     ports = Ports(actor)
     view = order_view(ALICE)
     ports.reader.get.return_value = view
+    order_id = uuid4()
 
-    assert await GetOrder(ports.actors, ports.reader)(GetOrderRequest(order_id=uuid4())) == view
+    assert await GetOrder(ports.actors, ports.reader)(GetOrderRequest(order_id=order_id)) == view
+    ports.reader.get.assert_awaited_once_with(order_id)
 
 
 async def test_another_customers_order_is_not_found_on_read() -> None:
@@ -795,9 +853,12 @@ async def test_another_customers_order_is_not_found_on_read() -> None:
 async def test_reading_a_missing_order_is_not_found() -> None:
     ports = Ports(STAFF)
     ports.reader.get.return_value = None
+    missing = uuid4()
 
-    with pytest.raises(OrderNotFoundError):
-        await GetOrder(ports.actors, ports.reader)(GetOrderRequest(order_id=uuid4()))
+    with pytest.raises(OrderNotFoundError) as caught:
+        await GetOrder(ports.actors, ports.reader)(GetOrderRequest(order_id=missing))
+
+    assert caught.value.context == {"order_id": str(missing)}
 
 
 @pytest.mark.parametrize(("asked", "used"), [(0, 1), (20, 20), (500, 100)])
