@@ -58,7 +58,10 @@ def test_currency_codes_are_trimmed_and_upper_cased(code: str) -> None:
     assert Money.of("1", code).currency == "EUR"
 
 
-@pytest.mark.parametrize("code", ["", "EU", "EURO", "XXX", "ABC", "€", "usd1", "BTC"])
+@pytest.mark.parametrize(
+    "code",
+    ["", "EU", "EURO", "XXX", "ABC", "€", "usd1", "BTC", "u\u017fd"],  # the long s upper-cases to S
+)
 def test_unknown_currencies_are_refused(code: str) -> None:
     with pytest.raises(InvalidMoneyError):
         Money.of("1.00", code)
@@ -122,6 +125,10 @@ def test_the_largest_amount_is_accepted_and_one_cent_more_is_refused() -> None:
 
 
 def test_invalid_money_is_an_invalid_value_with_a_stable_code() -> None:
+    with pytest.raises(InvalidMoneyError) as caught:
+        Money.of("1.001", "EUR")
+
+    assert caught.value.detail == str(caught.value) != ""  # the problem body's detail
     assert issubclass(InvalidMoneyError, InvalidValueError)
     assert InvalidMoneyError.code == "invalid_money"
     assert CurrencyMismatchError.code == "currency_mismatch"
@@ -182,6 +189,7 @@ def test_ordering_within_one_currency() -> None:
     assert cheap <= Money.of("9.990", "EUR")
     assert dear >= Money.of("10.00", "EUR")
     assert not dear < cheap
+    assert not cheap < Money.of("9.990", "EUR")
     assert not cheap > dear
     assert sorted([dear, cheap]) == [cheap, dear]
     assert max([cheap, dear]) == dear

@@ -245,6 +245,14 @@ async def test_place_order_reserves_the_merged_basket_and_keeps_the_customers_li
     )
 
 
+def test_a_rate_limit_refusal_tells_when_to_retry_within_which_limit() -> None:
+    # What the presentation layer turns into Retry-After and the problem body.
+    error = RateLimitedError("Slow down.", retry_after=30, limit=5, rule="place_order")
+
+    assert (error.detail, error.retry_after, error.limit) == ("Slow down.", 30, 5)
+    assert error.context == {"rule": "place_order"}
+
+
 async def test_place_order_replay_returns_the_stored_response_without_reserving() -> None:
     ports = Ports(ALICE)
     stored = {"id": str(uuid4()), "status": "pending_payment", "total_amount": "1.00"}

@@ -156,3 +156,13 @@ def test_user_is_not_equal_to_a_non_user() -> None:
     user = make_user()
     assert user != user.id_
     assert user != "alice"
+
+
+def test_a_user_as_loaded_has_no_events_and_none_are_taken_twice() -> None:
+    # Loaded by the ORM (no __init__ of the root), or built with no change: nothing to hand on.
+    user = make_user()
+
+    assert user.pull_events() == []
+    user.record_sign_up_with_this_email(at=CREATED)
+    assert len(user.pull_events()) == 1
+    assert user.pull_events() == []
