@@ -64,6 +64,13 @@ def test_email_message_keeps_its_fields_and_has_no_reference_by_default() -> Non
     assert message.reference is None
 
 
+def test_any_address_and_subject_line_without_a_separator_is_kept() -> None:
+    # Only separators and line breaks are refused: every other character is text.
+    message = make_message(to="Xavier.XX@example.com", subject="XX-large: your order (X-1)")
+
+    assert (message.to, message.subject) == ("Xavier.XX@example.com", "XX-large: your order (X-1)")
+
+
 @pytest.mark.parametrize(
     "to",
     ["", "alice.example.com", "alice@example.com\r\nBcc: eve@example.com", "a@x.com\nb@y.com"],
