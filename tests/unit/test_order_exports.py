@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -1672,16 +1671,6 @@ async def test_an_export_purged_between_the_look_and_the_lock_is_not_found(
 
     assert caught.value.context == {"export_id": str(export.id_)}
     assert world.transaction.commits == 0
-
-
-@pytest.fixture
-def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is not UTC (TZ is read by time.tzset, POSIX only)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("server_in_tokyo")

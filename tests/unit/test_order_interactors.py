@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -894,16 +892,6 @@ async def test_customers_cannot_search_all_orders() -> None:
         await SearchOrders(ports.actors, ports.reader)(SearchOrdersRequest())
 
     ports.reader.search.assert_not_awaited()
-
-
-@pytest.fixture
-def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is not UTC (TZ is read by time.tzset, POSIX only)."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.mark.usefixtures("server_in_tokyo")
