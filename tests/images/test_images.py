@@ -25,6 +25,10 @@ from tests.images.engine import container_args
 from tests.support.mail import Mailbox
 from tests.support.ports import free_port
 
+# The first test's setup builds the local base and the images: minutes on a busy machine (89 s
+# for the base alone once), which pytest's 120 s per test would cut short.
+pytestmark = pytest.mark.timeout(1200)
+
 API_LIMIT_BYTES = 250 * 1000 * 1000
 GRACE_SECONDS = 30  # Kubernetes' default terminationGracePeriodSeconds
 USER = "10001"
