@@ -62,6 +62,7 @@ class Tracing:
 
     def __init__(self, provider: TracerProvider | None) -> None:
         self.provider = provider
+        self._engine_instrumented = False
 
     @property
     def enabled(self) -> bool:
@@ -104,6 +105,7 @@ class Tracing:
         SQLAlchemyInstrumentor().instrument(
             engine=engine.sync_engine, tracer_provider=self.provider, enable_commenter=False
         )
+        self._engine_instrumented = True
 
     def shutdown(self) -> None:
         if self.provider is not None:
@@ -113,4 +115,13 @@ class Tracing:
             # These instrumentations patch process-wide: undo them with the provider.
             RedisInstrumentor().uninstrument()
             CeleryInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+            if self._engine_instrumented:
+                from opentelemetry.instrumentation.sqlalchemy import (  # noqa: PLC0415
+                    SQLAlchemyInstrumentor,
+                )
+
+                # A singleton too: left instrumented, the next app of this process (tests start
+                # many) would be refused ("already instrumented") and trace no SQL.
+                SQLAlchemyInstrumentor().uninstrument()
+                self._engine_instrumented = False
             self.provider.shutdown()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 
 import httpx
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from app.bootstrap.settings import Settings
@@ -134,15 +135,20 @@ async def test_unexpected_errors_are_500_problems_with_request_id_and_no_interna
     assert 'route="/api/v1/users",status="500"' in metrics
 
 
+# Twice: a process runs many apps one after another (tests do), and each must trace its SQL;
+# instrumentations are process-wide singletons that refuse a second instrument() unless undone.
+@pytest.mark.parametrize("app_in_process", ["first", "second"])
 async def test_traces_cover_http_sql_and_redis_in_one_trace_and_logs_carry_its_id(
-    make_client: ClientFactory, settings: Settings
+    make_client: ClientFactory, settings: Settings, app_in_process: str
 ) -> None:
     exporter = InMemorySpanExporter()
     client = await make_client(settings, span_exporter=exporter)
-    await sign_up(client, "tracer")
+    await sign_up(client, f"tracer-{app_in_process}")
     exporter.clear()
     with captured_logs() as log_lines:
-        await client.post("/api/v1/auth/login", json={"login": "tracer", "password": PASSWORD})
+        await client.post(
+            "/api/v1/auth/login", json={"login": f"tracer-{app_in_process}", "password": PASSWORD}
+        )
     spans = exporter.get_finished_spans()
     server = [span for span in spans if span.kind.name == "SERVER"]
     assert len(server) == 1
