@@ -128,9 +128,10 @@ def create_app(
     # security headers (so a 413, a 503 overloaded or a 500 is counted, logged and carries them),
     # load shedding, last-resort 500.
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(
-        LoadSheddingMiddleware, max_in_flight=settings.http.max_in_flight, exempt=NEVER_SHED
-    )
+    if settings.http.max_in_flight:  # off by default: no layer at all on the hot path then
+        app.add_middleware(
+            LoadSheddingMiddleware, max_in_flight=settings.http.max_in_flight, exempt=NEVER_SHED
+        )
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=settings.http.max_body_bytes,

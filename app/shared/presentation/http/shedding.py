@@ -27,13 +27,13 @@ RETRY_AFTER: Final = "1"
 class LoadSheddingMiddleware:
     def __init__(self, app: ASGIApp, *, max_in_flight: int, exempt: Iterable[str] = ()) -> None:
         self.app = app
-        self.max_in_flight = max_in_flight  # 0: no bound
+        self.max_in_flight = max_in_flight  # added only when set (app/bootstrap/api.py)
         self.exempt = frozenset(exempt)
         # One event loop per process, and no await between the check and the count: no lock.
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.max_in_flight or scope["path"] in self.exempt:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight:
