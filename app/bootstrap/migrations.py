@@ -181,6 +181,7 @@ async def wait_for_schema(db: DatabaseSettings, wait_seconds: float) -> str:
         pool_size=1,
         max_overflow=0,
         pool_timeout=db.pool_timeout,
+        pool_busy_timeout=db.pool_busy_timeout,
         pool_recycle=db.pool_recycle,
         connect_timeout=db.connect_timeout,
         statement_timeout_ms=db.statement_timeout_ms,

@@ -63,6 +63,10 @@ class DatabaseSettings(_Section):
     pool_size: PositiveInt = 10
     max_overflow: Annotated[int, Field(ge=0)] = 10
     pool_timeout: PositiveFloat = 5.0
+    # Once callers have been waiting for a connection for over a second without a break (a slow
+    # or overloaded database, not a burst), a newcomer waits this long at most, then 503: the
+    # backlog stays short and clears as soon as the database is fast again. 0 turns it off.
+    pool_busy_timeout: Annotated[float, Field(ge=0)] = 0.5
     pool_recycle: PositiveInt = 1800
     connect_timeout: PositiveFloat = 5.0
     statement_timeout_ms: PositiveInt = 15_000

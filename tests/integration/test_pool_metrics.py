@@ -1,12 +1,15 @@
 """The database pool's metrics follow the pool: connections in use, above the pool's size, and
-the wait for one when none is free."""
+the wait for one when none is free; and the pool's standing-queue rule (``pool_queue.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+import sqlalchemy.exc
 from prometheus_client import REGISTRY
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.shared.infrastructure.database import create_engine
 
@@ -65,5 +68,72 @@ async def test_the_pool_reports_connections_in_use_overflow_and_the_wait_for_one
         assert _value("db_pool_checked_out_connections") == 0
         assert _value("db_pool_checkout_wait_seconds_count") == waits_before + 4
         assert _slow_waits() == slow_before + 1  # the 0.3 s wait
+    finally:
+        await engine.dispose()
+
+
+async def test_behind_a_standing_queue_a_caller_gives_up_after_the_busy_timeout(
+    database_url: str,
+) -> None:
+    """One connection, held. The first waiter joins an empty queue and may wait the full 5 s;
+    once that queue has stood for over a second, a newcomer gives up after 0.2 s, while the
+    first still waits and gets the connection when it comes back."""
+    engine = create_engine(
+        database_url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=5,
+        pool_busy_timeout=0.2,
+        pool_recycle=1800,
+        connect_timeout=5,
+        statement_timeout_ms=5000,
+        application_name="pool-queue-test",
+    )
+    held = await engine.connect()
+    first = asyncio.create_task(_take(engine))
+    try:
+        # The rule's own condition, not a synchronisation: the queue must stand for its interval.
+        await asyncio.sleep(type(engine.pool).queue_interval + 0.3)  # type: ignore[attr-defined]
+        with pytest.raises(sqlalchemy.exc.TimeoutError, match=r"timeout 0\.20"):
+            await engine.connect()
+        assert not first.done()  # the first caller keeps its full timeout
+        await held.close()
+        connection = await first
+        assert await connection.scalar(text("select 1")) == 1
+        await connection.close()
+        # Everyone served: the queue is empty again, so the next caller is not refused.
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("select 1")) == 1
+    finally:
+        await held.close()
+        if not first.done():
+            first.cancel()
+        await engine.dispose()
+
+
+async def _take(engine: AsyncEngine) -> AsyncConnection:
+    return await engine.connect()
+
+
+async def test_the_busy_timeout_survives_the_pool_being_replaced(database_url: str) -> None:
+    """A lost server replaces the pool (``dispose``): the replacement keeps both timeouts."""
+    engine = create_engine(
+        database_url,
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=5,
+        pool_busy_timeout=0.2,
+        pool_recycle=1800,
+        connect_timeout=5,
+        statement_timeout_ms=5000,
+        application_name="pool-queue-test",
+    )
+    try:
+        old = engine.pool
+        old._timeout = 0.2  # type: ignore[attr-defined]  # as a refused caller leaves it
+        await engine.dispose(close=False)
+        assert engine.pool is not old
+        assert engine.pool._timeout == 5  # type: ignore[attr-defined]
+        assert type(engine.pool).busy_timeout == 0.2  # type: ignore[attr-defined]
     finally:
         await engine.dispose()

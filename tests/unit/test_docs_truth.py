@@ -54,7 +54,7 @@ THIRD_PARTY = frozenset({
     "create_autospec", "isoformat", "run_until_complete",
     # SQLAlchemy, asyncpg, Alembic
     "AsyncEngine", "AsyncSession", "ConnectionDoesNotExistError", "IntegrityError",
-    "InterfaceError", "MetaData", "NullPool", "OperationalError", "QueryCanceledError",
+    "InterfaceError", "MetaData", "NullPool", "OperationalError", "QueryCanceledError", "QueuePool",
     "StaleDataError", "UniqueConstraint", "composite", "exec_driver_sql", "executemany",
     "fetchrow", "fetchval", "relationship", "select",
     # FastAPI, Starlette, Pydantic, uvicorn

@@ -61,6 +61,7 @@ class PlatformProvider(Provider):
             pool_size=db.pool_size,
             max_overflow=db.max_overflow,
             pool_timeout=db.pool_timeout,
+            pool_busy_timeout=db.pool_busy_timeout,
             pool_recycle=db.pool_recycle,
             connect_timeout=db.connect_timeout,
             statement_timeout_ms=db.statement_timeout_ms,

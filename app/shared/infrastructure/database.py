@@ -78,10 +78,13 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     application_name: str,
     transaction_pooling: bool = False,
     pool_pre_ping: bool = False,
+    pool_busy_timeout: float = 0.0,
     echo: bool = False,
 ) -> AsyncEngine:
     """A bounded pool: callers wait at most ``pool_timeout`` for a connection, queries at most
     ``statement_timeout_ms`` on the server, connection attempts at most ``connect_timeout``.
+    With ``pool_busy_timeout``, a caller behind callers that have waited for over a second
+    waits at most that long instead (``pool_queue.py``).
 
     ``transaction_pooling``: ``url`` is a transaction-mode pooler such as PgBouncer, which
     refuses startup parameters it does not know (it tracks ``application_name``) and shares its
@@ -98,7 +101,10 @@ def create_engine(  # noqa: PLR0913 - every pool knob is a deliberate setting
     }
     return create_async_engine(
         url,
-        poolclass=MeteredPool,  # SQLAlchemy's own, with saturation and wait metrics
+        # SQLAlchemy's own, with saturation and wait metrics and the standing-queue rule.
+        poolclass=MeteredPool.with_busy_timeout(pool_busy_timeout)
+        if pool_busy_timeout
+        else MeteredPool,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,

@@ -4,15 +4,26 @@
 leaves or comes back, and a histogram of the time ``connect()`` took. Each process has one
 engine, so one pool: the gauges are summed over a server's live processes (``livesum``), which
 gives its whole capacity and use; a single process's pool running dry shows in the wait.
+
+It also stops callers from queuing behind a standing queue (``pool_queue.py``): with
+``busy_timeout`` set, a caller that finds callers waiting for over a second waits that long at
+most, not the full pool timeout.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from prometheus_client import Gauge, Histogram
-from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
+from sqlalchemy.pool import (
+    AsyncAdaptedQueuePool,
+    ConnectionPoolEntry,
+    PoolProxiedConnection,
+    QueuePool,
+)
+
+from app.shared.infrastructure.pool_queue import StandingQueue
 
 POOL_SIZE = Gauge(
     "db_pool_size",
@@ -49,8 +60,19 @@ class MeteredPool(AsyncAdaptedQueuePool):
     in-use gauge twice); the overflow gauge is written only when it changes.
     """
 
+    # Off (0) here; ``with_busy_timeout`` makes the subclass an engine uses. SQLAlchemy builds
+    # the pool (and, on a lost server, its replacement) from the class, so the setting lives there.
+    busy_timeout: float = 0.0
+    queue_interval: float = 1.0
+
+    @classmethod
+    def with_busy_timeout(cls, seconds: float) -> type[MeteredPool]:
+        return cast("type[MeteredPool]", type(cls.__name__, (cls,), {"busy_timeout": seconds}))
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401 - SQLAlchemy's own
         super().__init__(*args, **kwargs)
+        self._full_timeout = self._timeout
+        self._queue = StandingQueue(self.queue_interval)
         self._overflow_seen = -1
         # Also on the pool a disposal (a lost server) creates in this one's place.
         POOL_SIZE.set(self.size())
@@ -58,11 +80,21 @@ class MeteredPool(AsyncAdaptedQueuePool):
 
     def connect(self) -> PoolProxiedConnection:
         started = time.perf_counter()
+        standing = self._queue.join(started)
+        if self.busy_timeout:
+            # Read by QueuePool._do_get before anything awaits, so each caller gets its own.
+            self._timeout = self.busy_timeout if standing else self._full_timeout
         try:
             return super().connect()
         finally:
-            CHECKOUT_WAIT.observe(time.perf_counter() - started)
+            ended = time.perf_counter()
+            self._queue.leave(ended)
+            CHECKOUT_WAIT.observe(ended - started)
             self._observe()
+
+    def recreate(self) -> QueuePool:
+        self._timeout = self._full_timeout  # the replacement is built with this one's settings
+        return super().recreate()
 
     def _do_return_conn(self, record: ConnectionPoolEntry) -> None:
         super()._do_return_conn(record)
