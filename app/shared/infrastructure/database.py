@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import registry
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from app.shared.infrastructure.pool_metrics import MeteredPool
 
@@ -183,8 +185,14 @@ class ReadConnections:
         session = self._session()
         if session is not None:
             return await _fetch_on(await session.connection(), sql, args)
-        async with self._engine.connect() as connection:
-            return await _fetch_on(connection, sql, args)
+        # The pooled connection itself, not a SQLAlchemy Connection around it: no Connection
+        # object, events or autocommit switch and reset for a lone statement, which asyncpg runs
+        # in a transaction of its own anyway. About 40 µs of CPU a read (chapter 15).
+        pooled = await self._engine.raw_connection()
+        try:
+            return await _fetch_pooled(pooled, self._engine, sql, args)
+        finally:
+            await greenlet_spawn(pooled.close)
 
     def _session(self) -> AsyncSession | None:
         session = self._slot.session if self._slot is not None else None
@@ -206,6 +214,22 @@ async def _fetch_on(
         # handed out again either.
         await connection.invalidate(error)
         await connection.engine.dispose(close=False)
+        raise ConnectionResetError("the database connection was lost") from error
+    return rows
+
+
+async def _fetch_pooled(
+    pooled: PoolProxiedConnection, engine: AsyncEngine, sql: str, args: tuple[object, ...]
+) -> Sequence[asyncpg.Record]:
+    driver = pooled.driver_connection
+    try:
+        rows: Sequence[asyncpg.Record] = await driver.fetch(sql, *args)  # type: ignore[union-attr]
+    except _LOST as error:
+        if isinstance(error, asyncpg.InterfaceError) and not driver.is_closed():  # type: ignore[union-attr]
+            raise  # a mistake in the call, not a lost connection
+        # As _fetch_on: never pooled again, and no other connection of this pool handed out.
+        await greenlet_spawn(pooled.invalidate, error)
+        await engine.dispose(close=False)
         raise ConnectionResetError("the database connection was lost") from error
     return rows
 
