@@ -9,11 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from structlog.testing import CapturingLogger
 
 from app.bootstrap.settings import CacheSettings, Settings
 from app.catalog.application.ports.product_reader import ProductView
 from app.catalog.domain.value_objects import ProductId
 from app.catalog.infrastructure.sqla_product_reader import SqlaProductReader
+from app.shared.infrastructure import cache as cache_module
 from tests.integration.catalog_support import (
     PRODUCTS,
     create_product,
@@ -24,6 +26,7 @@ from tests.integration.catalog_support import (
 )
 from tests.integration.conftest import ClientFactory
 from tests.integration.support import Staffing, assert_problem
+from tests.support.ports import dead_port
 from tests.support.sql import sql_execute
 
 # Single-product reads are cached per product, under the "catalog:product" kind.
@@ -209,6 +212,51 @@ async def test_reads_fall_back_to_postgres_when_redis_is_down(
     )
     assert changed.status_code == 204
     assert (await dead.get(f"{PRODUCTS}/{product_id}")).json()["price_amount"] == "13.00"
+
+
+async def test_with_redis_down_concurrent_reads_of_different_products_get_each_its_own(
+    make_client: ClientFactory, settings: Settings, client: httpx.AsyncClient, team: Staffing
+) -> None:
+    """Without Redis, concurrent reads share one load per entry (the single flight), never one
+    load for different entries."""
+    ids = [
+        await create_product(client, team.staff.headers, sku=f"mug-{n:03d}", name=f"Mug {n}")
+        for n in range(5)
+    ]
+    dead = await make_client(with_dead_redis(settings))
+    assert (await dead.get(f"{PRODUCTS}/{ids[0]}")).status_code == 200  # opens the breaker
+    responses = await asyncio.gather(*(dead.get(f"{PRODUCTS}/{id_}") for id_ in ids))
+    assert [response.json()["id"] for response in responses] == ids
+
+
+async def test_an_outage_of_the_cache_is_logged_once_with_how_long_it_is_bypassed(
+    make_client: ClientFactory,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    team: Staffing,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A failed read bypasses the cache for the breaker's seconds, logged once, not once per
+    request; a failed bump (a write's invalidation: one per namespace it touches) for the
+    entries' TTL, since older entries may outlive the write (docs/12-redis.md)."""
+    dead_cache = CacheSettings(redis_url=f"redis://127.0.0.1:{dead_port()}/0", ttl_seconds=120)
+    app = await make_client(dataclasses.replace(settings, cache=dead_cache))
+    product_id = await create_product(client, team.staff.headers)  # an instance with its cache
+    logged = CapturingLogger()
+    monkeypatch.setattr(cache_module, "_log", logged)
+    for _ in range(2):
+        assert (await get_product(app, product_id))["id"] == product_id
+    changed = await app.put(
+        f"{PRODUCTS}/{product_id}/price",
+        json={"amount": "13.00", "currency": "EUR"},
+        headers=team.staff.headers,
+    )
+    assert changed.status_code == 204, changed.text
+    first, *bumps = [(call.method_name, call.args, call.kwargs) for call in logged.calls]
+    assert first == ("warning", ("cache_unavailable",), {"operation": "get", "bypass_seconds": 5.0})
+    bump = ("warning", ("cache_unavailable",), {"operation": "bump", "bypass_seconds": 120})
+    assert bumps
+    assert all(logged == bump for logged in bumps), bumps
 
 
 # --- stampede ---------------------------------------------------------------------------------
