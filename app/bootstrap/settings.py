@@ -224,8 +224,11 @@ class CelerySettings(_Section):
     broker_url: str | None = None
     broker_db: Annotated[int, Field(ge=0, le=15)] = 1
     concurrency: PositiveInt = 2
-    # Longer than the longest task: an unacknowledged task is redelivered after this.
-    visibility_timeout: PositiveInt = 3600
+    # An unacknowledged message is handed out again after this. Longer than a task may run
+    # (time_limit) plus the longest retry delay (retrying(): 300 s), since a worker holds a
+    # retried task unacknowledged until it is due; no longer, since a task a worker had reserved
+    # when its broker connection broke waits this long to run (chapter 11).
+    visibility_timeout: PositiveInt = 600
     soft_time_limit: PositiveInt = 60
     time_limit: PositiveInt = 90
     max_retries: Annotated[int, Field(ge=0)] = 10

@@ -232,6 +232,7 @@ class Report:
     deliveries: Deliveries
     acknowledged: set[str]
     settled_in: float
+    restored: int  # times the visibility timeout was fast-forwarded (checks.settle)
 
     @property
     def unexpected(self) -> list[Outcome]:
@@ -304,7 +305,7 @@ class Report:
                 f"delivered once, lost {d.lost}, doubled {d.doubled} ("
                 f"{d.doubled - d.doubled_other_message_id} resent with the same Message-ID; "
                 f"settled {self.settled_in:.1f} s after the load; outbox unpublished "
-                f"{c.unpublished})"
+                f"{c.unpublished}; visibility timeout fast-forwarded {self.restored} times)"
             ),
             (
                 f"  pool: {c.connections} server connections afterwards, idle in transaction "
@@ -349,7 +350,7 @@ async def run(
     missing = acknowledged - placed
     if missing:  # a 201 for an order that is not there: the worst half-write of all
         raise AssertionError(f"{len(missing)} orders answered 201 are not in the database")
-    await settle(platform, placed, within=settle_within)
+    restored = await settle(platform, placed, within=settle_within)
     return Report(
         scenario,
         rate,
@@ -360,4 +361,5 @@ async def run(
         deliveries(platform, placed),
         acknowledged,
         time.monotonic() - ended,
+        restored,
     )

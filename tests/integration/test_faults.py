@@ -14,11 +14,15 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from kombu.connection import Connection
 
+from app.bootstrap.worker.broker import with_database
+from loadtests.faults.checks import restore_unacknowledged
 from loadtests.faults.platform import Platform, running_platform
 from loadtests.faults.proxy import FaultProxy
 from loadtests.faults.scenarios import SCENARIOS, Report, run
 from loadtests.migration_load import migrate_under_load
+from tests.conftest import redis_database
 
 SECONDS = 6.0
 RATE = 40.0
@@ -181,3 +185,23 @@ def test_every_scenario_has_a_test() -> None:
     assert set(SCENARIOS) == {
         "postgres-restart", "redis-stop", "broker-stop", "postgres-slow", "rolling-update",
     }  # fmt: skip
+
+
+def test_fast_forwarding_the_visibility_timeout_hands_an_unacknowledged_message_back(
+    redis_url: str,
+) -> None:
+    """The settle wait's restore is kombu's own: a message taken and never acknowledged (a
+    worker whose broker connection broke) goes back to its queue, as after the timeout."""
+    url = with_database(redis_url, redis_database(redis_url))
+    with Connection(url) as consumer, Connection(url) as checker:  # type: ignore[no-untyped-call]
+        sent = consumer.SimpleQueue("fast-forward")
+        sent.put({"order": "1"})
+        taken = sent.get(timeout=5)  # delivered: in kombu's unacked hash now
+        client = checker.default_channel.client
+        assert client.hlen("unacked") == 1
+        assert client.llen("fast-forward") == 0
+        restore_unacknowledged(url)
+        assert client.hlen("unacked") == 0
+        assert client.llen("fast-forward") == 1
+        assert sent.get(timeout=5).payload == taken.payload  # delivered again
+        sent.close()
