@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select, text
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +24,7 @@ from app.ordering.infrastructure.mapping import map_ordering
 from app.ordering.infrastructure.sqla_order_reader import SqlaOrderReader
 from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
 from app.shared.application.errors import ConcurrentModificationError
+from app.shared.domain.errors import ConflictError
 from app.shared.domain.money import Money
 from app.shared.infrastructure.database import ReadConnections, autocommit
 from app.shared.infrastructure.outbox import outbox_table
@@ -183,6 +184,53 @@ async def test_a_failed_outbox_write_takes_the_change_with_it(
             text("SELECT count(*) FROM orders WHERE id = :id"), {"id": order.id_}
         )
     assert found == 0
+
+
+class RefusedAtCommitError(ConflictError):
+    code = "refused_at_commit"
+
+
+async def test_a_violation_found_at_commit_is_translated_there_too_and_an_unnamed_one_stays(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """A deferred constraint is checked by COMMIT, not by the flush: the unit of work turns a
+    named one into its domain error there as well, and lets a violation that names no
+    constraint through as the IntegrityError it is."""
+    refuse = [
+        (
+            "CREATE FUNCTION refuse_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF current_setting('test.refuse', true) = 'named' THEN"
+            "  RAISE EXCEPTION 'refused' USING ERRCODE = 'unique_violation',"
+            "   CONSTRAINT = 'uq_refused_at_commit';"
+            " END IF;"
+            " RAISE EXCEPTION 'refused' USING ERRCODE = 'unique_violation'; END $$"
+        ),
+        (
+            "CREATE CONSTRAINT TRIGGER refuse_at_commit AFTER INSERT ON orders"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION refuse_at_commit()"
+        ),
+    ]
+    errors = {"uq_refused_at_commit": lambda: RefusedAtCommitError("Refused at commit.")}
+    async with sessions() as session:
+        for statement in refuse:
+            await session.execute(text(statement))
+        await session.commit()
+    try:
+        for setting, raised in (("named", RefusedAtCommitError), ("", IntegrityError)):
+            async with sessions() as session:
+                SqlaOrderRepository(session).add(new_order(uuid4()))
+                await session.execute(
+                    text("SELECT set_config('test.refuse', :setting, true)"), {"setting": setting}
+                )
+                with pytest.raises(raised):
+                    await SqlaTransactionManager(session, errors).commit()
+    finally:
+        async with sessions() as session:
+            await session.execute(text("DROP TRIGGER refuse_at_commit ON orders"))
+            await session.execute(text("DROP FUNCTION refuse_at_commit()"))
+            await session.commit()
+    async with sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM orders")) == 0
 
 
 async def test_my_orders_page_newest_first_with_an_opaque_cursor(

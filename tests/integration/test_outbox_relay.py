@@ -1,4 +1,6 @@
-"""The relay: concurrent relays never double-send, failures leave rows for the next sweep."""
+"""The relay: concurrent relays never double-send, failures leave rows for the next sweep; the
+API's fast path relays a commit's events at once and steps aside after a failure; the purge
+deletes only events published longer ago than the retention."""
 
 from __future__ import annotations
 
@@ -8,14 +10,18 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.shared.infrastructure.outbox_relay import OutboxMessage, OutboxRelay
-from tests.support.sql import sql_value
+from app.shared.infrastructure.outbox import delete_published_events, outbox_backlog
+from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
+from app.shared.infrastructure.outbox_relay import OutboxMessage, OutboxRelay, RelayIncompleteError
+from tests.support.sql import sql_execute, sql_value
 
 
 @pytest.fixture
@@ -102,3 +108,233 @@ async def test_the_fast_path_relays_only_the_named_events(
     assert await relay.relay_events(ids[:2]) == 0  # already published
     assert publisher.sent == ids[:2]
     assert await relay.relay_pending() == 3
+
+
+async def _unpublished(database_url: str) -> set[uuid.UUID]:
+    rows = await sql_value(
+        database_url, "SELECT array_agg(id) FROM outbox_events WHERE published_at IS NULL"
+    )
+    return set(rows or [])
+
+
+class RefusingPublisher:
+    """A broker that is down: every publish raises."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def __call__(self, _messages: Sequence[OutboxMessage]) -> int:
+        self.calls += 1
+        raise ConnectionError("broker down")
+
+
+async def test_the_fast_path_relays_a_commits_events_and_drain_waits_for_it(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 3)
+    publisher = RecordingPublisher()
+    fast_path = OutboxFastPath(OutboxRelay(session_factory, publisher), enabled=True)
+    fast_path.submit(ids[:2])
+    await fast_path.drain()
+    assert publisher.sent == ids[:2]
+    assert await _unpublished(database_url) == {ids[2]}
+
+
+async def test_a_disabled_fast_path_leaves_every_event_to_the_sweep(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 2)
+    publisher = RecordingPublisher()
+    fast_path = OutboxFastPath(OutboxRelay(session_factory, publisher), enabled=False)
+    fast_path.submit(ids)
+    await fast_path.drain()
+    assert publisher.sent == []
+    assert await _unpublished(database_url) == set(ids)
+
+
+async def test_a_failed_fast_path_opens_its_breaker_and_leaves_the_events_to_the_sweep(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 2)
+    broker = RefusingPublisher()
+    fast_path = OutboxFastPath(OutboxRelay(session_factory, broker), enabled=True)
+    fast_path.submit(ids[:1])
+    await fast_path.drain()
+    assert broker.calls == 1
+    fast_path.submit(ids[1:])  # within the breaker's 5 s: not even tried
+    await fast_path.drain()
+    assert broker.calls == 1
+    assert await _unpublished(database_url) == set(ids)
+
+
+async def test_a_fast_path_cut_short_by_the_broker_opens_its_breaker_too(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 3)
+    publisher = RecordingPublisher(fail_after=1)  # takes one, then goes away
+    fast_path = OutboxFastPath(OutboxRelay(session_factory, publisher), enabled=True)
+    fast_path.submit(ids[:2])
+    await fast_path.drain()
+    fast_path.submit(ids[2:])
+    await fast_path.drain()
+    assert publisher.sent == ids[:1]
+    assert await _unpublished(database_url) == set(ids[1:])
+
+
+async def test_the_breaker_closes_after_its_time_and_the_next_commit_is_relayed(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 2)
+    broker = RefusingPublisher()
+    fast_path = OutboxFastPath(
+        OutboxRelay(session_factory, broker), enabled=True, breaker_seconds=0
+    )
+    fast_path.submit(ids[:1])
+    await fast_path.drain()
+    fast_path.submit(ids[1:])  # a breaker of 0 s is closed again at once
+    await fast_path.drain()
+    assert broker.calls == 2
+
+
+async def test_events_a_sweep_relayed_first_do_not_open_the_fast_paths_breaker(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 2)
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(session_factory, publisher)
+    assert await relay.relay_events(ids[:1]) == 1  # the sweep got there first
+    fast_path = OutboxFastPath(relay, enabled=True)
+    fast_path.submit(ids[:1])
+    await fast_path.drain()
+    fast_path.submit(ids[1:])
+    await fast_path.drain()
+    assert publisher.sent == ids
+
+
+async def test_a_relayed_event_is_marked_published_once_with_one_attempt(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await _insert_events(database_url, 2)
+    relay = OutboxRelay(session_factory, RecordingPublisher())
+    assert await relay.relay_pending() == 2
+    assert await relay.relay_pending() == 0
+    attempts = await sql_value(
+        database_url,
+        "SELECT array_agg(attempts ORDER BY position) FROM outbox_events"
+        " WHERE published_at IS NOT NULL",
+    )
+    assert attempts == [1, 1]
+    assert await _unpublished(database_url) == set()
+
+
+async def test_the_backlog_counts_unpublished_events_and_the_oldest_ones_wait(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    async with session_factory() as session:
+        empty = await outbox_backlog(session)
+    assert (empty.unpublished, empty.oldest_age_seconds) == (0, 0.0)
+    ids = await _insert_events(database_url, 3)
+    await sql_execute(
+        database_url,
+        "UPDATE outbox_events SET recorded_at = now() - interval '90 seconds' WHERE id = $1",
+        ids[0],
+    )
+    await OutboxRelay(session_factory, RecordingPublisher()).relay_events(ids[2:])
+    async with session_factory() as session:
+        backlog = await outbox_backlog(session)
+    assert backlog.unpublished == 2
+    assert 90 <= backlog.oldest_age_seconds < 90 + 60
+
+
+async def test_the_purge_deletes_events_published_before_the_retention_only(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    old, recent, unpublished = await _insert_events(database_url, 3)
+    for event_id, age in ((old, timedelta(days=8)), (recent, timedelta(days=6))):
+        await sql_execute(
+            database_url,
+            "UPDATE outbox_events SET published_at = now() - $2::interval,"
+            " recorded_at = now() - interval '30 days' WHERE id = $1",
+            event_id,
+            age,
+        )
+    await sql_execute(
+        database_url,
+        "UPDATE outbox_events SET recorded_at = now() - interval '30 days' WHERE id = $1",
+        unpublished,
+    )
+    async with session_factory() as session, session.begin():
+        assert await delete_published_events(session, timedelta(days=7)) == 1
+    left = await sql_value(database_url, "SELECT array_agg(id) FROM outbox_events")
+    assert set(left) == {recent, unpublished}
+
+
+def _relayed(path: str) -> float:
+    return REGISTRY.get_sample_value("outbox_events_relayed_total", {"path": path}) or 0.0
+
+
+def _cut_short(path: str) -> float:
+    return REGISTRY.get_sample_value("outbox_relay_failures_total", {"path": path}) or 0.0
+
+
+async def test_the_sweep_adds_up_its_batches_and_counts_them_by_path(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 5)
+    sweep, fast = _relayed("sweep"), _relayed("fast")
+    relay = OutboxRelay(session_factory, RecordingPublisher(), batch_size=2)
+    assert await relay.relay_events(ids[:1]) == 1
+    assert await relay.relay_pending() == 4  # batches of 2, 2 and 0
+    assert (_relayed("sweep") - sweep, _relayed("fast") - fast) == (4, 1)
+
+
+async def test_a_batch_cut_short_is_counted_by_path_and_names_what_is_left(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 6)
+    sweep, fast = _cut_short("sweep"), _cut_short("fast")
+    with pytest.raises(RelayIncompleteError) as refused:
+        await OutboxRelay(session_factory, RecordingPublisher(fail_after=1)).relay_events(ids[:3])
+    assert refused.value.unpublished == 2
+    assert str(refused.value) == "2 event(s) left for the sweep"
+    assert await OutboxRelay(session_factory, RefusingPublisher()).relay_pending() == 0
+    assert (_cut_short("sweep") - sweep, _cut_short("fast") - fast) == (1, 1)
+
+
+async def test_a_sweep_ends_at_its_first_partial_batch(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Bounded work: events recorded while the sweep publishes its last, partial batch wait
+    for the next sweep instead of keeping this one going."""
+    await _insert_events(database_url, 1)
+    recorded_meanwhile: list[uuid.UUID] = []
+
+    async def publish(messages: Sequence[OutboxMessage]) -> int:
+        if not recorded_meanwhile:
+            recorded_meanwhile.extend(await _insert_events(database_url, 1))
+        return len(messages)
+
+    assert await OutboxRelay(session_factory, publish, batch_size=10).relay_pending() == 1
+    assert await _unpublished(database_url) == set(recorded_meanwhile)
+
+
+async def test_a_sweep_relays_at_most_a_hundred_batches(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await _insert_events(database_url, 102)
+    relay = OutboxRelay(session_factory, RecordingPublisher(), batch_size=1)
+    assert await relay.relay_pending() == 100
+    assert len(await _unpublished(database_url)) == 2
+
+
+async def test_the_purge_keeps_an_event_published_exactly_the_retention_ago(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    (event_id,) = await _insert_events(database_url, 1)
+    async with session_factory() as session, session.begin():
+        # now() is the transaction's start: the event's age is exactly seven days.
+        await session.execute(
+            text("UPDATE outbox_events SET published_at = now() - interval '7 days'")
+        )
+        assert await delete_published_events(session, timedelta(days=7)) == 0
+    assert await sql_value(database_url, "SELECT array_agg(id) FROM outbox_events") == [event_id]
