@@ -145,7 +145,7 @@ async def test_orders_placed_while_the_broker_is_down_all_succeed_and_are_delive
         platform, "broker-stop", seconds=SECONDS, rate=RATE, settle_within=SETTLE_WITHIN
     )
     _assert_invariants(report)
-    assert all(outcome.ok for outcome in report.outcomes)
+    assert not _failed(report), _failed(report)
 
 
 async def test_a_slow_postgres_keeps_every_answer_bounded(platform: Platform) -> None:
@@ -163,7 +163,7 @@ async def test_a_rolling_update_of_api_and_worker_fails_no_request_and_loses_no_
         platform, "rolling-update", seconds=SECONDS, rate=RATE, settle_within=SETTLE_WITHIN
     )
     _assert_invariants(report)
-    assert all(outcome.ok for outcome in report.outcomes)
+    assert not _failed(report), _failed(report)
     assert report.fault.probes["old worker exit code"] == 0
 
 
@@ -179,6 +179,16 @@ async def test_a_migration_run_concurrently_under_load_fails_no_request(
     assert step.index_valid, step.lines()
     assert step.during, "the migration ran while no request was in flight"
     assert step.errors == [], step.lines()
+
+
+def _failed(report: Report) -> list[str]:
+    """Each failed request: what it was, when it was sent relative to the fault, how it ended."""
+    return [
+        f"{o.kind} {o.label} {o.detail}, sent {o.started - report.fault.began:+.2f} s from the "
+        f"fault's start, after {o.ended - o.started:.2f} s"
+        for o in report.outcomes
+        if not o.ok
+    ]
 
 
 def test_every_scenario_has_a_test() -> None:
