@@ -40,6 +40,7 @@ from app.identity.application.queries.list_users import ListUsers, ListUsersRequ
 from app.identity.domain.errors import UserNotFoundError
 from app.identity.domain.user import User
 from app.identity.domain.value_objects import Email, PasswordHash, UserId, Username, UserStatus
+from app.shared.application.actor import Actor
 from app.shared.application.errors import AuthorizationError
 from app.shared.application.pagination import Page
 from app.shared.application.ports import Clock, TransactionManager
@@ -435,6 +436,24 @@ async def test_the_session_of_a_user_deleted_since_speaks_for_no_one() -> None:
         await world.current_actor.current()
     with pytest.raises(SessionRevokedError):
         await world.current_user.get()
+
+
+async def test_an_anonymous_caller_is_no_actor_and_no_session_is_read() -> None:
+    world = World(make_user("alice"))
+    world.identity.has_credentials.return_value = False
+
+    assert await world.current_actor.optional() is None
+    world.identity.current_session.assert_not_awaited()
+    world.reader.caller.assert_not_awaited()
+
+
+async def test_a_caller_with_credentials_is_the_optional_actor_with_its_role() -> None:
+    me = make_user("alice", Role.STAFF)
+    world = World(me)
+    world.identity.has_credentials.return_value = True
+
+    assert await world.current_actor.optional() == Actor(user_id=me.id_, role=Role.STAFF)
+    world.reader.caller.assert_awaited_once_with(me.id_)
 
 
 @pytest.mark.parametrize("status", [UserStatus.INACTIVE, None])

@@ -19,6 +19,8 @@ from app.identity.application.commands.create_super_admin import (
     CreateSuperAdminRequest,
 )
 from app.identity.application.commands.log_in import LogIn, LogInRequest
+from app.identity.application.commands.log_out import LogOut
+from app.identity.application.commands.log_out_everywhere import LogOutEverywhere
 from app.identity.application.commands.refresh_session import (
     RefreshSession,
     RefreshSessionRequest,
@@ -489,6 +491,34 @@ async def test_refresh_for_inactive_or_deleted_user_revokes_the_session(
 
     ports.sessions.revoke.assert_awaited_once_with(SESSION_ID)
     ports.tokens.issue.assert_not_called()
+
+
+# --- LogOut, LogOutEverywhere -------------------------------------------------------------------
+
+
+async def test_log_out_revokes_the_callers_current_session_only(ports: Ports) -> None:
+    user = make_user()
+    ports.log_in_as(user)
+
+    await LogOut(ports.identity, ports.sessions)()
+
+    ports.sessions.revoke.assert_awaited_once_with(SESSION_ID)
+    ports.sessions.revoke_all.assert_not_awaited()
+
+
+async def test_log_out_everywhere_revokes_every_session_of_the_caller_and_counts_them(
+    ports: Ports,
+) -> None:
+    user = make_user()
+    ports.log_in_as(user)
+    ports.sessions.revoke_all.return_value = 3
+
+    response = await LogOutEverywhere(ports.identity, ports.sessions)()
+
+    assert response == {"revoked_sessions": 3}
+    # No session kept: the caller's own ends too, on this device as on the others.
+    ports.sessions.revoke_all.assert_awaited_once_with(user.id_)
+    ports.sessions.revoke.assert_not_awaited()
 
 
 # --- ChangePassword ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from app.shared.domain.money import (
     CurrencyMismatchError,
     InvalidMoneyError,
     Money,
+    format_amount,
 )
 
 
@@ -205,3 +206,22 @@ def test_money_is_immutable() -> None:
     money = Money.of("1", "EUR")
     with pytest.raises(AttributeError):
         money.amount = Decimal(2)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("stored", "currency", "shown"),
+    [
+        ("12.5", "EUR", "12.50"),
+        ("12.500000", "EUR", "12.50"),  # a column's wider scale is not shown
+        ("1500.00", "JPY", "1500"),
+        ("250.000000", "KRW", "250"),
+        ("-3", "USD", "-3.00"),
+        ("3.1", "XTS", "3.10"),  # a code the platform does not know: two places, as most have
+    ],
+)
+def test_an_amount_read_from_storage_is_shown_at_its_currencys_scale_as_money_shows_it(
+    stored: str, currency: str, shown: str
+) -> None:
+    assert format_amount(Decimal(stored), currency) == shown
+    if currency != "XTS":
+        assert str(Money(Decimal(stored), currency).amount) == shown

@@ -21,6 +21,10 @@ from app.ordering.application.commands.fail_order_export import (
     FailOrderExport,
     FailOrderExportRequest,
 )
+from app.ordering.application.commands.hand_over_order_export import (
+    HandOverOrderExport,
+    HandOverOrderExportRequest,
+)
 from app.ordering.application.commands.purge_order_exports import (
     PurgeOrderExports,
     PurgeOrderExportsRequest,
@@ -345,6 +349,9 @@ class World:
 
     def fail(self) -> FailOrderExport:
         return FailOrderExport(self.exports, self.files, self.policy, self.transaction, self.clock)
+
+    def hand_over(self) -> HandOverOrderExport:
+        return HandOverOrderExport(self.exports, self.transaction, self.clock)
 
     def purge(self) -> PurgeOrderExports:
         return PurgeOrderExports(self.exports, self.transaction)
@@ -1394,6 +1401,30 @@ async def test_failing_a_missing_export_does_nothing() -> None:
     world = World(STAFF)
 
     await world.fail()(FailOrderExportRequest(export_id=uuid4()))
+
+    assert world.journal == []
+
+
+# --- HandOverOrderExport ------------------------------------------------------------------------
+
+
+async def test_handing_over_locks_the_running_export_asks_for_a_fresh_task_and_commits() -> None:
+    export = make_export(ExportStatus.RUNNING)
+    world = World(STAFF, export)
+
+    await world.hand_over()(HandOverOrderExportRequest(export_id=export.id_))
+
+    assert world.exports.locked == [export.id_]
+    [event] = export.pull_events()
+    assert isinstance(event, OrderExportContinued)
+    assert (event.aggregate_id, event.occurred_at) == (export.id_, NOW)
+    assert world.journal == ["transaction.commit"]
+
+
+async def test_handing_over_a_missing_export_does_nothing() -> None:
+    world = World(STAFF)
+
+    await world.hand_over()(HandOverOrderExportRequest(export_id=uuid4()))
 
     assert world.journal == []
 

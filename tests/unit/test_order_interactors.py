@@ -20,6 +20,7 @@ from app.ordering.application.commands.place_order import (
     PlaceOrderRequest,
 )
 from app.ordering.application.commands.ship_order import ShipOrder, ShipOrderRequest
+from app.ordering.application.day_range import instants
 from app.ordering.application.errors import (
     CancellationNotAllowedError,
     InvalidDateRangeError,
@@ -35,6 +36,10 @@ from app.ordering.application.ports.order_reader import (
 )
 from app.ordering.application.ports.order_repository import OrderRepository
 from app.ordering.application.ports.payment_gateway import PaymentGateway, PaymentResult
+from app.ordering.application.queries.find_overdue_orders import (
+    FindOverdueOrders,
+    FindOverdueOrdersRequest,
+)
 from app.ordering.application.queries.get_order import GetOrder, GetOrderRequest
 from app.ordering.application.queries.list_my_orders import ListMyOrders, ListMyOrdersRequest
 from app.ordering.application.queries.sales_summary import SalesSummary, SalesSummaryRequest
@@ -814,6 +819,23 @@ async def test_expiring_a_missing_order_is_not_found() -> None:
     assert caught.value.context == {"order_id": str(missing)}
 
 
+async def test_the_overdue_orders_are_those_placed_before_the_payment_window_closed() -> None:
+    ports = Ports(None)
+    overdue = [OrderId(uuid4()), OrderId(uuid4())]
+    ports.reader.overdue.return_value = overdue
+    policy = OrderingPolicy(payment_window=timedelta(minutes=45))
+
+    found = await FindOverdueOrders(ports.reader, ports.clock, policy)(
+        FindOverdueOrdersRequest(limit=7)
+    )
+
+    assert found == overdue
+    ports.reader.overdue.assert_awaited_once_with(
+        placed_before=NOW - timedelta(minutes=45), limit=7
+    )
+    ports.actors.current.assert_not_awaited()  # the scheduler's query: no actor
+
+
 # --- queries ------------------------------------------------------------------------------------
 
 
@@ -1001,6 +1023,25 @@ async def test_sales_summary_refuses_backwards_or_overlong_ranges(first: date, l
         await SalesSummary(ports.actors, ports.reader)(
             SalesSummaryRequest(first_day=first, last_day=last)
         )
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "start", "end"),
+    [
+        (date(2024, 6, 1), date(2024, 6, 1), (2024, 6, 1), (2024, 6, 2)),
+        (date(2024, 2, 1), date(2024, 2, 29), (2024, 2, 1), (2024, 3, 1)),
+        (date(2023, 12, 31), date(2024, 12, 31), (2023, 12, 31), (2025, 1, 1)),
+    ],
+)
+@pytest.mark.usefixtures("server_in_tokyo")
+def test_a_day_range_is_the_instants_from_its_first_midnight_to_the_midnight_after_it(
+    first: date, last: date, start: tuple[int, int, int], end: tuple[int, int, int]
+) -> None:
+    # UTC midnights whatever the server's zone: the days of the sales figures are UTC days.
+    bounds = instants(first, last)
+
+    assert bounds == (datetime(*start, tzinfo=UTC), datetime(*end, tzinfo=UTC))
+    assert [bound.utcoffset() for bound in bounds] == [timedelta(0), timedelta(0)]
 
 
 # --- snapshot: what every command returns (and an idempotent one stores) -------------------------
