@@ -53,6 +53,20 @@ async def test_reads_are_served_from_the_cache(client: httpx.AsyncClient, team: 
     assert await metric(client, "cache_lookups_total", **MISSES) == misses
 
 
+async def test_a_listing_not_worth_caching_is_read_fresh_and_counted_as_a_skip(
+    client: httpx.AsyncClient, team: Staffing
+) -> None:
+    await create_product(client, team.staff.headers, name="Mug")
+    skips = await metric(client, "cache_lookups_total", kind="catalog:products", outcome="skip")
+    for _ in range(2):
+        found = await client.get(PRODUCTS, params={"q": "Mug"})  # a search: not cached
+        assert [item["name"] for item in found.json()["items"]] == ["Mug"]
+    assert (
+        await metric(client, "cache_lookups_total", kind="catalog:products", outcome="skip")
+        == skips + 2
+    )
+
+
 async def test_a_change_behind_the_apis_back_stays_hidden_until_an_api_write_bumps_the_version(
     client: httpx.AsyncClient, team: Staffing, database_url: str
 ) -> None:

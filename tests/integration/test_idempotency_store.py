@@ -1,7 +1,8 @@
 """The idempotency store on real PostgreSQL, below the HTTP tests of test_orders_idempotency.py:
 a key is claimed once and replays its stored response after the commit, belongs to one owner
-and one operation, is refused with another fingerprint, is forgotten the moment it expires (not
-a moment before), and the purge deletes expired keys only."""
+and one operation (an owner's keys stay apart), is refused with another fingerprint, is
+forgotten the moment it expires (not a moment before) by the claim that finds it and no other,
+and the purge deletes expired keys only."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     engine = create_async_engine(database_url)
     yield async_sessionmaker(engine, expire_on_commit=False)
     await engine.dispose()
+
+
+def _key_named(owner: uuid.UUID, key: str) -> IdempotencyKey:
+    return IdempotencyKey(owner=owner, operation="ordering.place_order", key=key, fingerprint="f1")
 
 
 def _key(
@@ -133,3 +138,25 @@ async def test_the_purge_deletes_keys_whose_expiry_has_come_only(
     assert await sql_value(database_url, "SELECT array_agg(key) FROM idempotency_keys") == [
         "future"
     ]
+
+
+async def test_one_owners_keys_for_one_operation_are_kept_apart(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    owner = uuid.uuid4()
+    for name in ("k-1", "k-2"):
+        assert await _claim(sessions, _key_named(owner, name), response={"key": name}) is None
+    assert await _claim(sessions, _key_named(owner, "k-1")) == {"key": "k-1"}
+    assert await _claim(sessions, _key_named(owner, "k-2")) == {"key": "k-2"}
+
+
+async def test_a_claim_forgets_only_its_own_expired_key(
+    sessions: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    """Other expired keys wait for the purge: a claim deletes no one else's row."""
+    first, second = uuid.uuid4(), uuid.uuid4()
+    await _claim(sessions, _key(first), response={"n": "1"})
+    await _claim(sessions, _key(second), response={"n": "2"})
+    await _claim(sessions, _key(first, fingerprint="f2"), at=START + RETENTION, response={"n": "3"})
+    owners = await sql_value(database_url, "SELECT array_agg(owner) FROM idempotency_keys")
+    assert sorted(owners) == sorted([first, second])

@@ -1,6 +1,7 @@
 """The relay: concurrent relays never double-send, failures leave rows for the next sweep; the
 API's fast path relays a commit's events at once and steps aside after a failure; the purge
-deletes only events published longer ago than the retention."""
+deletes only events published longer ago than the retention; an event's payload is stored as
+JSON strings with UTC times, and a value JSON cannot hold is refused naming its type."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import Enum
 
 import asyncpg
 import pytest
@@ -18,7 +22,12 @@ from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from app.shared.infrastructure.outbox import delete_published_events, outbox_backlog
+from app.shared.domain.events import DomainEvent
+from app.shared.infrastructure.outbox import (
+    delete_published_events,
+    outbox_backlog,
+    write_events,
+)
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 from app.shared.infrastructure.outbox_relay import OutboxMessage, OutboxRelay, RelayIncompleteError
 from tests.support.sql import sql_execute, sql_value
@@ -338,3 +347,66 @@ async def test_the_purge_keeps_an_event_published_exactly_the_retention_ago(
         )
         assert await delete_published_events(session, timedelta(days=7)) == 0
     assert await sql_value(database_url, "SELECT array_agg(id) FROM outbox_events") == [event_id]
+
+
+class Mood(Enum):
+    CALM = "calm"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SomethingHappened(DomainEvent):
+    aggregate_type = "thing"
+    amount: Decimal
+    other_id: uuid.UUID
+    due: datetime
+    mood: Mood
+
+
+@dataclass(frozen=True, kw_only=True)
+class OddThingHappened(DomainEvent):
+    tags: frozenset[str]
+
+
+@pytest.fixture
+def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's local time zone is not UTC, so a time written in it would show."""
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("server_in_tokyo")
+async def test_an_events_payload_is_stored_as_json_strings_and_utc_times(
+    session_factory: async_sessionmaker[AsyncSession], database_url: str
+) -> None:
+    other = uuid.uuid4()
+    event = SomethingHappened(
+        aggregate_id=uuid.uuid4(),
+        occurred_at=datetime(2026, 12, 6, 9, 0, tzinfo=UTC),
+        amount=Decimal("12.50"),
+        other_id=other,
+        due=datetime(2026, 12, 7, 9, 0, tzinfo=timezone(timedelta(hours=-5))),
+        mood=Mood.CALM,
+    )
+    async with session_factory() as session, session.begin():
+        assert await write_events(session, [event]) == 1
+    payload = await sql_value(database_url, "SELECT payload FROM outbox_events")
+    assert json.loads(payload) == {
+        "amount": "12.50",
+        "other_id": str(other),
+        "due": "2026-12-07T14:00:00+00:00",
+        "mood": "calm",
+    }
+
+
+async def test_an_event_with_a_value_json_cannot_hold_is_refused_naming_its_type(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    event = OddThingHappened(
+        aggregate_id=uuid.uuid4(), occurred_at=datetime.now(UTC), tags=frozenset({"x"})
+    )
+    async with session_factory() as session:
+        with pytest.raises(TypeError, match=r"^frozenset is not serialisable in an event$"):
+            await write_events(session, [event])

@@ -1,5 +1,5 @@
-"""The transactional outbox: each committed product change writes exactly its events; a refused
-change writes none."""
+"""The transactional outbox: each committed product change writes exactly its events, which the
+API's fast path relays right after the commit; a refused change writes none."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import httpx
 
 from tests.integration.catalog_support import PRODUCTS, create_product, outbox_events, product_body
 from tests.integration.support import Staffing
-from tests.support.sql import sql_rows
+from tests.support.polling import until
+from tests.support.sql import sql_rows, sql_value
 
 
 async def test_each_committed_change_writes_exactly_its_events(
@@ -89,6 +90,23 @@ async def test_outbox_rows_carry_the_aggregate_and_the_request_id(
     assert row["aggregate_id"] == response.json()["id"]
     assert "req-123456" in row["headers"]
     # published_at may already be set: the API relays committed events at once (fast path).
+
+
+async def test_a_committed_changes_events_are_relayed_at_once_without_a_sweep(
+    client: httpx.AsyncClient, team: Staffing, database_url: str
+) -> None:
+    """The unit of work hands the commit's events to the fast path: no sweep runs in this test
+    (no worker, no beat), so only the fast path can mark the row published."""
+    product_id = await create_product(client, team.staff.headers)
+    published = (
+        "SELECT count(*) FROM outbox_events WHERE published_at IS NOT NULL"
+        " AND aggregate_id = $1::uuid"
+    )
+
+    async def relayed() -> bool:
+        return bool(await sql_value(database_url, published, product_id))
+
+    await until(relayed, what="the creation's event relayed by the fast path")
 
 
 async def test_refused_changes_write_no_events(

@@ -1,13 +1,16 @@
 """VersionedCache on a real Redis, for what test_catalog_cache.py cannot see through the API: the
 fill lock expires on its own, entries are stored as compact JSON, a Redis error while waiting
-for a peer's fill is counted as a read and the reader loads for itself, a failed lock is counted
-as such, and the versions remembered per namespace drop the least recently read first.
+for a peer's fill is counted as a read and the reader loads for itself, a failed lock, store or
+unlock is counted as such, the versions remembered per namespace drop the least recently read
+first, a near cache of under a second answers without Redis and keeps nothing loaded across a
+write here, and a bump Redis does not answer in time fails.
 
 Faults are one command of the real client made to fail (``_failing``), everything else is
 Redis's own answer."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,7 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.shared.infrastructure import cache as cache_module
-from app.shared.infrastructure.cache import VersionedCache
+from app.shared.infrastructure.cache import NearCache, VersionedCache
 
 KIND = "test:things"
 
@@ -118,6 +121,26 @@ async def test_a_failed_lock_is_counted_as_one_and_the_read_still_loads(
     assert _errors("lock") == before + 1
 
 
+@pytest.mark.parametrize(
+    ("command", "operation"),
+    [("set", "set"), ("delete", "unlock")],
+    ids=["storing-the-entry", "releasing-the-lock"],
+)
+async def test_a_failed_store_or_unlock_after_a_load_is_counted_as_such_and_answers(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch, command: str, operation: str
+) -> None:
+    cache = _cache(redis)
+    # The lock's SET NX goes through; the entry's SET (or the lock's DEL) fails.
+    _failing(monkeypatch, redis, command, when=lambda *_, **options: not options.get("nx"))
+    before = _errors(operation)
+
+    async def load() -> str:
+        return "loaded"
+
+    assert await _read(cache, load) == "loaded"
+    assert _errors(operation) == before + 1
+
+
 async def test_the_versions_remembered_drop_the_least_recently_read_namespace_first(
     redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -150,3 +173,70 @@ async def test_the_versions_remembered_drop_the_least_recently_read_namespace_fi
     assert gets == []  # both remembered: one MGET each
     assert await _read(reader, unused, "test:a") == "test:a"
     assert gets == ["{test:a}:v1:k"]  # forgotten: guessed v0, read again at v1
+
+
+async def test_a_near_cache_of_under_a_second_answers_without_redis(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = _cache(redis, near=NearCache(0.5, 16))
+
+    async def load() -> str:
+        return "value"
+
+    assert await _read(cache, load) == "value"  # filled here, kept near for half a second
+    asked: list[str] = []
+    real_mget = redis.mget
+
+    async def counting_mget(*names: str) -> Any:
+        asked.extend(names)
+        return await real_mget(*names)
+
+    monkeypatch.setattr(redis, "mget", counting_mget)
+    assert await _read(cache, load) == "value"
+    assert asked == []
+
+
+async def test_a_bump_that_redis_does_not_answer_in_time_fails_and_is_counted(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write's invalidation waits the operation timeout at most, then raises (the unit of
+    work logs it) and bypasses the cache, as a Redis error does."""
+    cache = _cache(redis, operation_timeout=0.1)
+    real_incr = redis.incr
+
+    async def slow_incr(name: str) -> Any:  # a Redis that answers in 3 s, 30 times too late
+        await asyncio.sleep(3)
+        return await real_incr(name)
+
+    monkeypatch.setattr(redis, "incr", slow_incr)
+    before = _errors("bump")
+    with pytest.raises(TimeoutError):
+        await cache.bump(KIND)
+    assert _errors("bump") == before + 1
+    assert not cache.available
+
+
+async def test_a_load_that_began_before_a_second_write_here_is_not_kept_near(
+    redis: Redis,
+) -> None:
+    """Each write here tells the near cache, however many came before: a value loaded across
+    this process's second write is not answered from memory afterwards."""
+    cache = _cache(redis, near=NearCache(30.0, 16))
+    await cache.bump(KIND)  # a first write, before the read
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow_load() -> str:
+        started.set()
+        await release.wait()
+        return "old"
+
+    reading = asyncio.create_task(_read(cache, slow_load))
+    await started.wait()
+    await cache.bump(KIND)  # the second write, during the load
+    release.set()
+    assert await reading == "old"
+
+    async def load_new() -> str:
+        return "new"
+
+    assert await _read(cache, load_new) == "new"
