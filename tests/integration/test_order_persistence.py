@@ -3,7 +3,7 @@ outbox, and the reader's projections. Needs the orders migration (0003)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from structlog.testing import CapturingLogger
 
 from app.ordering.application.ports.order_reader import OrderFilter
 from app.ordering.domain.order import Order, PricedItem
@@ -25,7 +26,9 @@ from app.ordering.infrastructure.sqla_order_reader import SqlaOrderReader
 from app.ordering.infrastructure.sqla_order_repository import SqlaOrderRepository
 from app.shared.application.errors import ConcurrentModificationError
 from app.shared.domain.errors import ConflictError
+from app.shared.domain.events import DomainEvent
 from app.shared.domain.money import Money
+from app.shared.infrastructure import transaction as transaction_module
 from app.shared.infrastructure.database import ReadConnections, autocommit
 from app.shared.infrastructure.outbox import outbox_table
 from app.shared.infrastructure.transaction import SqlaTransactionManager
@@ -184,6 +187,62 @@ async def test_a_failed_outbox_write_takes_the_change_with_it(
             text("SELECT count(*) FROM orders WHERE id = :id"), {"id": order.id_}
         )
     assert found == 0
+
+
+async def test_observers_are_told_a_commits_events_once_and_a_failing_one_is_logged(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each observer gets the committed events (a metric counts them); one that raises is
+    logged with its traceback, the commit stands and the next observer is still told."""
+    logged = CapturingLogger()
+    monkeypatch.setattr(transaction_module, "_log", logged)
+    told: list[list[str]] = []
+
+    def failing(_: Sequence[DomainEvent]) -> None:
+        raise RuntimeError("metric broken")
+
+    def recording(events: Sequence[DomainEvent]) -> None:
+        told.append([event.event_type() for event in events])
+
+    order = new_order(uuid4())
+    order.pay("sandbox_ref", at=PLACED + timedelta(minutes=1))
+    async with sessions() as session:
+        SqlaOrderRepository(session).add(order)
+        await SqlaTransactionManager(session, {}, observers=[failing, recording]).commit()
+    async with sessions() as session:
+        await SqlaTransactionManager(session, {}, observers=[recording]).commit()  # no events
+        assert await SqlaOrderRepository(session).get(order.id_) is not None
+    assert told == [["OrderPlaced", "OrderPaid"]]
+    assert [(call.args, call.kwargs) for call in logged.calls] == [
+        (("committed_events_observer_failed",), {"exc_info": True})
+    ]
+
+
+async def test_after_commit_work_runs_once_by_name_and_a_failing_one_is_logged(
+    sessions: async_sessionmaker[AsyncSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    logged = CapturingLogger()
+    monkeypatch.setattr(transaction_module, "_log", logged)
+    ran: list[str] = []
+
+    async def bump() -> None:
+        ran.append("bump")
+
+    async def broken() -> None:
+        raise RuntimeError("redis down")
+
+    async with sessions() as session:
+        transaction = SqlaTransactionManager(session, {})
+        SqlaOrderRepository(session).add(new_order(uuid4()))
+        transaction.after_commit("cache:products", bump)
+        transaction.after_commit("cache:products", bump)  # the same work twice: once
+        transaction.after_commit("cache:broken", broken)
+        await transaction.commit()
+        await transaction.commit()  # a later commit runs none of them again
+    assert ran == ["bump"]
+    assert [(call.args, call.kwargs) for call in logged.calls] == [
+        (("after_commit_failed",), {"hook": "cache:broken", "exc_info": True})
+    ]
 
 
 class RefusedAtCommitError(ConflictError):

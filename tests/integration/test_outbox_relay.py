@@ -21,8 +21,10 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from structlog.testing import CapturingLogger
 
 from app.shared.domain.events import DomainEvent
+from app.shared.infrastructure import outbox_fast_path as fast_path_module
 from app.shared.infrastructure.outbox import (
     delete_published_events,
     outbox_backlog,
@@ -162,14 +164,21 @@ async def test_a_disabled_fast_path_leaves_every_event_to_the_sweep(
 
 
 async def test_a_failed_fast_path_opens_its_breaker_and_leaves_the_events_to_the_sweep(
-    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ids = await _insert_events(database_url, 2)
     broker = RefusingPublisher()
+    logged = CapturingLogger()
+    monkeypatch.setattr(fast_path_module, "_log", logged)
     fast_path = OutboxFastPath(OutboxRelay(session_factory, broker), enabled=True)
     fast_path.submit(ids[:1])
     await fast_path.drain()
     assert broker.calls == 1
+    assert [(call.method_name, call.args, call.kwargs) for call in logged.calls] == [
+        ("warning", ("outbox_fast_path_failed",), {"events": 1, "exc_info": True})
+    ]
     fast_path.submit(ids[1:])  # within the breaker's 5 s: not even tried
     await fast_path.drain()
     assert broker.calls == 1
