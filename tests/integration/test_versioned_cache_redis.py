@@ -240,3 +240,30 @@ async def test_a_load_that_began_before_a_second_write_here_is_not_kept_near(
         return "new"
 
     assert await _read(cache, load_new) == "new"
+
+
+def _lookups(kind: str, outcome: str) -> float:
+    return REGISTRY.get_sample_value("cache_lookups_total", {"kind": kind, "outcome": outcome}) or 0
+
+
+async def test_a_failed_read_of_a_new_version_counts_as_a_read_and_loads_without_the_cache(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a write elsewhere the entry is read a second time, under the new version; if that
+    read fails, the reader loads from the database, counted as a bypass of its kind."""
+    reader = _cache(redis)
+
+    async def old() -> str:
+        return "old"
+
+    assert await _read(reader, old) == "old"
+    await _cache(redis).bump(KIND)  # another process's write: the version moves to 1
+    _failing(monkeypatch, redis, "get")
+    errors, bypasses = _errors("get"), _lookups(KIND, "bypass")
+
+    async def new() -> str:
+        return "new"
+
+    assert await _read(reader, new) == "new"
+    assert _errors("get") == errors + 1
+    assert _lookups(KIND, "bypass") == bypasses + 1
