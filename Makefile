@@ -15,7 +15,7 @@ LINT_TOOLS := .local/lint-tools/venv
 LINT_TOOLS_SYNCED := $(LINT_TOOLS)/.synced
 SEMGREP := SEMGREP_ENABLE_VERSION_CHECK=0 $(LINT_TOOLS)/bin/semgrep
 
-.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults migration-load mutate clean
+.PHONY: help install run test images-test chart-test lint fmt migrate migration lock loadtest owasp fuzz bench faults migration-load mutate mutate-adapters clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -122,6 +122,14 @@ mutate: $(SYNCED) ## mutation testing (mutmut) of every context's domain and app
 	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/mutate.txt
 	$(BIN)/mutmut run --max-children $(shell nproc 2>/dev/null || echo 2)
 	$(BIN)/python -m tests.mutation_report
+
+# The adapters (outbox, relay, fast path, idempotency store, cache, unit of work, inbox) against
+# their integration tests, in a scratch copy of the code with its own [tool.mutmut]
+# (tests/mutate_adapters.py): make mutate's mutants/ and table stay as they are.
+mutate-adapters: $(SYNCED) ## mutation testing of the outbox, idempotency, cache, unit-of-work and inbox adapters against their tests on PostgreSQL and Redis (TEST_DATABASE_URL / TEST_REDIS_URL and the index above, or embedded servers); survivors not in tests/mutants-accepted-adapters.toml fail it
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements/mutate.txt
+	$(BIN)/python -m tests.mutate_adapters --max-children 2
+	$(BIN)/python -m tests.mutation_report --workdir .local/mutate-adapters --accepted tests/mutants-accepted-adapters.toml
 
 clean: ## remove the venvs and caches (keeps .local data)
 	rm -rf $(VENV) $(LINT_TOOLS) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,8 +1,10 @@
 """The report of ``make mutate``: mutmut's results against the accepted survivors.
 
-    python -m tests.mutation_report [--mutmut PATH]
+    python -m tests.mutation_report [--mutmut PATH] [--workdir DIR] [--accepted FILE]
 
-Reads what ``mutmut run`` left in ``mutants/`` through mutmut's own commands (``results`` for
+Reads what ``mutmut run`` left in ``mutants/`` (of ``--workdir``, the project by default;
+``make mutate-adapters`` runs in ``.local/mutate-adapters`` with
+``tests/mutants-accepted-adapters.toml``) through mutmut's own commands (``results`` for
 each mutant's status, ``show`` for a survivor's change), prints the count by status and the
 score: mutants killed (a timeout counts, the tests did not pass) over every mutant made, those
 in functions no selected test calls ("no tests") included; those functions are listed.
@@ -45,14 +47,14 @@ class Survivor:
     added: str  # the mutant's line(s), stripped
 
 
-def statuses(mutmut: Path) -> dict[str, str]:
-    listed = _run(mutmut, "results", "--all", "true")
+def statuses(mutmut: Path, workdir: Path = ROOT) -> dict[str, str]:
+    listed = _run(mutmut, "results", "--all", "true", cwd=workdir)
     found = (_RESULT.match(line) for line in listed.splitlines())
     return {match["name"]: match["status"] for match in found if match}
 
 
-def survivor(mutmut: Path, name: str) -> Survivor:
-    diff = _run(mutmut, "show", name).splitlines()
+def survivor(mutmut: Path, name: str, workdir: Path = ROOT) -> Survivor:
+    diff = _run(mutmut, "show", name, cwd=workdir).splitlines()
     removed = [
         line[1:].strip() for line in diff if line.startswith("-") and not line.startswith("---")
     ]
@@ -110,9 +112,9 @@ def only_wording(entry: Survivor) -> bool:
     return _STRING.sub('""', removed) == _STRING.sub('""', added) or added.strip(" ,)") == "None"
 
 
-def _run(mutmut: Path, *args: str) -> str:
+def _run(mutmut: Path, *args: str, cwd: Path = ROOT) -> str:
     done = subprocess.run(  # noqa: S603 - fixed arguments  # nosec B603
-        [str(mutmut), *args], cwd=ROOT, capture_output=True, text=True, check=True
+        [str(mutmut), *args], cwd=cwd, capture_output=True, text=True, check=True
     )
     return done.stdout
 
@@ -120,10 +122,13 @@ def _run(mutmut: Path, *args: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mutmut", type=Path, default=DEFAULT_MUTMUT)
+    parser.add_argument("--workdir", type=Path, default=ROOT, help="where mutmut ran")
+    parser.add_argument("--accepted", type=Path, default=ACCEPTED, help="the accepted survivors")
     args = parser.parse_args(argv)
-    by_name = statuses(args.mutmut)
+    workdir: Path = args.workdir.resolve()
+    by_name = statuses(args.mutmut, workdir)
     if not by_name:
-        sys.stderr.write("no mutmut results: run `make mutate` first\n")
+        sys.stderr.write(f"no mutmut results in {workdir}: run mutmut there first\n")
         return 2
     counts = Counter(by_name.values())
     ran = sum(n for status, n in counts.items() if status not in NOT_RUN)
@@ -132,16 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"score: {killed}/{ran} killed ({100 * killed / max(ran, 1):.1f}%)")
     untested = Counter(_NUMBER.sub("", n) for n, s in by_name.items() if s == "no tests")
     if untested:
-        lines.append("\nno unit test calls (their mutants count as not killed):")
+        lines.append("\nno selected test calls (their mutants count as not killed):")
         lines += [f"{n:>5}  {function}" for function, n in untested.most_common()]
     survived = [n for n, s in by_name.items() if s == "survived"]
     # One `mutmut show` a survivor, a second or so each: several at once.
     with ThreadPoolExecutor(max_workers=4) as pool:
-        found = pool.map(lambda name: survivor(args.mutmut, name), survived)
+        found = pool.map(lambda name: survivor(args.mutmut, name, workdir), survived)
         survivors = dict(zip(found, survived, strict=True))
-    listed = accepted()
+    listed = accepted(args.accepted)
     wording = {entry for entry in survivors if entry not in listed and only_wording(entry)}
-    if wording and wording_reason() is None:
+    if wording and wording_reason(args.accepted) is None:
         wording = set()  # the file does not accept them: each is reported below
     new = sorted(set(survivors) - set(listed) - wording)
     gone = sorted(set(listed) - set(survivors))

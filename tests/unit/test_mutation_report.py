@@ -1,11 +1,25 @@
 """make mutate's report: which survivors change only a message's words (accepted as a kind) and
-which change behaviour (each must be killed or listed with its reason)."""
+which change behaviour (each must be killed or listed with its reason); make mutate-adapters'
+accepted file and the [tool.mutmut] of its scratch copy."""
 
 from __future__ import annotations
 
+import runpy
+import tomllib
+
 import pytest
 
-from tests.mutation_report import ACCEPTED, Survivor, accepted, only_wording, wording_reason
+from tests.mutate_adapters import ADAPTERS, TESTS, mutmut_table, redis_slots, with_mutmut_table
+from tests.mutation_report import (
+    ACCEPTED,
+    ROOT,
+    Survivor,
+    accepted,
+    only_wording,
+    wording_reason,
+)
+
+ADAPTERS_ACCEPTED = ROOT / "tests" / "mutants-accepted-adapters.toml"
 
 WORDING = [
     ('raise MoneyError("An amount is finite.")', 'raise MoneyError("XXAn amount is finite.XX")'),
@@ -72,3 +86,52 @@ def test_the_accepted_file_gives_the_wording_kind_a_reason_and_reads() -> None:
     assert reason is not None
     assert "problem code" in reason
     assert all(reason for reason in accepted(ACCEPTED).values())
+
+
+# --- make mutate-adapters: its accepted file and its scratch copy's [tool.mutmut] -------------
+
+
+def test_the_adapters_accepted_file_reads_and_gives_each_entry_a_reason() -> None:
+    reason = wording_reason(ADAPTERS_ACCEPTED)
+    assert reason is not None
+    assert all(reason for reason in accepted(ADAPTERS_ACCEPTED).values())
+
+
+def test_the_scratch_copy_swaps_only_the_mutmut_table() -> None:
+    project = (ROOT / "pyproject.toml").read_text()
+    table = mutmut_table(ADAPTERS, TESTS)
+    scratch = tomllib.loads(with_mutmut_table(project, table))
+    original = tomllib.loads(project)
+    assert scratch["tool"]["mutmut"]["only_mutate"] == ADAPTERS
+    assert scratch["tool"]["mutmut"]["pytest_add_cli_args_test_selection"] == TESTS
+    assert scratch["tool"]["mutmut"]["pytest_add_cli_args"][-2:] == ["-p", "tests.mutate_adapters"]
+    del scratch["tool"]["mutmut"], original["tool"]["mutmut"]
+    assert scratch == original  # pytest's options, mypy's... as the project has them
+
+
+def test_the_sessions_load_the_plugin_by_its_import_name_however_the_script_was_started() -> None:
+    """``python -m tests.mutate_adapters`` runs the module as ``__main__``: a table naming the
+    plugin by ``__name__`` would make each mutant's session load mutmut's main module instead,
+    and the two sessions at once would share (and flush) one Redis database."""
+    as_script = runpy.run_path(str(ROOT / "tests" / "mutate_adapters.py"), run_name="as_a_script")
+    table = tomllib.loads(as_script["mutmut_table"](ADAPTERS, TESTS))
+    assert table["tool"]["mutmut"]["pytest_add_cli_args"][-2:] == ["-p", "tests.mutate_adapters"]
+
+
+def test_the_adapters_and_tests_it_names_exist() -> None:
+    for path in (*ADAPTERS, *TESTS):
+        assert (ROOT / path).is_file(), path
+
+
+@pytest.mark.parametrize(
+    ("url", "slots"),
+    [
+        ("redis://127.0.0.1:6379/14", ["redis://127.0.0.1:6379/14", "redis://127.0.0.1:6379/15"]),
+        ("redis://127.0.0.1:6379/15", ["redis://127.0.0.1:6379/15", "redis://127.0.0.1:6379/0"]),
+        ("unix:///tmp/r.sock?db=0", ["unix:///tmp/r.sock?db=0", "unix:///tmp/r.sock?db=1"]),
+    ],
+)
+def test_each_mutant_process_at_once_gets_a_redis_index_of_its_own(
+    url: str, slots: list[str]
+) -> None:
+    assert redis_slots(url, 2) == slots
