@@ -78,17 +78,7 @@ async def test_behind_a_standing_queue_a_caller_gives_up_after_the_busy_timeout(
     """One connection, held. The first waiter joins an empty queue and may wait the full 5 s;
     once that queue has stood for over a second, a newcomer gives up after 0.2 s, while the
     first still waits and gets the connection when it comes back."""
-    engine = create_engine(
-        database_url,
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout=5,
-        pool_busy_timeout=0.2,
-        pool_recycle=1800,
-        connect_timeout=5,
-        statement_timeout_ms=5000,
-        application_name="pool-queue-test",
-    )
+    engine = _one_connection_pool(database_url)
     held = await engine.connect()
     first = asyncio.create_task(_take(engine))
     try:
@@ -115,9 +105,9 @@ async def _take(engine: AsyncEngine) -> AsyncConnection:
     return await engine.connect()
 
 
-async def test_the_busy_timeout_survives_the_pool_being_replaced(database_url: str) -> None:
-    """A lost server replaces the pool (``dispose``): the replacement keeps both timeouts."""
-    engine = create_engine(
+def _one_connection_pool(database_url: str) -> AsyncEngine:
+    """Waits 5 s for its one connection, 0.2 s behind a standing queue."""
+    return create_engine(
         database_url,
         pool_size=1,
         max_overflow=0,
@@ -128,6 +118,11 @@ async def test_the_busy_timeout_survives_the_pool_being_replaced(database_url: s
         statement_timeout_ms=5000,
         application_name="pool-queue-test",
     )
+
+
+async def test_the_busy_timeout_survives_the_pool_being_replaced(database_url: str) -> None:
+    """A lost server replaces the pool (``dispose``): the replacement keeps both timeouts."""
+    engine = _one_connection_pool(database_url)
     try:
         old = engine.pool
         old._timeout = 0.2  # type: ignore[attr-defined]  # as a refused caller leaves it
