@@ -1,7 +1,9 @@
-"""The relay: concurrent relays never double-send, failures leave rows for the next sweep; the
-API's fast path relays a commit's events at once and steps aside after a failure; the purge
-deletes only events published longer ago than the retention; an event's payload is stored as
-JSON strings with UTC times, and a value JSON cannot hold is refused naming its type."""
+"""The relay: concurrent relays never double-send and pass over rows another one holds, failures
+leave rows for the next sweep and are logged and counted by path; a relayed message carries the
+row as recorded (its trace and request id included), in order of recording; the API's fast path
+relays a commit's events at once and steps aside after a failure; the purge deletes only events
+published longer ago than the retention; an event's payload is stored as JSON strings with UTC
+times, and a value JSON cannot hold is refused naming its type."""
 
 from __future__ import annotations
 
@@ -18,13 +20,17 @@ from enum import Enum
 
 import asyncpg
 import pytest
+from opentelemetry import context as otel_context
+from opentelemetry import trace
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from structlog.testing import CapturingLogger
 
+from app.shared.application.correlation import request_id as current_request_id
 from app.shared.domain.events import DomainEvent
 from app.shared.infrastructure import outbox_fast_path as fast_path_module
+from app.shared.infrastructure import outbox_relay as relay_module
 from app.shared.infrastructure.outbox import (
     delete_published_events,
     outbox_backlog,
@@ -419,3 +425,181 @@ async def test_an_event_with_a_value_json_cannot_hold_is_refused_naming_its_type
     async with session_factory() as session:
         with pytest.raises(TypeError, match=r"^frozenset is not serialisable in an event$"):
             await write_events(session, [event])
+
+
+@dataclass(frozen=True, kw_only=True)
+class ParcelShipped(DomainEvent):
+    aggregate_type = "parcel"
+    carrier: str
+
+
+async def test_a_relayed_message_carries_the_event_as_recorded_with_its_trace_and_request(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """What the consumer gets: each field of the row, and the headers that join its work to the
+    request's trace and log lines."""
+    event = ParcelShipped(
+        aggregate_id=uuid.uuid4(), occurred_at=datetime(2026, 12, 6, 9, 0, tzinfo=UTC), carrier="x"
+    )
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x0AF7651916CD43DD8448EB211C80319C,
+            span_id=0xB7AD6B7169203331,
+            is_remote=False,
+            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED),
+        )
+    )
+    attached = otel_context.attach(trace.set_span_in_context(span))
+    request = current_request_id.set("req-1")
+    try:
+        async with session_factory() as session, session.begin():
+            await write_events(session, [event])
+    finally:
+        current_request_id.reset(request)
+        otel_context.detach(attached)
+    received: list[OutboxMessage] = []
+
+    async def publish(messages: Sequence[OutboxMessage]) -> int:
+        received.extend(messages)
+        return len(messages)
+
+    assert await OutboxRelay(session_factory, publish).relay_pending() == 1
+    assert received == [
+        OutboxMessage(
+            event_id=event.event_id,
+            event_type="ParcelShipped",
+            aggregate_type="parcel",
+            aggregate_id=event.aggregate_id,
+            payload={"carrier": "x"},
+            headers={
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "request_id": "req-1",
+            },
+            occurred_at=event.occurred_at,
+        )
+    ]
+
+
+async def test_a_refused_batch_is_logged_with_its_path_size_and_traceback(
+    database_url: str,
+    session_factory: async_sessionmaker[AsyncSession],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await _insert_events(database_url, 2)
+    logged = CapturingLogger()
+    monkeypatch.setattr(relay_module, "_log", logged)
+    assert await OutboxRelay(session_factory, RefusingPublisher()).relay_pending() == 0
+    assert [(call.method_name, call.args, call.kwargs) for call in logged.calls] == [
+        ("warning", ("outbox_publish_failed",), {"path": "sweep", "batch": 2, "exc_info": True})
+    ]
+
+
+async def test_a_batch_published_whole_is_not_counted_as_cut_short_and_no_events_is_none(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    ids = await _insert_events(database_url, 3)
+    sweep, fast = _cut_short("sweep"), _cut_short("fast")
+    publisher = RecordingPublisher()
+    relay = OutboxRelay(session_factory, publisher)
+    assert await relay.relay_events([]) == 0
+    assert await relay.relay_events(ids[:1]) == 1
+    assert await relay.relay_pending() == 2
+    assert (_cut_short("sweep"), _cut_short("fast")) == (sweep, fast)
+    assert publisher.sent == ids
+
+
+async def test_the_sweep_relays_in_order_of_recording_whatever_plan_the_server_picks(
+    database_url: str,
+) -> None:
+    """The unpublished rows' index is in recorded order, but a server may scan the table
+    instead (this one is told to), and an updated row moves within the table (PostgreSQL
+    writes a new version of it): the order rows are stored in is not the order of recording."""
+    ids = await _insert_events(database_url, 3)
+    await sql_execute(
+        database_url, "UPDATE outbox_events SET attempts = attempts + 1 WHERE id = $1", ids[0]
+    )
+    scanning = {"enable_indexscan": "off", "enable_bitmapscan": "off"}
+    engine = create_async_engine(database_url, connect_args={"server_settings": scanning})
+    try:
+        publisher = RecordingPublisher()
+        assert await OutboxRelay(async_sessionmaker(engine), publisher).relay_pending() == 3
+        assert publisher.sent == ids
+    finally:
+        await engine.dispose()
+
+
+async def test_a_relay_passes_over_events_another_relay_holds_instead_of_waiting(
+    database_url: str,
+) -> None:
+    """Another relay's transaction holds the first event; this one relays the rest. The relay's
+    sessions give up waiting for a lock after ten seconds, so a relay that waited would fail."""
+    ids = await _insert_events(database_url, 3)
+    engine = create_async_engine(
+        database_url, connect_args={"server_settings": {"lock_timeout": "10000"}}
+    )
+    holder = await asyncpg.connect(database_url.replace("+asyncpg", ""))
+    try:
+        transaction = holder.transaction()
+        await transaction.start()
+        await holder.execute("SELECT id FROM outbox_events WHERE id = $1 FOR UPDATE", ids[0])
+        publisher = RecordingPublisher()
+        relay = OutboxRelay(async_sessionmaker(engine), publisher)
+        assert await relay.relay_pending() == 2
+        assert publisher.sent == ids[1:]
+        await transaction.rollback()
+    finally:
+        await holder.close()
+        await engine.dispose()
+
+
+async def test_the_sweep_takes_batches_of_500_unless_told_otherwise(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    await _insert_events(database_url, 501)
+    batches: list[int] = []
+
+    async def publish(messages: Sequence[OutboxMessage]) -> int:
+        batches.append(len(messages))
+        return len(messages)
+
+    assert await OutboxRelay(session_factory, publish).relay_pending() == 501
+    assert batches == [500, 1]
+
+
+def _label_values(metric: str, label: str) -> set[str]:
+    return {
+        sample.labels[label]
+        for family in REGISTRY.collect()
+        if family.name == metric
+        for sample in family.samples
+        if sample.name == f"{metric}_total"
+    }
+
+
+async def test_the_relay_metrics_have_a_series_for_each_path_and_no_other(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    """Dashboards and alerts select path="fast" and path="sweep"; the relay makes both."""
+    OutboxRelay(session_factory, RecordingPublisher())
+    assert _label_values("outbox_events_relayed", "path") == {"fast", "sweep"}
+    assert _label_values("outbox_relay_failures", "path") == {"fast", "sweep"}
+
+
+async def test_a_fast_path_relay_lets_its_task_go_without_an_error_for_the_event_loop(
+    database_url: str, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A finished relay's task leaves the set drain waits on through its done callback; a
+    callback that failed would be reported by the loop (and the task kept for ever)."""
+    ids = await _insert_events(database_url, 1)
+    loop = asyncio.get_running_loop()
+    reported: list[dict[str, object]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        fast_path = OutboxFastPath(OutboxRelay(session_factory, RecordingPublisher()), enabled=True)
+        fast_path.submit(ids)
+        await fast_path.drain()  # done callbacks run in order: the set's before gather's
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []
+    assert await _unpublished(database_url) == set()

@@ -1,9 +1,11 @@
 """VersionedCache on a real Redis, for what test_catalog_cache.py cannot see through the API: the
 fill lock expires on its own, entries are stored as compact JSON, a Redis error while waiting
 for a peer's fill is counted as a read and the reader loads for itself, a failed lock, store or
-unlock is counted as such, the versions remembered per namespace drop the least recently read
-first, a near cache of under a second answers without Redis and keeps nothing loaded across a
-write here, and a bump Redis does not answer in time fails.
+unlock is counted as such (and as the cache's Redis errors), the versions remembered per
+namespace drop the least recently read first, a hit in a namespace not read here yet costs one
+round trip, readers without Redis share a load per entry only, the error series are the cache's
+operations, a near cache of under a second answers without Redis and keeps nothing loaded across
+a write here, and a bump Redis does not answer in time fails.
 
 Faults are one command of the real client made to fail (``_failing``), everything else is
 Redis's own answer."""
@@ -267,3 +269,152 @@ async def test_a_failed_read_of_a_new_version_counts_as_a_read_and_loads_without
     assert await _read(reader, new) == "new"
     assert _errors("get") == errors + 1
     assert _lookups(KIND, "bypass") == bypasses + 1
+
+
+async def test_the_fill_lock_lasts_two_seconds_unless_told_otherwise(redis: Redis) -> None:
+    lock = "{test:things}:v0:k:lock"
+    seen: list[int] = []
+
+    async def load() -> str:
+        seen.append(await redis.pttl(lock))
+        return "value"
+
+    cache = VersionedCache(redis, ttl_seconds=60, operation_timeout=2.0, breaker_seconds=5.0)
+    assert await _read(cache, load) == "value"
+    assert len(seen) == 1
+    assert 1000 < seen[0] <= 2000
+
+
+async def test_a_hit_in_a_namespace_never_written_costs_one_round_trip_on_a_first_read(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A namespace no write has bumped is at version 0: a process reading it for the first
+    time guesses that, and the MGET of the version and the entry is the whole read."""
+
+    async def load() -> str:
+        return "value"
+
+    assert await _read(_cache(redis), load) == "value"  # another process filled it
+    gets: list[str] = []
+    real_get = redis.get
+
+    async def counting_get(name: str) -> Any:
+        gets.append(name)
+        return await real_get(name)
+
+    monkeypatch.setattr(redis, "get", counting_get)
+
+    async def unused() -> str:
+        raise AssertionError("a hit loads nothing")
+
+    assert await _read(_cache(redis), unused) == "value"
+    assert gets == []
+
+
+def _redis_errors(use: str) -> float:
+    return REGISTRY.get_sample_value("redis_errors_total", {"use": use}) or 0.0
+
+
+async def test_a_failed_read_is_a_redis_error_of_the_cache_and_the_next_a_bypass_of_its_kind(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first failure opens the breaker; the read after it does not ask Redis at all."""
+    cache = _cache(redis)
+    _failing(monkeypatch, redis, "mget")
+    errors, bypasses = _redis_errors("cache"), _lookups(KIND, "bypass")
+
+    async def load() -> str:
+        return "value"
+
+    assert await _read(cache, load) == "value"
+    assert _redis_errors("cache") == errors + 1
+    assert not cache.available
+    assert await _read(cache, load) == "value"
+    assert _lookups(KIND, "bypass") == bypasses + 2
+    assert _redis_errors("cache") == errors + 1
+
+
+@pytest.mark.parametrize("command", ["breaker", "mget", "get"])
+async def test_readers_without_redis_share_a_load_per_entry_only(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Three entries read at once, two of one kind and two under one key, with the breaker
+    open, or when the first read fails (mget) or, after a write elsewhere, the second (get):
+    each loads its own value; none waits for another's load."""
+    reader = _cache(redis)
+    entries = [(KIND, "a"), (KIND, "b"), ("test:others", "a")]
+
+    async def initial() -> str:
+        return "initial"
+
+    for kind, key in entries:
+        await reader.get_or_load(kind, key, initial, encode=_identity, decode=_identity)
+    writer = _cache(redis)
+    for kind in {kind for kind, _ in entries}:
+        await writer.bump(kind)
+    if command == "breaker":  # an earlier failure opened it: none of the three asks Redis
+        _failing(monkeypatch, redis, "mget")
+        await reader.get_or_load(KIND, "other", initial, encode=_identity, decode=_identity)
+        assert not reader.available
+    else:
+        real = getattr(redis, command)
+
+        async def fail_after_answer(*args: Any, **kwargs: Any) -> Any:
+            # Each read has asked Redis (and passed the breaker) before the first one fails.
+            await real(*args, **kwargs)
+            raise RedisConnectionError(f"{command} failed")
+
+        monkeypatch.setattr(redis, command, fail_after_answer)
+    started: set[tuple[str, str]] = set()
+    all_started = asyncio.Event()
+
+    async def read(kind: str, key: str) -> str:
+        async def load() -> str:
+            started.add((kind, key))
+            if len(started) == len(entries):
+                all_started.set()
+            # A load shared with another entry's would wait here for a start that never comes.
+            await asyncio.wait_for(all_started.wait(), timeout=10)
+            return f"{kind}/{key}"
+
+        return await reader.get_or_load(kind, key, load, encode=_identity, decode=_identity)
+
+    answers = await asyncio.gather(*(read(kind, key) for kind, key in entries))
+    assert answers == [f"{kind}/{key}" for kind, key in entries]
+
+
+def _label_values(metric: str, label: str) -> set[str]:
+    return {
+        sample.labels[label]
+        for family in REGISTRY.collect()
+        if family.name == metric
+        for sample in family.samples
+        if sample.name == f"{metric}_total"
+    }
+
+
+async def test_the_cache_error_series_are_its_operations_and_no_other(redis: Redis) -> None:
+    """Dashboards select cache_errors_total by operation; the cache makes each from 0."""
+    _cache(redis)
+    assert _label_values("cache_errors", "operation") == {"get", "lock", "set", "unlock", "bump"}
+
+
+async def test_concurrent_misses_of_different_entries_each_load_their_own(redis: Redis) -> None:
+    """Misses are collapsed per entry: readers of two keys at once do not share one load."""
+    cache = _cache(redis)
+    keys = ["a", "b"]
+    started: set[str] = set()
+    all_started = asyncio.Event()
+
+    async def read(key: str) -> str:
+        async def load() -> str:
+            started.add(key)
+            if len(started) == len(keys):
+                all_started.set()
+            # A load shared with the other key's would wait here for a start that never comes.
+            await asyncio.wait_for(all_started.wait(), timeout=10)
+            return key
+
+        return await cache.get_or_load(KIND, key, load, encode=_identity, decode=_identity)
+
+    assert await asyncio.gather(*(read(key) for key in keys)) == keys
