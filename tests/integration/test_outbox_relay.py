@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
@@ -38,6 +38,7 @@ from app.shared.infrastructure.outbox import (
 )
 from app.shared.infrastructure.outbox_fast_path import OutboxFastPath
 from app.shared.infrastructure.outbox_relay import OutboxMessage, OutboxRelay, RelayIncompleteError
+from tests.support.metrics import label_values
 from tests.support.sql import sql_execute, sql_value
 
 
@@ -382,16 +383,6 @@ class OddThingHappened(DomainEvent):
     tags: frozenset[str]
 
 
-@pytest.fixture
-def server_in_tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The process's local time zone is not UTC, so a time written in it would show."""
-    monkeypatch.setenv("TZ", "Asia/Tokyo")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
-
-
 @pytest.mark.usefixtures("server_in_tokyo")
 async def test_an_events_payload_is_stored_as_json_strings_and_utc_times(
     session_factory: async_sessionmaker[AsyncSession], database_url: str
@@ -566,23 +557,13 @@ async def test_the_sweep_takes_batches_of_500_unless_told_otherwise(
     assert batches == [500, 1]
 
 
-def _label_values(metric: str, label: str) -> set[str]:
-    return {
-        sample.labels[label]
-        for family in REGISTRY.collect()
-        if family.name == metric
-        for sample in family.samples
-        if sample.name == f"{metric}_total"
-    }
-
-
 async def test_the_relay_metrics_have_a_series_for_each_path_and_no_other(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:
     """Dashboards and alerts select path="fast" and path="sweep"; the relay makes both."""
     OutboxRelay(session_factory, RecordingPublisher())
-    assert _label_values("outbox_events_relayed", "path") == {"fast", "sweep"}
-    assert _label_values("outbox_relay_failures", "path") == {"fast", "sweep"}
+    assert label_values("outbox_events_relayed", "path") == {"fast", "sweep"}
+    assert label_values("outbox_relay_failures", "path") == {"fast", "sweep"}
 
 
 async def test_a_fast_path_relay_lets_its_task_go_without_an_error_for_the_event_loop(

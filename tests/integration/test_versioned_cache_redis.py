@@ -23,6 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from app.shared.infrastructure import cache as cache_module
 from app.shared.infrastructure.cache import NearCache, VersionedCache
+from tests.support.metrics import label_values
 
 KIND = "test:things"
 
@@ -158,14 +159,7 @@ async def test_the_versions_remembered_drop_the_least_recently_read_namespace_fi
             return kind
 
         assert await _read(reader, load, kind) == kind
-    gets: list[str] = []
-    real_get = redis.get
-
-    async def counting_get(name: str) -> Any:
-        gets.append(name)
-        return await real_get(name)
-
-    monkeypatch.setattr(redis, "get", counting_get)
+    gets = _count_gets(redis, monkeypatch)
 
     async def unused() -> str:
         raise AssertionError("a hit loads nothing")
@@ -295,14 +289,7 @@ async def test_a_hit_in_a_namespace_never_written_costs_one_round_trip_on_a_firs
         return "value"
 
     assert await _read(_cache(redis), load) == "value"  # another process filled it
-    gets: list[str] = []
-    real_get = redis.get
-
-    async def counting_get(name: str) -> Any:
-        gets.append(name)
-        return await real_get(name)
-
-    monkeypatch.setattr(redis, "get", counting_get)
+    gets = _count_gets(redis, monkeypatch)
 
     async def unused() -> str:
         raise AssertionError("a hit loads nothing")
@@ -383,20 +370,10 @@ async def test_readers_without_redis_share_a_load_per_entry_only(
     assert answers == [f"{kind}/{key}" for kind, key in entries]
 
 
-def _label_values(metric: str, label: str) -> set[str]:
-    return {
-        sample.labels[label]
-        for family in REGISTRY.collect()
-        if family.name == metric
-        for sample in family.samples
-        if sample.name == f"{metric}_total"
-    }
-
-
 async def test_the_cache_error_series_are_its_operations_and_no_other(redis: Redis) -> None:
     """Dashboards select cache_errors_total by operation; the cache makes each from 0."""
     _cache(redis)
-    assert _label_values("cache_errors", "operation") == {"get", "lock", "set", "unlock", "bump"}
+    assert label_values("cache_errors", "operation") == {"get", "lock", "set", "unlock", "bump"}
 
 
 async def test_concurrent_misses_of_different_entries_each_load_their_own(redis: Redis) -> None:
@@ -418,3 +395,16 @@ async def test_concurrent_misses_of_different_entries_each_load_their_own(redis:
         return await cache.get_or_load(KIND, key, load, encode=_identity, decode=_identity)
 
     assert await asyncio.gather(*(read(key) for key in keys)) == keys
+
+
+def _count_gets(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The keys the cache reads with GET from now on (a hit is one MGET and no GET)."""
+    gets: list[str] = []
+    real_get = redis.get
+
+    async def counting_get(name: str) -> Any:
+        gets.append(name)
+        return await real_get(name)
+
+    monkeypatch.setattr(redis, "get", counting_get)
+    return gets
