@@ -6,9 +6,10 @@ The mix repeats every ten requests: four product reads by id, two product listin
 (one product, one unit, a fresh Idempotency-Key), the customer's own orders, and their profile.
 Product ids and customers go round in turn. Every answer is recorded with its start and end.
 
-A request whose kept-alive connection was closed before any answer came back (the server or
-the load balancer going away) is sent again once on a new connection: what browsers and proxies
-do, and safe here because orders carry an Idempotency-Key. Such retries are counted.
+A request whose kept-alive connection was closed or reset before any answer came back (the
+server or the load balancer going away; a server closing an idle connection resets it when a
+request has just reached it) is sent again once on another connection: what browsers and
+proxies do, and safe here because orders carry an Idempotency-Key. Such retries are counted.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Load:
                 async with asyncio.timeout(REQUEST_TIMEOUT * 3):  # httpx's are per operation
                     try:
                         response = await client.send(request)
-                    except httpx.RemoteProtocolError:
+                    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
                         retried = True
                         response = await client.send(self._request(client, kind, number))
             except (httpx.TransportError, TimeoutError) as error:

@@ -10,6 +10,10 @@ Modes, switched at any time from any thread:
 - ``cut()``: every open connection is closed at once (the mode stays: new connections go on);
 - ``retarget(upstream)``: new connections go elsewhere (a load balancer in a rolling update).
 
+A reset from either side is passed on as a reset (an RST, not an orderly close), as a router
+or kube-proxy's NAT passes it: a server closing a kept-alive connection that a request has
+just reached resets it, and the client must see that at once, not wait for its timeout.
+
 The upstream is a TCP address or a unix socket path. The proxy runs its own event loop in a
 daemon thread, so nothing the load generator's loop does delays it.
 """
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import struct
 import threading
 import time
 from collections.abc import Awaitable
@@ -164,17 +170,24 @@ class FaultProxy:
     ) -> None:
         """Copy one direction. Delayed chunks keep their order: each is due ``delay`` after it
         arrived, and a reader task queues them so the delay is per chunk, not cumulative."""
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        queue: asyncio.Queue[tuple[float, bytes | None]] = asyncio.Queue()
 
         async def read() -> None:
-            while chunk := await source.read(_CHUNK):
-                queue.put_nowait((time.monotonic(), chunk))
-            queue.put_nowait((time.monotonic(), b""))
+            try:
+                while chunk := await source.read(_CHUNK):
+                    queue.put_nowait((time.monotonic(), chunk))
+            except OSError:  # reset: without a word in the queue, the loop below would wait forever
+                queue.put_nowait((time.monotonic(), None))
+            else:
+                queue.put_nowait((time.monotonic(), b""))
 
         reading = asyncio.create_task(read())
         try:
             while True:
                 arrived, chunk = await queue.get()
+                if chunk is None:
+                    _reset(sink)
+                    return
                 if not chunk:
                     return
                 await self._while_blocked()
@@ -186,6 +199,16 @@ class FaultProxy:
             reading.cancel()
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await reading
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with an RST: a linger of zero makes the close a reset, and abort() drops what was
+    not yet sent, as the reset did on the other side."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # a unix socket has no linger: closed as it is
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 async def _first_to_end(*coroutines: Awaitable[None]) -> None:

@@ -9,6 +9,8 @@ CONCURRENTLY under the same load (``make migration-load``, bounded). Timings are
 from __future__ import annotations
 
 import asyncio
+import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -75,6 +77,27 @@ async def test_the_proxy_passes_delays_blocks_and_cuts(echo_port: int) -> None:
         assert await asyncio.wait_for(reader.read(), 5) == b""  # closed by the proxy
         writer.close()
         assert await _round_trip(proxy.port) < 1.0  # new connections go through
+
+
+async def test_the_proxy_passes_a_reset_on_at_once() -> None:
+    """A server that resets a connection a request reached (what one closing its idle
+    kept-alive connections does): the client sees the reset now, not its own timeout."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(1)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    with FaultProxy(("127.0.0.1", int(server.sockets[0].getsockname()[1]))) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        writer.write(b"GET / HTTP/1.1\r\n\r\n")
+        await writer.drain()
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+    server.close()
 
 
 async def test_the_proxy_sends_new_connections_to_a_new_upstream(echo_port: int) -> None:
