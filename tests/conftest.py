@@ -145,7 +145,11 @@ def build_settings(
         # In-process apps (no gunicorn, so no metrics port) serve /metrics for the tests to read.
         http=HttpSettings(docs_enabled=True, metrics_on_api_port=True),
         log=LogSettings(format="json"),
-        cache=CacheSettings(),
+        # The near cache off: these tests count Redis hits, and run several app instances in one
+        # event loop, where a write's invalidation reaches another instance's listener only when
+        # the loop next polls, which a test awaiting both in one task may not let it do. The near
+        # cache's own tests turn it on (test_cache_invalidations.py, test_catalog_cache.py).
+        cache=CacheSettings(local_seconds=0),
         idempotency=IdempotencySettings(),
         rate_limit=RateLimitSettings(**{**GENEROUS_LIMITS, **(rate_limits or {})}),
         ordering=OrderingSettings(**{**GENEROUS_HOLDINGS, **(ordering or {})}),

@@ -163,10 +163,11 @@ class CacheSettings(_Section):
     ttl_seconds: PositiveInt = 300
     operation_timeout: PositiveFloat = 0.5
     breaker_seconds: PositiveFloat = 5.0
-    # A near cache in each process: entries answered from memory for this long, without Redis.
-    # Another process's write shows here only when the copy expires: reads may be this stale.
-    # 0: off, every read asks Redis (the default: writes are seen at once everywhere).
-    local_seconds: Annotated[float, Field(ge=0, le=60)] = 0.0
+    # A near cache in each process: entries answered from memory for up to this long, without
+    # Redis. Every write's invalidation reaches each process by pub/sub and drops its copies,
+    # and the copies are answered only while that subscription is heard from. 0: off, every
+    # read asks Redis.
+    local_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
     local_entries: Annotated[int, Field(ge=1, le=100_000)] = 1024
     # A Redis of its own for the cache, which may evict (allkeys-lru at its maxmemory) while
     # sessions, rate limits and the broker stay on APP_REDIS_URL, which must not. Unset: that one.

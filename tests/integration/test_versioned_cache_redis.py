@@ -174,7 +174,9 @@ async def test_the_versions_remembered_drop_the_least_recently_read_namespace_fi
 async def test_a_near_cache_of_under_a_second_answers_without_redis(
     redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache = _cache(redis, near=NearCache(0.5, 16))
+    near = NearCache(0.5, 16)
+    near.heard(60)  # as its invalidation listener does (test_cache_invalidations.py)
+    cache = _cache(redis, near=near)
 
     async def load() -> str:
         return "value"
@@ -198,13 +200,20 @@ async def test_a_bump_that_redis_does_not_answer_in_time_fails_and_is_counted(
     """A write's invalidation waits the operation timeout at most, then raises (the unit of
     work logs it) and bypasses the cache, as a Redis error does."""
     cache = _cache(redis, operation_timeout=0.1)
-    real_incr = redis.incr
+    real_pipeline = redis.pipeline
 
-    async def slow_incr(name: str) -> Any:  # a Redis that answers in 3 s, 30 times too late
-        await asyncio.sleep(3)
-        return await real_incr(name)
+    def slow_pipeline(*args: Any, **kwargs: Any) -> Any:
+        pipeline = real_pipeline(*args, **kwargs)
+        real_execute = pipeline.execute
 
-    monkeypatch.setattr(redis, "incr", slow_incr)
+        async def slow_execute() -> Any:  # a Redis that answers in 3 s, 30 times too late
+            await asyncio.sleep(3)
+            return await real_execute()
+
+        pipeline.execute = slow_execute  # type: ignore[method-assign,assignment]
+        return pipeline
+
+    monkeypatch.setattr(redis, "pipeline", slow_pipeline)
     before = _errors("bump")
     with pytest.raises(TimeoutError):
         await cache.bump(KIND)
@@ -217,7 +226,9 @@ async def test_a_load_that_began_before_a_second_write_here_is_not_kept_near(
 ) -> None:
     """Each write here tells the near cache, however many came before: a value loaded across
     this process's second write is not answered from memory afterwards."""
-    cache = _cache(redis, near=NearCache(30.0, 16))
+    near = NearCache(30.0, 16)
+    near.heard(60)
+    cache = _cache(redis, near=near)
     await cache.bump(KIND)  # a first write, before the read
     started, release = asyncio.Event(), asyncio.Event()
 

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,12 +24,15 @@ NS = "test:things"
 class FakeRedis:
     """The handful of commands the cache uses, with decode_responses=True semantics."""
 
+    connection_pool = SimpleNamespace(connection_kwargs={"db": 3})
+
     def __init__(self) -> None:
         self.data: dict[str, str] = {}
         self.expiries: dict[str, float] = {}
         self.calls: list[tuple[str, str]] = []
         self.fail: set[str] = set()  # command names that raise
         self.delay: dict[str, float] = {}  # command name -> seconds
+        self.published: list[tuple[str, str]] = []
 
     async def _enter(self, command: str, key: str) -> None:
         self.calls.append((command, key))
@@ -73,6 +77,43 @@ class FakeRedis:
     async def delete(self, *keys: str) -> int:
         await self._enter("delete", ",".join(keys))
         return sum(1 for key in keys if self.data.pop(key, None) is not None)
+
+    async def publish(self, channel: str, message: str) -> int:
+        await self._enter("publish", channel)
+        self.published.append((channel, message))
+        return 0
+
+    def pipeline(self) -> FakePipeline:
+        return FakePipeline(self)
+
+
+class FakePipeline:
+    """MULTI/EXEC: the queued commands run at execute(), in order."""
+
+    def __init__(self, redis: FakeRedis) -> None:
+        self._redis = redis
+        self._queued: list[Awaitable[Any]] = []
+
+    async def __aenter__(self) -> FakePipeline:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for command in self._queued:  # never awaited: closed, as redis-py's reset() drops them
+            command.close()  # type: ignore[attr-defined]
+
+    def incr(self, key: str) -> FakePipeline:
+        self._queued.append(self._redis.incr(key))
+        return self
+
+    def publish(self, channel: str, message: str) -> FakePipeline:
+        self._queued.append(self._redis.publish(channel, message))
+        return self
+
+    async def execute(self) -> list[Any]:
+        results = []
+        while self._queued:  # a failed command leaves the rest queued, for __aexit__ to close
+            results.append(await self._queued.pop(0))
+        return results
 
 
 class Loader:
@@ -356,7 +397,14 @@ async def test_a_failed_bump_raises_and_bypasses_the_cache_for_the_ttl(
     assert cache.available
 
 
-async def test_the_near_cache_is_off_by_default_so_every_read_asks_redis() -> None:
+def trusted(seconds: float, size: int) -> NearCache:
+    """A near cache whose invalidation listener has just been heard from (for an hour)."""
+    near = NearCache(seconds, size)
+    near.heard(3600)
+    return near
+
+
+async def test_without_a_near_cache_every_read_asks_redis() -> None:
     redis, load = FakeRedis(), Loader("value")
     cache = make_cache(redis)
     await read(cache, load)
@@ -372,14 +420,14 @@ async def test_the_near_cache_answers_without_redis_until_its_copy_expires(
     now = [1000.0]
     monkeypatch.setattr(time, "monotonic", lambda: now[0])
     redis, load = FakeRedis(), Loader({"name": "mug"})
-    cache = make_cache(redis, near=NearCache(2.0, 1024))
+    cache = make_cache(redis, near=trusted(2.0, 1024))
     near = lookups("near_hit")
     assert await read(cache, load) == {"name": "mug"}  # a miss: loaded, stored in both
     redis.calls.clear()
     assert await read(cache, load) == {"name": "mug"}
     assert redis.calls == []
     assert lookups("near_hit") == near + 1
-    # A write in another process: this one sees it once its copy expires, not before.
+    # A version moved without a message heard (none here): the copy goes when it expires.
     redis.data["{test:things}:version"] = "1"
     load.value = {"name": "cup"}
     now[0] += 1.9
@@ -389,9 +437,88 @@ async def test_the_near_cache_answers_without_redis_until_its_copy_expires(
     assert load.calls == 2
 
 
+async def test_an_invalidation_heard_from_another_process_drops_the_copies_at_once() -> None:
+    redis, load = FakeRedis(), Loader("old")
+    near = trusted(30.0, 1024)
+    cache, writer = make_cache(redis, near=near), make_cache(redis)
+    await read(cache, load)
+    load.value = "new"
+    await writer.bump(NS)  # another process: Redis's version moves, this near cache is unaware
+    assert await read(cache, load) == "old"
+    near.drop(redis.published[-1][1])  # what this process's listener does with the message
+    assert await read(cache, load) == "new"
+
+
+async def test_a_bump_publishes_its_namespace_with_the_increment_in_one_transaction() -> None:
+    redis = FakeRedis()
+    await make_cache(redis).bump(NS, "7")
+    assert [command for command, _ in redis.calls] == ["incr", "publish"]
+    assert redis.published == [("cache:invalidations:3", f"{NS}:7")]  # its database's
+    assert redis.data["{test:things:7}:version"] == "1"
+
+
+async def test_a_near_cache_never_heard_from_answers_nothing_and_keeps_nothing() -> None:
+    redis, load = FakeRedis(), Loader("value")
+    near = NearCache(30.0, 1024)  # no listener has reported: nothing says a write would reach it
+    cache = make_cache(redis, near=near)
+    await read(cache, load)
+    redis.calls.clear()
+    await read(cache, load)
+    assert [command for command, _ in redis.calls] == ["mget"]
+    near.heard(30)
+    await read(cache, load)  # trusted now: this read is kept...
+    redis.calls.clear()
+    await read(cache, load)  # ...and answered from memory
+    assert redis.calls == []
+
+
+async def test_trust_lapses_without_word_and_every_copy_goes_when_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    redis, load = FakeRedis(), Loader("value")
+    near = NearCache(30.0, 1024)
+    near.heard(1.5)
+    cache = make_cache(redis, near=near)
+    await read(cache, load)
+    now[0] += 1.4
+    redis.calls.clear()
+    await read(cache, load)
+    assert redis.calls == []  # still trusted
+    now[0] += 0.2  # no word for 1.6 s: the listener may have missed an invalidation
+    assert not near.trusted
+    await read(cache, load)
+    assert [command for command, _ in redis.calls] == ["mget"]
+    await read(cache, Loader("not kept"), "b")  # untrusted: nothing is kept meanwhile
+    near.heard(1.5)  # heard again: what was kept before the silence is gone
+    redis.calls.clear()
+    await read(cache, load)
+    await read(cache, load, "b")
+    assert [command for command, _ in redis.calls] == ["mget", "mget"]
+
+
+async def test_distrust_drops_every_copy_and_a_load_in_flight_is_not_kept() -> None:
+    redis = FakeRedis()
+    near = trusted(30.0, 1024)
+    cache = make_cache(redis, near=near)
+    await read(cache, Loader("kept"), "a")
+
+    async def load_while_the_subscription_breaks() -> str:
+        near.distrust()
+        near.heard(30)  # and comes back at once
+        return "loaded before"
+
+    await read(cache, load_while_the_subscription_breaks, "b")
+    redis.calls.clear()
+    await read(cache, Loader("kept"), "a")
+    await read(cache, Loader("loaded before"), "b")
+    assert [command for command, _ in redis.calls] == ["mget", "mget"]
+
+
 async def test_a_write_in_this_process_drops_its_near_copies_of_that_namespace_only() -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    cache = make_cache(redis, near=trusted(30.0, 1024))
     things, others = Loader("one"), Loader("other")
     await read(cache, things)
     await read(cache, others, ns="test:others")
@@ -403,7 +530,7 @@ async def test_a_write_in_this_process_drops_its_near_copies_of_that_namespace_o
 
 async def test_a_load_that_began_before_a_write_here_is_not_kept_near() -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    cache = make_cache(redis, near=trusted(30.0, 1024))
     state = {"value": "old"}
 
     async def load_while_a_write_commits() -> str:
@@ -418,7 +545,7 @@ async def test_a_load_that_began_before_a_write_here_is_not_kept_near() -> None:
 
 async def test_the_near_cache_holds_at_most_its_size_least_recently_used_first() -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, near=NearCache(30.0, 2))
+    cache = make_cache(redis, near=trusted(30.0, 2))
     load = Loader("value")
     for key in ("a", "b", "a", "c"):  # "b" is the least recently used when "c" comes
         await read(cache, load, key)
@@ -432,7 +559,7 @@ async def test_the_near_cache_holds_at_most_its_size_least_recently_used_first()
 
 async def test_near_copies_are_decoded_per_read_so_no_caller_changes_anothers() -> None:
     redis = FakeRedis()
-    cache = make_cache(redis, near=NearCache(30.0, 1024))
+    cache = make_cache(redis, near=trusted(30.0, 1024))
     first = await read(cache, Loader({"tags": ["a"]}))
     first["tags"].append("changed")
     assert await read(cache, Loader()) == {"tags": ["a"]}

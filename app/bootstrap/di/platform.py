@@ -23,6 +23,7 @@ from app.shared.application.jobs import JobLock
 from app.shared.application.ports import Clock, TransactionManager
 from app.shared.application.rate_limit import RateLimiter, RateLimitRule
 from app.shared.infrastructure.cache import CacheRedis, NearCache, VersionedCache
+from app.shared.infrastructure.cache_invalidations import InvalidationListener
 from app.shared.infrastructure.celery_publisher import CeleryEventPublisher
 from app.shared.infrastructure.clock import SystemClock
 from app.shared.infrastructure.database import (
@@ -153,14 +154,21 @@ class PlatformProvider(Provider):
         await client.aclose()
 
     @provide(scope=Scope.APP)
-    def cache(self, redis: CacheRedis, settings: Settings) -> VersionedCache:
-        return VersionedCache(
+    async def cache(self, redis: CacheRedis, settings: Settings) -> AsyncIterator[VersionedCache]:
+        config = settings.cache
+        near = NearCache(config.local_seconds, config.local_entries)
+        # The near cache answers only while this listener hears from Redis (one connection).
+        listener = InvalidationListener(redis, near, timeout=config.operation_timeout)
+        if config.local_seconds > 0:
+            listener.start()
+        yield VersionedCache(
             redis,
-            ttl_seconds=settings.cache.ttl_seconds,
-            operation_timeout=settings.cache.operation_timeout,
-            breaker_seconds=settings.cache.breaker_seconds,
-            near=NearCache(settings.cache.local_seconds, settings.cache.local_entries),
+            ttl_seconds=config.ttl_seconds,
+            operation_timeout=config.operation_timeout,
+            breaker_seconds=config.breaker_seconds,
+            near=near,
         )
+        await listener.stop()
 
     @provide(scope=Scope.APP)
     def celery(self, settings: Settings) -> Iterator[Celery]:

@@ -10,10 +10,12 @@
   value, then load themselves rather than wait long.
 - Failure: any Redis error or slow answer skips the cache (reads go to PostgreSQL), is logged
   and counted, and opens a breaker so the following requests do not each wait for a timeout.
-- Near cache (off by default, ``NearCache``): an entry read or filled here is also kept in
-  this process for that long and answered without a Redis round trip. A write here drops this
-  process's copies at once; another process's write reaches this one only when its copies expire,
-  so reads may be that many seconds stale across processes. The trade is the user's to make.
+- Near cache (``NearCache``, ``APP_CACHE_LOCAL_SECONDS``): an entry read or filled here is also
+  kept in this process and answered without a Redis round trip. Every bump publishes its
+  namespace (``invalidations_channel``) in the same transaction as the version's increment, and each
+  process's ``InvalidationListener`` (cache_invalidations.py) drops its copies when the message
+  arrives; the near cache answers only while that listener has heard from Redis lately, so a
+  lost subscription turns it off rather than letting it go stale.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class VersionedCache:
         near: NearCache | None = None,
     ) -> None:
         self._redis = redis
+        self._channel = invalidations_channel(redis)
         self._ttl = ttl_seconds
         self._timeout = operation_timeout
         self._breaker_seconds = breaker_seconds
@@ -154,11 +157,16 @@ class VersionedCache:
         return await self._single_flight(f"bypass:{namespace}:{key}", load)
 
     async def bump(self, kind: str, scope: str = "") -> None:
-        """Invalidate every entry of the namespace (call after the write's commit)."""
-        self._near.drop(_namespace(kind, scope))
+        """Invalidate every entry of the namespace (call after the write's commit): here at
+        once, in Redis by the version, and in other processes' near caches by the message,
+        which MULTI sends only with the increment."""
+        namespace = _namespace(kind, scope)
+        self._near.drop(namespace)
         try:
-            async with asyncio.timeout(self._timeout):
-                await self._redis.incr(_version_key(_namespace(kind, scope)))
+            async with asyncio.timeout(self._timeout), self._redis.pipeline() as pipeline:
+                pipeline.incr(_version_key(namespace))
+                pipeline.publish(self._channel, namespace)
+                await pipeline.execute()
         except Exception:
             # Old entries may outlive this write; stop reading them here until they expire.
             self._trip("bump", seconds=self._ttl)
@@ -237,14 +245,34 @@ class NearCache:
     recently used go first). Kept as JSON text and decoded per read, so no caller can change
     another's answer. With ``seconds`` at 0 it holds nothing.
 
-    ``writes`` counts this process's writes: an entry read before one of them may predate it,
-    so ``put`` refuses it (a write is rare; the next read keeps it)."""
+    It answers only while trusted: the invalidation listener calls ``heard`` on each message
+    from Redis (an invalidation, a reply to its ping), which trusts it for that many seconds
+    more; a copy is never answered once they have passed without word, and a listener that
+    lost its subscription calls ``distrust``. Trust that lapsed or was withdrawn drops every
+    copy when it comes back: an invalidation may have been missed in between.
+
+    ``writes`` counts the writes this process did or heard of: an entry read before one of them
+    may predate it, so ``put`` refuses it (a write is rare; the next read keeps it)."""
 
     def __init__(self, seconds: float, size: int) -> None:
         self._seconds = seconds
         self._size = size
         self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self._trusted_until = 0.0
         self.writes = 0
+
+    @property
+    def trusted(self) -> bool:
+        return time.monotonic() < self._trusted_until
+
+    def heard(self, seconds: float) -> None:
+        if not self.trusted:
+            self._forget()
+        self._trusted_until = time.monotonic() + seconds
+
+    def distrust(self) -> None:
+        self._trusted_until = 0.0
+        self._forget()
 
     def get(self, namespace: str, key: str) -> str | None:
         if not self._entries:
@@ -253,14 +281,15 @@ class NearCache:
         if found is None:
             return None
         expires, text = found
-        if time.monotonic() >= expires:
+        now = time.monotonic()
+        if now >= expires or now >= self._trusted_until:
             del self._entries[namespace, key]
             return None
         self._entries.move_to_end((namespace, key))
         return text
 
     def put(self, namespace: str, key: str, text: str, *, since: int) -> None:
-        if self._seconds <= 0 or since != self.writes:
+        if self._seconds <= 0 or since != self.writes or not self.trusted:
             return
         self._entries[namespace, key] = (time.monotonic() + self._seconds, text)
         self._entries.move_to_end((namespace, key))
@@ -273,6 +302,10 @@ class NearCache:
         for stale in [entry for entry in self._entries if entry[0] == namespace]:
             del self._entries[stale]
 
+    def _forget(self) -> None:
+        self.writes += 1  # a load in flight may predate a missed invalidation
+        self._entries.clear()
+
 
 def _namespace(kind: str, scope: str) -> str:
     return f"{kind}:{scope}" if scope else kind
@@ -284,3 +317,10 @@ def _entry(namespace: str, version: str, key: str) -> str:
 
 def _version_key(namespace: str) -> str:
     return f"{{{namespace}}}:version"
+
+
+def invalidations_channel(redis: Redis) -> str:
+    """The channel every bump publishes its namespace on, for the near caches of all processes.
+    Pub/sub ignores the database number, so the channel names it: apps (or test runs) on other
+    databases of one server do not drop each other's copies."""
+    return f"cache:invalidations:{redis.connection_pool.connection_kwargs.get('db', 0)}"
