@@ -28,7 +28,7 @@ from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
 from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
-from app.shared.infrastructure.cache import VersionedCache
+from app.shared.infrastructure.cache import NearCache, NearResponses, VersionedCache
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.cors import StrictCORSMiddleware
 from app.shared.presentation.http.metrics import (
@@ -46,6 +46,7 @@ from app.shared.presentation.http.problems import (
     register_problem_handlers,
 )
 from app.shared.presentation.http.request_id import RequestIdMiddleware
+from app.shared.presentation.http.response_cache import use_response_cache
 from app.shared.presentation.http.routing import use_container
 from app.shared.presentation.http.security import EdgeMiddleware
 from app.shared.presentation.http.shedding import LoadSheddingMiddleware
@@ -77,13 +78,15 @@ def create_app(
     )
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         publish_build_info(settings.app)
         # Reads the migrations' heads now, at start-up, rather than on the first probe.
         await container.get(ReadinessChecker)
         # The cache's invalidation listener subscribes now, so the near cache can answer the
         # first requests rather than only those after its subscription (docs/12-redis.md).
         await container.get(VersionedCache)
+        if settings.cache.local_seconds > 0:
+            use_response_cache(app.state, NearResponses(await container.get(NearCache)))
         # Everything built so far lives as long as the process: out of the collector's sight,
         # so a full collection walks only what requests create (fewer, shorter GC pauses).
         gc.collect()

@@ -154,9 +154,14 @@ class PlatformProvider(Provider):
         await client.aclose()
 
     @provide(scope=Scope.APP)
-    async def cache(self, redis: CacheRedis, settings: Settings) -> AsyncIterator[VersionedCache]:
+    def near_cache(self, settings: Settings) -> NearCache:
+        return NearCache(settings.cache.local_seconds, settings.cache.local_entries)
+
+    @provide(scope=Scope.APP)
+    async def cache(
+        self, redis: CacheRedis, near: NearCache, settings: Settings
+    ) -> AsyncIterator[VersionedCache]:
         config = settings.cache
-        near = NearCache(config.local_seconds, config.local_entries)
         # The near cache answers only while this listener hears from Redis (one connection).
         listener = InvalidationListener(redis, near, timeout=config.operation_timeout)
         if config.local_seconds > 0:

@@ -24,8 +24,8 @@ import asyncio
 import json
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
-from typing import Any, NewType, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Any, NewType, TypeVar, cast
 
 from prometheus_client import Counter
 from redis.asyncio import Redis
@@ -109,7 +109,7 @@ class VersionedCache:
         (e.g. one product). Metrics are labelled by ``kind`` only, to keep label values few."""
         namespace = _namespace(kind, scope)
         near = self._near.get(namespace, key)
-        if near is not None:
+        if isinstance(near, str):
             CACHE_LOOKUPS.labels(kind, "near_hit").inc()
             return decode(json.loads(near))
         since = self._near.writes
@@ -242,8 +242,9 @@ class VersionedCache:
 
 class NearCache:
     """This process's copies of entries for ``seconds``, at most ``size`` of them (the least
-    recently used go first). Kept as JSON text and decoded per read, so no caller can change
-    another's answer. With ``seconds`` at 0 it holds nothing.
+    recently used go first). Values are immutable: entries are kept as JSON text and decoded per
+    read, so no caller can change another's answer, and ``NearResponses`` keeps whole answers
+    as bytes. With ``seconds`` at 0 it holds nothing.
 
     It answers only while trusted: the invalidation listener calls ``heard`` on each message
     from Redis (an invalidation, a reply to its ping), which trusts it for that many seconds
@@ -257,7 +258,7 @@ class NearCache:
     def __init__(self, seconds: float, size: int) -> None:
         self._seconds = seconds
         self._size = size
-        self._entries: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[float, Hashable]] = OrderedDict()
         self._trusted_until = 0.0
         self.writes = 0
 
@@ -274,7 +275,7 @@ class NearCache:
         self._trusted_until = 0.0
         self._forget()
 
-    def get(self, namespace: str, key: str) -> str | None:
+    def get(self, namespace: str, key: str) -> Hashable | None:
         if not self._entries:
             return None
         found = self._entries.get((namespace, key))
@@ -288,7 +289,7 @@ class NearCache:
         self._entries.move_to_end((namespace, key))
         return text
 
-    def put(self, namespace: str, key: str, text: str, *, since: int) -> None:
+    def put(self, namespace: str, key: str, text: Hashable, *, since: int) -> None:
         if self._seconds <= 0 or since != self.writes or not self.trusted:
             return
         self._entries[namespace, key] = (time.monotonic() + self._seconds, text)
@@ -305,6 +306,33 @@ class NearCache:
     def _forget(self) -> None:
         self.writes += 1  # a load in flight may predate a missed invalidation
         self._entries.clear()
+
+
+# A whole answer: its status line's headers, then its body.
+Answer = tuple[tuple[tuple[bytes, bytes], ...], bytes]
+_ANSWER = "http-answer"  # the near cache's key of a namespace's whole answer, beside its entries
+
+
+class NearResponses:
+    """Whole HTTP answers in the near cache (``ResponseCache`` of the presentation layer), kept
+    under the namespace of what they show, so the writes that drop its entries drop them too,
+    here or heard of. A hit counts as the entry's near hit."""
+
+    def __init__(self, near: NearCache) -> None:
+        self._near = near
+
+    def get(self, kind: str, scope: str) -> Answer | None:
+        found = self._near.get(_namespace(kind, scope), _ANSWER)
+        if found is None:
+            return None
+        CACHE_LOOKUPS.labels(kind, "near_hit").inc()
+        return cast("Answer", found)
+
+    def since(self) -> int:
+        return self._near.writes
+
+    def put(self, kind: str, scope: str, answer: Answer, *, since: int) -> None:
+        self._near.put(_namespace(kind, scope), _ANSWER, answer, since=since)
 
 
 def _namespace(kind: str, scope: str) -> str:

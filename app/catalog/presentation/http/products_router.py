@@ -56,6 +56,7 @@ from app.shared.presentation.http.bearer import oauth2_scheme
 from app.shared.presentation.http.client import client_address
 from app.shared.presentation.http.fields import DecimalText
 from app.shared.presentation.http.openapi import links, problems
+from app.shared.presentation.http.response_cache import AnsweredFromMemory
 from app.shared.presentation.http.routing import PrefixedRouter
 
 router = PrefixedRouter(prefix="/api/v1/products", tags=["products"])
@@ -150,10 +151,26 @@ async def get_product_by_sku(
     return ProductOut.model_validate(await interactor(GetProductRequest(sku=sku)))
 
 
-@router.get("/{product_id}", responses=problems(401, 404))
+class _ProductAnsweredFromMemory(AnsweredFromMemory):
+    # The namespace of one product's cached read (catalog/infrastructure/cache_keys.py), which
+    # every write of the product bumps; test_product_answers_from_memory.py holds them equal.
+    cache_kind = "catalog:product"
+    id_param = "product_id"
+
+
 async def get_product(product_id: UUID, interactor: FromDishka[GetProduct]) -> ProductOut:
     """One product by id (archived products: staff only)."""
     return ProductOut.model_validate(await interactor(GetProductRequest(product_id=product_id)))
+
+
+# The most read route: an anonymous read is answered from memory while nothing changed it.
+router.add_api_route(
+    "/{product_id}",
+    get_product,
+    methods=["GET"],
+    responses=problems(401, 404),
+    route_class_override=_ProductAnsweredFromMemory,
+)
 
 
 @router.patch(
