@@ -8,13 +8,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from prometheus_client import REGISTRY
 from redis.asyncio import ConnectionPool, Redis
 
 from app.shared.infrastructure.cache import NearCache, VersionedCache, invalidations_channel
 from app.shared.infrastructure.cache_invalidations import InvalidationListener
+from loadtests.faults.proxy import FaultProxy
+from tests.conftest import redis_database
 from tests.support.polling import until
 
 KIND = "test:invalidated"
@@ -102,6 +106,40 @@ async def test_a_subscription_redis_closes_drops_every_copy_and_the_cache_asks_r
             lambda: near.writes > writes and near.trusted, within=10, what="a resubscription"
         )
         assert await _read(reader, product.load) == "new"
+
+
+async def test_a_partitioned_subscription_turns_the_near_cache_off_and_is_replaced(
+    redis_url: str,
+) -> None:
+    """A connection that stops answering (the proxy holds its bytes, as a partition does) never
+    fails by itself: the near cache stops answering once the listener has heard nothing for its
+    trust window, and the listener gives the connection up for a new one."""
+    parts = urlsplit(redis_url)
+    upstream: tuple[str, int] | Path
+    if parts.scheme == "unix":
+        upstream = Path(parts.path)
+    else:
+        upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
+    database = redis_database(redis_url)
+    with FaultProxy(upstream) as proxy:
+        redis = Redis(host="127.0.0.1", port=proxy.port, db=database, decode_responses=True)
+        near = NearCache(30.0, 64)
+        listener = InvalidationListener(
+            redis, near, timeout=0.5, ping_every=0.1, trust_for=0.5, retry_after=0.1
+        )
+        listener.start()
+        try:
+            await until(lambda: near.trusted, within=10, what="the subscription")
+            accepted = proxy.accepted
+            proxy.block()
+            await until(lambda: not near.trusted, within=10, what="the near cache turned off")
+            await until(lambda: proxy.accepted > accepted, within=10, what="a new connection")
+            assert not near.trusted  # held by the partition: nothing heard yet
+            proxy.pass_through()
+            await until(lambda: near.trusted, within=10, what="trusted again")
+        finally:
+            await listener.stop()
+            await redis.aclose()
 
 
 async def test_without_a_subscription_the_near_cache_keeps_nothing(redis_url: str) -> None:

@@ -7,7 +7,8 @@ time, so the near cache must not outlive its subscription:
 
 - the listener pings every ``ping_every`` seconds; each message or reply trusts the near cache
   for ``trust_for`` seconds more, so a connection that silently stopped delivering turns it
-  off within that time (``NearCache.heard``);
+  off within that time (``NearCache.heard``), and the listener then drops that connection for
+  a new one;
 - a subscription confirmation (the first, or redis-py's own resubscription after it
   reconnected) drops every copy first: messages sent while it was away are lost;
 - any error drops every copy and turns the near cache off until a new subscription is
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -52,6 +54,7 @@ class InvalidationListener:
         self._retry_after = retry_after
         self._task: asyncio.Task[None] | None = None
         self._lost = False
+        self._heard_at = 0.0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-invalidations")
@@ -80,17 +83,23 @@ class InvalidationListener:
         try:
             async with asyncio.timeout(self._timeout):
                 await pubsub.subscribe(self._channel)
+            self._heard_at = time.monotonic()
             while True:
                 message = await pubsub.get_message(timeout=self._ping_every)
-                if message is None:
-                    async with asyncio.timeout(self._timeout):
-                        await pubsub.ping()  # the reply comes back as a message
+                if message is not None:
+                    self._on(message)
                     continue
-                self._on(message)
+                if time.monotonic() - self._heard_at > self._trust_for:
+                    # A connection that takes pings and answers nothing (a peer gone without a
+                    # word, a partition) never fails by itself: give it up for a new one.
+                    raise TimeoutError(f"no word from Redis for {self._trust_for:g} s")
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.ping()  # the reply comes back as a message
         finally:
             self._near.distrust()
             with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def _on(self, message: dict[str, Any]) -> None:
         kind = message["type"]
@@ -100,4 +109,5 @@ class InvalidationListener:
             self._lost = False
         elif kind == "message":
             self._near.drop(message["data"])
+        self._heard_at = time.monotonic()
         self._near.heard(self._trust_for)
