@@ -33,13 +33,26 @@ def _scope(
         (_scope(thing_id=str(ID)), str(ID)),
         (_scope(thing_id=str(ID).upper()), str(ID)),  # one key per product, however written
         (_scope(thing_id="not-a-uuid"), None),
+        (_scope(thing_id=str(ID).replace("-", "")), None),  # the route takes it; not kept
+        (_scope(thing_id="12345678-123456781234567812345678"), None),  # the route refuses it
         (_scope(), None),
         (_scope("POST", thing_id=str(ID)), None),
         (_scope(headers=[(b"authorization", b"Bearer x")], thing_id=str(ID)), None),
         (_scope(headers=[(b"cookie", b"a=1")], thing_id=str(ID)), None),
         (_scope(headers=[(b"accept", b"*/*")], thing_id=str(ID)), str(ID)),
     ],
-    ids=["id", "upper-case", "malformed", "no-id", "post", "bearer", "cookie", "other-header"],
+    ids=[
+        "id",
+        "upper-case",
+        "malformed",
+        "no-hyphens",
+        "odd-hyphens",
+        "no-id",
+        "post",
+        "bearer",
+        "cookie",
+        "other-header",
+    ],
 )
 def test_only_anonymous_gets_of_a_well_formed_id_have_a_key(scope: Any, key: str | None) -> None:
     assert _Route()._key(scope) == key

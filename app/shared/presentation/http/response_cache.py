@@ -10,10 +10,10 @@ nothing while that listener is not heard from (docs/12-redis.md), so it is never
 the entries it was built from.
 
 Only a request without credentials (no Authorization header, no cookie) is answered from memory
-or kept: its answer is the one anyone gets. A request with credentials runs the route, whose
-answer may depend on who asks (staff see archived products) and whose credentials must be
-checked (a bad token is a 401). The middlewares around the route (request id, metrics, access
-log, security headers) run for every request, hit or not.
+or kept: its answer is the one anyone gets. A request with credentials runs the route: its
+answer may depend on who asks (staff see archived products), and what credentials mean is the
+route's to decide. The middlewares around the route (request id, metrics, access log, security
+headers) run for every request, hit or not.
 """
 
 from __future__ import annotations
@@ -77,9 +77,12 @@ class AnsweredFromMemory(InjectedRoute):
             if name in _CREDENTIALS:
                 return None
         try:
-            return str(uuid.UUID(scope["path_params"][self.id_param]))
-        except (KeyError, ValueError, TypeError):
+            written = scope["path_params"][self.id_param].lower()
+            canonical = str(uuid.UUID(written))
+        except (KeyError, ValueError, TypeError, AttributeError):
             return None  # the route answers it (a 422)
+        # Only the usual form: uuid.UUID takes some that the route's validation refuses.
+        return canonical if written == canonical else None
 
 
 class _Keeper:
