@@ -28,7 +28,8 @@ from app.catalog.presentation.http import products_router
 from app.identity.presentation.http import auth_router, users_router
 from app.operations.presentation.http import dead_letters_router
 from app.ordering.presentation.http import exports_router, orders_router
-from app.shared.infrastructure.cache import NearCache, NearResponses, VersionedCache
+from app.shared.infrastructure.cache import NearCache, NearResponses
+from app.shared.infrastructure.cache_invalidations import InvalidationListener
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.cors import StrictCORSMiddleware
 from app.shared.presentation.http.metrics import (
@@ -82,10 +83,10 @@ def create_app(
         publish_build_info(settings.app)
         # Reads the migrations' heads now, at start-up, rather than on the first probe.
         await container.get(ReadinessChecker)
-        # The cache's invalidation listener subscribes now, so the near cache can answer the
-        # first requests rather than only those after its subscription (docs/12-redis.md).
-        await container.get(VersionedCache)
         if settings.cache.local_seconds > 0:
+            # The near cache answers only while this listener hears from Redis; subscribed now,
+            # it can answer the first requests (docs/12-redis.md).
+            (await container.get(InvalidationListener)).start()
             use_response_cache(app.state, NearResponses(await container.get(NearCache)))
         # Everything built so far lives as long as the process: out of the collector's sight,
         # so a full collection walks only what requests create (fewer, shorter GC pauses).

@@ -158,22 +158,25 @@ class PlatformProvider(Provider):
         return NearCache(settings.cache.local_seconds, settings.cache.local_entries)
 
     @provide(scope=Scope.APP)
-    async def cache(
+    async def invalidation_listener(
         self, redis: CacheRedis, near: NearCache, settings: Settings
-    ) -> AsyncIterator[VersionedCache]:
+    ) -> AsyncIterator[InvalidationListener]:
+        # Started by the API (create_app); the near cache answers only while it hears from
+        # Redis. A worker's loop runs only during a task, so it never starts one.
+        listener = InvalidationListener(redis, near, timeout=settings.cache.operation_timeout)
+        yield listener
+        await listener.stop()
+
+    @provide(scope=Scope.APP)
+    def cache(self, redis: CacheRedis, near: NearCache, settings: Settings) -> VersionedCache:
         config = settings.cache
-        # The near cache answers only while this listener hears from Redis (one connection).
-        listener = InvalidationListener(redis, near, timeout=config.operation_timeout)
-        if config.local_seconds > 0:
-            listener.start()
-        yield VersionedCache(
+        return VersionedCache(
             redis,
             ttl_seconds=config.ttl_seconds,
             operation_timeout=config.operation_timeout,
             breaker_seconds=config.breaker_seconds,
             near=near,
         )
-        await listener.stop()
 
     @provide(scope=Scope.APP)
     def celery(self, settings: Settings) -> Iterator[Celery]:

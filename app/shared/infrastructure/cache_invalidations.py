@@ -57,7 +57,10 @@ class InvalidationListener:
         self._heard_at = 0.0
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="cache-invalidations")
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="cache-invalidations"
+            )
 
     async def stop(self) -> None:
         if self._task is None:
