@@ -32,23 +32,16 @@ from app.shared.infrastructure.cache import NearCache, NearResponses
 from app.shared.infrastructure.cache_invalidations import InvalidationListener
 from app.shared.infrastructure.readiness import ReadinessChecker
 from app.shared.presentation.http.cors import StrictCORSMiddleware
-from app.shared.presentation.http.metrics import (
-    ObservabilityMiddleware,
-    flush_request_metrics,
-    metrics_endpoint,
-)
+from app.shared.presentation.http.metrics import flush_request_metrics, metrics_endpoint
+from app.shared.presentation.http.observability import ObservabilityMiddleware
 from app.shared.presentation.http.openapi import (
     operation_id,
     with_body_problems,
     with_unavailable_problem,
 )
-from app.shared.presentation.http.problems import (
-    UnhandledErrorMiddleware,
-    register_problem_handlers,
-)
-from app.shared.presentation.http.request_id import RequestIdMiddleware
+from app.shared.presentation.http.problems import register_problem_handlers
 from app.shared.presentation.http.response_cache import use_response_cache
-from app.shared.presentation.http.routing import use_container
+from app.shared.presentation.http.routing import include_context, use_container
 from app.shared.presentation.http.security import EdgeMiddleware
 from app.shared.presentation.http.shedding import LoadSheddingMiddleware
 
@@ -119,23 +112,22 @@ def create_app(
     register_problem_handlers(app)
     with_body_problems(app)
     with_unavailable_problem(app, exempt=("/health/live",))  # no I/O: never a 503
-    app.include_router(health.router)
+    include_context(app, health.router)
     if settings.http.metrics_on_api_port:
         app.add_route("/metrics", metrics_endpoint, include_in_schema=False)
-    app.include_router(auth_router.router)
-    app.include_router(users_router.router)
-    app.include_router(products_router.router)
-    app.include_router(orders_router.router)
-    app.include_router(exports_router.router)
-    app.include_router(dead_letters_router.router)
+    include_context(app, auth_router.router)
+    include_context(app, users_router.router)
+    include_context(app, products_router.router)
+    include_context(app, orders_router.router)
+    include_context(app, exports_router.router)
+    include_context(app, dead_letters_router.router)
 
     # Dishka's request scope is opened by the routes that need it (InjectedRoute), not here.
     use_container(app, container)
     # Added innermost first. Outermost to innermost: CORS (so every answer, errors included,
-    # carries its headers), proxy headers, request id, metrics and access log, the body limit and
-    # security headers (so a 413, a 503 overloaded or a 500 is counted, logged and carries them),
-    # load shedding, last-resort 500.
-    app.add_middleware(UnhandledErrorMiddleware)
+    # carries its headers), proxy headers, then request id, metrics and access log, then the body
+    # limit, security headers and last-resort 500 (so a 413, a 503 overloaded or a 500 is
+    # counted, logged and carries them), then load shedding.
     if settings.http.max_in_flight:  # off by default: no layer at all on the hot path then
         app.add_middleware(
             LoadSheddingMiddleware, max_in_flight=settings.http.max_in_flight, exempt=NEVER_SHED
@@ -149,7 +141,6 @@ def create_app(
         ],
     )
     app.add_middleware(ObservabilityMiddleware)
-    app.add_middleware(RequestIdMiddleware)
     # The real client address and scheme, from trusted proxies only.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.http.trusted_proxies)
     if settings.http.cors_origins:

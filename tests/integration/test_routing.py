@@ -1,15 +1,27 @@
-"""PrefixedRouter: skipping routers by prefix changes nothing a client can see."""
+"""PrefixedRouter and include_context: skipping routers by prefix, and serving their routes ahead
+of FastAPI's route tree, change nothing a client can see."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import httpx
 import pytest
 from fastapi import FastAPI
+from fastapi.routing import APIRoute, _IncludedRouter
 
-from app.shared.presentation.http.routing import PrefixedRouter
+from app.bootstrap.api import create_app
+from app.shared.presentation.http.routing import ContextRoutes, PrefixedRouter, include_context
+from tests.conftest import build_settings
+
+Include = Callable[[FastAPI, PrefixedRouter], None]
 
 
-def _app() -> FastAPI:
+def _included_as_usual(app: FastAPI, router: PrefixedRouter) -> None:
+    app.include_router(router)
+
+
+def _app(include: Include = include_context) -> FastAPI:
     orders = PrefixedRouter(prefix="/api/v1/orders")
     exports = PrefixedRouter(prefix="/api/v1/order-exports")
 
@@ -30,15 +42,18 @@ def _app() -> FastAPI:
         return {"status": "queued"}
 
     app = FastAPI()
-    app.include_router(orders)
-    app.include_router(exports)
+    include(app, orders)
+    include(app, exports)
     return app
 
 
-@pytest.fixture
-async def client() -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=_app())
-    return httpx.AsyncClient(transport=transport, base_url="http://test")
+def _client(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+
+
+@pytest.fixture(params=[_included_as_usual, include_context], ids=["tree", "context-routes"])
+async def client(request: pytest.FixtureRequest) -> httpx.AsyncClient:
+    return _client(_app(request.param))
 
 
 async def test_routes_under_each_prefix_answer(client: httpx.AsyncClient) -> None:
@@ -69,3 +84,61 @@ async def test_a_trailing_slash_is_still_redirected(client: httpx.AsyncClient) -
 def test_a_prefix_with_parameters_is_refused() -> None:
     with pytest.raises(ValueError, match="static prefix"):
         PrefixedRouter(prefix="/api/v1/users/{user_id}")
+
+
+async def test_a_served_request_never_goes_through_fastapis_own_node(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*_: object) -> object:
+        raise AssertionError("FastAPI's own node matched the request")
+
+    monkeypatch.setattr(_IncludedRouter, "_match", refuse)
+    monkeypatch.setattr(_IncludedRouter, "_handle_selected", refuse)
+    async with _client(_app()) as client:
+        assert (await client.get("/api/v1/orders/7")).json() == {"order": 7}
+        assert (await client.post("/api/v1/order-exports")).json() == {"status": "queued"}
+        assert (await client.put("/api/v1/orders/7")).status_code == 405
+    with pytest.raises(AssertionError, match="own node"):  # as FastAPI serves an included router
+        async with _client(_app(_included_as_usual)) as client:
+            await client.get("/api/v1/orders/7")
+
+
+async def test_a_route_added_to_a_router_after_it_was_included_is_served() -> None:
+    app = FastAPI()
+    router = PrefixedRouter(prefix="/api/v1/things")
+    include_context(app, router)
+
+    @router.get("/late")
+    async def late() -> dict[str, str]:
+        return {"added": "late"}
+
+    async with _client(app) as client:
+        assert (await client.get("/api/v1/things/late")).json() == {"added": "late"}
+
+
+def test_each_router_is_a_context_node_in_its_place() -> None:
+    nodes = _app().router.routes
+    assert [type(node) for node in nodes[-2:]] == [ContextRoutes, ContextRoutes]
+    assert [node.original_router.prefix for node in nodes[-2:]] == [  # type: ignore[attr-defined]
+        "/api/v1/orders",
+        "/api/v1/order-exports",
+    ]
+
+
+def test_the_platform_serves_through_context_nodes_exactly_what_its_openapi_describes() -> None:
+    app = create_app(build_settings("postgresql+asyncpg://nobody@127.0.0.1:1/none", "redis://x"))
+    described = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+    }
+    served = {
+        (method, route.path)
+        for node in app.router.routes
+        if isinstance(node, ContextRoutes)
+        for route in node.original_router.routes
+        if isinstance(route, APIRoute) and route.include_in_schema
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    assert served == described
+    assert len(served) > 40

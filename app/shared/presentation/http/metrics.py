@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 from bisect import bisect_left
 from typing import Final
 
@@ -25,8 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from structlog.stdlib import get_logger
+from starlette.types import Scope
 
 UNMATCHED_ROUTE: Final = "<unmatched>"
 
@@ -46,14 +44,12 @@ IN_PROGRESS = Gauge(
     multiprocess_mode="livesum",
 )
 
-_access_log = get_logger("app.access")
-_QUIET_ROUTES: Final = frozenset({"/health/live", "/health/ready", "/metrics"})
 # Any other method is counted as OTHER: a label per made-up method would let clients create
 # series without bound.
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def _method_label(method: str) -> str:
+def method_label(method: str) -> str:
     return method if method in _METHODS else "OTHER"
 
 
@@ -128,56 +124,18 @@ def _add_observations(child: Histogram, total: float, counts: list[float]) -> No
             bucket.inc(count)
 
 
-_tally = _Tally()
+tally = _Tally()
 
 
 def flush_request_metrics() -> None:
     """Writes this process's counted requests now (before a scrape, and when it stops)."""
-    _tally.flush()
+    tally.flush()
 
 
 def route_template(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else UNMATCHED_ROUTE
-
-
-class ObservabilityMiddleware:
-    """Counts, times and logs every HTTP request once (pure ASGI: no body buffering)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        method = _method_label(scope["method"])
-        status = 500
-        started = time.perf_counter()
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        _tally.started(method)
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            elapsed = time.perf_counter() - started
-            route = route_template(scope)
-            _tally.finished(method, route, status, elapsed)
-            if route not in _QUIET_ROUTES:
-                _access_log.info(
-                    "request",
-                    method=scope["method"],
-                    path=scope["path"],
-                    route=route,
-                    status=status,
-                    duration_ms=round(elapsed * 1000, 2),
-                )
 
 
 async def metrics_endpoint(_: Request) -> Response:

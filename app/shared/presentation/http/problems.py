@@ -18,7 +18,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import exc as sqla_errors
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.stdlib import get_logger
 
 from app.shared.application.correlation import request_id
@@ -211,7 +210,12 @@ async def _database_error(request: Request, error: Exception) -> JSONResponse:
     return _internal_error(request)
 
 
-async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+async def unexpected_error_problem(request: Request, error: Exception) -> JSONResponse:
+    """The answer to an exception no handler claimed (EdgeMiddleware catches it), logged once:
+    a 503 for an outage, else a 500 that leaks nothing.
+
+    Starlette's own last-resort handler sits outside every middleware, so its 500 would carry no
+    X-Request-ID, no security headers and would not be counted by the metrics."""
     if is_transient(error):
         return await _unavailable(request, error)
     _log.error("unhandled_error", exc_info=error, path=request.url.path)
@@ -227,38 +231,8 @@ def _internal_error(request: Request) -> JSONResponse:
     )
 
 
-class UnhandledErrorMiddleware:
-    """Turns any exception no handler claimed into a problem response, logged once.
-
-    Starlette's own last-resort handler sits outside every middleware, so its 500 would carry no
-    X-Request-ID and would not be counted by the metrics middleware; this one sits inside both.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception as error:
-            if started:  # too late for a clean response; let the server drop the connection
-                raise
-            response = await _unexpected(Request(scope), error)
-            await response(scope, receive, send)
-
-
 def register_problem_handlers(app: FastAPI) -> None:
-    """Handlers for known errors; add UnhandledErrorMiddleware for everything else."""
+    """Handlers for known errors; EdgeMiddleware answers everything else."""
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

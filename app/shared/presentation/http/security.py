@@ -19,14 +19,18 @@ load Swagger UI and ReDoc from a CDN and run inline scripts, so their HTML is no
 API's ``Content-Security-Policy``. ``Strict-Transport-Security`` goes only on answers to HTTPS
 requests (the scheme the trusted proxy reported).
 
-One pure-ASGI class for both: each middleware layer costs a few microseconds on every request
-(chapter 15).
+And the last resort: an exception no handler claimed is answered with a problem (500, or 503
+for an outage; ``unexpected_error_problem``) that carries these headers, when no answer has begun;
+once one has, the server drops the connection.
+
+One pure-ASGI class for all three: each middleware layer costs a few microseconds on every
+request (chapter 15).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from http import HTTPStatus
 from typing import Final
 
@@ -34,7 +38,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.shared.presentation.http.problems import problem
+from app.shared.presentation.http.problems import problem, unexpected_error_problem
 
 SECURITY_HEADERS: Final[tuple[tuple[bytes, bytes], ...]] = (
     (b"x-content-type-options", b"nosniff"),
@@ -97,48 +101,72 @@ class EdgeMiddleware:
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.docs_paths = frozenset(docs_paths)
+        # The headers each answer gets, by (docs page, HTTPS): built once, not per request.
+        self.extra_headers = {
+            (docs, https): (*SECURITY_HEADERS, *(() if docs else (CONTENT_SECURITY_POLICY,)))
+            + ((HSTS,) if https else ())
+            for docs in (False, True)
+            for https in (False, True)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = self._with_headers(scope, send)
+        extra = self.extra_headers[scope["path"] in self.docs_paths, scope.get("scheme") == "https"]
+        started = False
+
+        # A plain function returning send's awaitable: no coroutine of its own per message.
+        def send_with_headers(message: Message) -> Awaitable[None]:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                message["headers"] = _secured(message.get("headers", ()), extra)
+            return send(message)
+
         length, chunked = _body_headers(scope)
         limit = self.max_body_bytes
         if length is not None and length > limit:
-            error = BodyTooLargeError(limit)
-            response = problem(
-                HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                code="request_entity_too_large",
-                detail=str(error.detail),
-                request=Request(scope),
-                # The rest of the body is not read: the connection cannot be reused.
-                headers={"Connection": "close"},
-            )
-            await response(scope, receive, send)
+            await _too_large(limit, scope, receive, send_with_headers)
             return
         if chunked:
             receive = _counted(receive, limit)
         if chunked or length:
             receive = _timed(receive, self.body_timeout)
-        await self.app(scope, receive, send)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception as error:
+            if started:  # too late for a clean answer; the server drops the connection
+                raise
+            response = await unexpected_error_problem(Request(scope), error)
+            await response(scope, receive, send_with_headers)
 
-    def _with_headers(self, scope: Scope, send: Send) -> Send:
-        extra = list(SECURITY_HEADERS)
-        if scope["path"] not in self.docs_paths:
-            extra.append(CONTENT_SECURITY_POLICY)
-        if scope.get("scheme") == "https":
-            extra.append(HSTS)
 
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append(NO_STORE)
-                message["headers"] = [*headers, *extra]
-            await send(message)
+async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    error = BodyTooLargeError(limit)
+    response = problem(
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+        code="request_entity_too_large",
+        detail=str(error.detail),
+        request=Request(scope),
+        # The rest of the body is not read: the connection cannot be reused.
+        headers={"Connection": "close"},
+    )
+    await response(scope, receive, send)
 
-        return send_with_headers
+
+def _secured(
+    headers: Iterable[tuple[bytes, bytes]], extra: tuple[tuple[bytes, bytes], ...]
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` and ``extra``, with ``no-store`` unless the route set its own Cache-Control."""
+    secured = list(headers)
+    for name, _ in secured:
+        if name.lower() == b"cache-control":
+            break
+    else:  # no Cache-Control of the route's own
+        secured.append(NO_STORE)
+    secured.extend(extra)
+    return secured
 
 
 def _counted(receive: Receive, limit: int) -> Receive:
