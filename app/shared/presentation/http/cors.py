@@ -8,7 +8,7 @@
   an answer should not advertise what it would grant to an origin it refuses.
 
 The middleware is outermost (every answer, errors included, carries the headers), so a refused
-preflight is answered before the request id middleware: it makes its own id.
+preflight is answered before ObservabilityMiddleware gives the request its id: it makes its own.
 """
 
 from __future__ import annotations
