@@ -9,6 +9,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, _IncludedRouter
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 
 from app.bootstrap.api import create_app
 from app.shared.presentation.http.routing import ContextRoutes, PrefixedRouter, include_context
@@ -114,6 +116,18 @@ async def test_a_route_added_to_a_router_after_it_was_included_is_served() -> No
 
     async with _client(app) as client:
         assert (await client.get("/api/v1/things/late")).json() == {"added": "late"}
+
+
+def test_a_plain_starlette_route_is_refused() -> None:
+    # FastAPI would serve it outside the prefix (it gives such a route none), ContextRoutes not
+    # at all.
+    router = PrefixedRouter(prefix="/api/v1/things")
+
+    async def plain(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("plain")
+
+    with pytest.raises(TypeError, match="API routes only"):
+        router.add_route("/plain", plain, methods=["GET"])
 
 
 def test_each_router_is_a_context_node_in_its_place() -> None:

@@ -87,6 +87,12 @@ class PrefixedRouter(APIRouter):
             raise ValueError(f"a static prefix is required, got {prefix!r}")
         super().__init__(prefix=prefix, route_class=InjectedRoute, **kwargs)
 
+    def add_route(self, path: str, *_: Any, **__: Any) -> None:  # noqa: ANN401
+        # FastAPI gives a plain Starlette route no prefix (it would be served outside it), and
+        # ContextRoutes serves only what starts with the prefix and finds the route an APIRoute
+        # records in the scope: refused rather than served differently.
+        raise TypeError(f"{self.prefix}{path}: a PrefixedRouter takes API routes only")
+
 
 class ContextRoutes(_IncludedRouter):
     """A PrefixedRouter included in the app, whose own routes serve its requests."""
